@@ -1,0 +1,42 @@
+# Area Clienti: `make run` serves the demo portal, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := app
+
+.PHONY: run test test-fast demo clean-demo
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+instance/portal.db: | $(BIN)/.installed
+	$(BIN)/flask init-db
+	$(BIN)/flask demo --if-empty
+
+run: $(BIN)/.installed instance/portal.db
+	$(BIN)/flask init-db
+	$(BIN)/waitress-serve --host=$(HOST) --port=$(PORT) --threads=8 --call app:create_app
+
+# Browser tests need Debian's chromium. Without it they are left out with a clear
+# message, except under CI, where they must run (and fail if they cannot).
+test: $(BIN)/.installed
+	@if command -v chromium >/dev/null 2>&1; then \
+		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+	elif [ -n "$$CI" ]; then \
+		echo "CI: chromium is missing, the browser tests cannot run (apt-get install -y chromium)." >&2; exit 1; \
+	else \
+		echo "*** chromium not found: browser tests NOT run. Install it: sudo apt-get install -y chromium ***" >&2; \
+		$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
+	fi
+
+# Everything but the browser and slow tests: the quick loop while developing.
+test-fast: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+
+clean-demo:
+	rm -rf instance/portal.db instance/portal.db-wal instance/portal.db-shm instance/files instance/outbox

@@ -1,0 +1,286 @@
+"""Application factory of Area Clienti."""
+import datetime
+import logging
+import os
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask, make_response, render_template, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2_fragments.flask import render_block
+
+import formatting
+import models
+import views
+from views import htmx_redirect
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+log = logging.getLogger("area_clienti")
+
+IDLE_TIMEOUT = datetime.timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = datetime.timedelta(hours=12)
+
+# Environment variables read into the configuration, with their types.
+ENVIRONMENT = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "BASE_URL": str,
+    "FILES_DIR": str,
+    "OUTBOX_DIR": str,
+    "EXPORT_DIR": str,
+    "MAIL_SERVER": str,
+    "MAIL_PORT": int,
+    "MAIL_USERNAME": str,
+    "MAIL_PASSWORD": str,
+    "MAIL_USE_TLS": bool,
+    "MAIL_USE_SSL": bool,
+    "MAIL_DEFAULT_SENDER": str,
+    "MAIL_TIMEOUT": int,
+    "COMPANY_NAME": str,
+    "COMPANY_ADDRESS": str,
+    "COMPANY_PHONE": str,
+    "COMPANY_EMAIL": str,
+    "COMPANY_WEBSITE": str,
+    "PRODUCTION": bool,
+    "RATELIMIT_STORAGE_URI": str,
+}
+
+
+def _from_environment(name, kind):
+    value = os.environ[name]
+    if kind is bool:
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return kind(value)
+
+
+def _secret_key(app):
+    """SECRET_KEY from the configuration; in development one generated once and kept
+    under instance/; in production its absence is an error."""
+    if app.config.get("SECRET_KEY"):
+        return app.config["SECRET_KEY"]
+    if app.config["PRODUCTION"]:
+        raise RuntimeError("SECRET_KEY must be set when PRODUCTION=1.")
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def create_app(test_config=None):
+    """Create and configure the portal."""
+    app = Flask(__name__, instance_relative_config=True)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if test_config is None:
+        load_dotenv(Path(app.root_path) / ".env")
+
+    app.config.from_mapping(
+        SECRET_KEY=None,
+        PRODUCTION=False,
+        DATABASE_URL=f"sqlite:///{instance / 'portal.db'}",
+        BASE_URL="http://127.0.0.1:5000",
+        FILES_DIR=str(instance / "files"),
+        OUTBOX_DIR=str(instance / "outbox"),
+        EXPORT_DIR=str(instance / "exports"),
+        MAIL_SERVER="",
+        MAIL_PORT=25,
+        MAIL_USERNAME="",
+        MAIL_PASSWORD="",
+        MAIL_USE_TLS=False,
+        MAIL_USE_SSL=False,
+        MAIL_DEFAULT_SENDER="Area Clienti <noreply@example.it>",
+        MAIL_TIMEOUT=10,
+        COMPANY_NAME="Energia Colline Toscane S.p.A.",
+        COMPANY_ADDRESS="Via Roma 1 - 57014 Collesalvetti (LI)",
+        COMPANY_PHONE="0586 000000",
+        COMPANY_EMAIL="clienti@example.it",
+        COMPANY_WEBSITE="https://www.example.it",
+        RATELIMIT_STORAGE_URI="memory://",
+        RATELIMIT_HEADERS_ENABLED=False,
+        # Ticket attachments are up to 5 MB; anything larger is refused with 413.
+        MAX_CONTENT_LENGTH=6 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT,
+        REMEMBER_COOKIE_DURATION=datetime.timedelta(0),
+        WTF_CSRF_TIME_LIMIT=3600,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    for name, kind in ENVIRONMENT.items():
+        if name in os.environ:
+            app.config[name] = _from_environment(name, kind)
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    app.config["SECRET_KEY"] = _secret_key(app)
+    if app.config["BASE_URL"].startswith("https://"):
+        # Behind TLS the cookie is locked to this host and to https.
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
+
+    models.db.initialize(models.open_database(app.config["DATABASE_URL"]))
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Accedi per continuare."
+    login_manager.session_protection = None  # the session version does this job
+    formatting.init_app(app)
+
+    app.context_processor(views.portal_context)
+    _register_request_hooks(app)
+    _register_error_handlers(app)
+
+    from views import (auth, consumption, documents, home, invoices, measurements, operator,
+                       profile, readings, supply, tickets)
+    for module in (auth, home, invoices, profile, supply, documents, readings, consumption,
+                   measurements, tickets, operator):
+        app.register_blueprint(module.bp)
+
+    import commands
+    commands.init_app(app)
+    return app
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    """Customer from the session id `c:<id>:<session version>`; a stale version
+    (after logout or a password change) loads nobody."""
+    kind, _, rest = user_id.partition(":")
+    ident, _, version = rest.partition(":")
+    if kind != "c" or not ident.isdigit() or not version.isdigit():
+        return None
+    return (models.Customer
+            .select()
+            .where((models.Customer.id == int(ident))
+                   & (models.Customer.session_version == int(version)))
+            .first())
+
+
+# Endpoints a customer who must change password may still reach.
+_ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static"}
+
+
+def _register_request_hooks(app):
+    @app.before_request
+    def connect_database():
+        models.db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def close_database(exc):
+        if not models.db.is_closed():
+            models.db.close()
+
+    @app.before_request
+    def expire_idle_sessions():
+        """End sessions idle for 30 minutes or older than 12 hours."""
+        if not current_user.is_authenticated:
+            return None
+        now = time.time()
+        seen = session.get("seen", 0)
+        started = session.get("login_at", 0)
+        if now - seen > IDLE_TIMEOUT.total_seconds() or now - started > ABSOLUTE_TIMEOUT.total_seconds():
+            models.audit("session_expired", customer=current_user.id if isinstance(current_user._get_current_object(), models.Customer) else None, ip=request.remote_addr)
+            logout_user()
+            session.clear()
+            session["expired"] = True
+            return htmx_redirect(url_for("auth.login"))
+        session["seen"] = now
+        session.permanent = True
+        return None
+
+    @app.before_request
+    def force_password_change():
+        """A temporary password allows nothing but choosing a new one."""
+        if (current_user.is_authenticated
+                and getattr(current_user, "must_change_password", False)
+                and request.endpoint not in _ALLOWED_BEFORE_PASSWORD_CHANGE):
+            return htmx_redirect(url_for("auth.change_password"))
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", (
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'; form-action 'self'"))
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["X-Frame-Options"] = "DENY"
+        if request.is_secure or app.config.get("SESSION_COOKIE_SECURE"):
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if response.mimetype == "text/html":
+            # The same URL answers with a page or a fragment: caches must keep both.
+            response.vary.add("HX-Request")
+        # Pages carry personal data and CSRF tokens: never stored. Only static files and
+        # responses that chose a public lifetime (plotly.js) are cached.
+        if request.endpoint != "static" and not headers.get("Cache-Control", "").startswith("public"):
+            headers["Cache-Control"] = "no-store"
+        return response
+
+
+_ERROR_TITLES = {
+    400: "Richiesta non valida",
+    403: "Accesso negato",
+    404: "Pagina non trovata",
+    405: "Operazione non consentita",
+    413: "File troppo grande",
+    422: "Dati non validi",
+    429: "Troppi tentativi",
+    500: "Errore del servizio",
+}
+
+_ERROR_MESSAGES = {
+    400: "La richiesta non è valida.",
+    403: "Non hai accesso a questa pagina.",
+    404: "La pagina o il documento richiesto non esiste.",
+    405: "Questa operazione non è consentita.",
+    413: "Il file o i dati inviati superano la dimensione massima consentita (5 MB).",
+    429: "Troppi tentativi in poco tempo. Attendi qualche minuto e riprova.",
+    500: "Si è verificato un errore imprevisto. Riprova tra qualche minuto; se il problema "
+         "persiste contatta il servizio clienti indicando il codice dell'incidente.",
+}
+
+
+def render_error(status, message=None, incident=None):
+    """The error page (a small fragment for htmx requests), always in Italian."""
+    context = dict(status=status, title=_ERROR_TITLES.get(status, "Errore"),
+                   message=message or _ERROR_MESSAGES.get(status, "Si è verificato un errore."),
+                   incident=incident)
+    if request.headers.get("HX-Request"):
+        response = make_response(render_block("error.html", "content", **context), status)
+        # Errors belong in the flash area, not inside whatever the request targeted.
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render_template("error.html", **context), status
+
+
+def _register_error_handlers(app):
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(400, "La pagina è scaduta o la sessione è cambiata: "
+                                 "ricarica la pagina e riprova.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        return render_error(error.code)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error):
+        incident = uuid.uuid4().hex[:12]
+        log.exception("incident %s on %s %s", incident, request.method, request.path)
+        return render_error(500, incident=incident)

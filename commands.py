@@ -1,0 +1,49 @@
+"""Command-line interface: `flask init-db`, `flask demo`."""
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+
+import models
+
+
+def init_app(app):
+    app.cli.add_command(init_db)
+    app.cli.add_command(demo)
+
+
+@click.command("init-db")
+def init_db():
+    """Create the schema, or migrate an existing database to the current version."""
+    with models.db.connection_context():
+        before = models.schema_version()
+        after = models.init_schema()
+    if before == after:
+        click.echo(f"Schema already at version {after}.")
+    elif before == 0:
+        click.echo(f"Schema created (version {after}).")
+    else:
+        click.echo(f"Schema migrated from version {before} to {after}.")
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has customers.")
+@click.option("--seed", default=20150215, show_default=True, help="Random seed.")
+def demo(if_empty, seed):
+    """Fill an empty database with realistic demo data."""
+    import demo as demo_data
+
+    with models.db.connection_context():
+        models.init_schema()
+        if models.Customer.select().exists():
+            if if_empty:
+                click.echo("The database already has data: demo skipped.")
+                return
+            raise click.ClickException("The database is not empty: demo data go only "
+                                       "into an empty database.")
+        started = time.monotonic()
+        summary = demo_data.generate(Path(current_app.config["FILES_DIR"]), seed=seed,
+                                     log=click.echo)
+    click.echo(f"Demo data ready in {time.monotonic() - started:.1f} s: "
+               + ", ".join(f"{count} {name}" for name, count in summary.items()))

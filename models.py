@@ -1,0 +1,480 @@
+"""Peewee models of the portal, the database binding and the schema migrations."""
+import datetime
+import json
+from zoneinfo import ZoneInfo
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+    fn,
+)
+from playhouse.db_url import connect
+
+ROME = ZoneInfo("Europe/Rome")
+
+# Bound in create_app (or by a CLI command / test): nothing touches a database at
+# import time.
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    # Writers queue for up to 10 s instead of failing with "database is locked".
+    "busy_timeout": 10000,
+    # An acknowledged reading must survive a power cut, not only a crash.
+    "synchronous": "FULL",
+}
+
+
+def open_database(url):
+    """Return a Peewee database for a DATABASE_URL (SQLite gets the portal's pragmas)."""
+    if url.startswith("sqlite"):
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them.
+        path = url.split("://", 1)[1][1:]
+        # BEGIN IMMEDIATE for every transaction: a read-then-write never deadlocks
+        # into SQLITE_BUSY halfway through.
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
+                              check_same_thread=False)
+    return connect(url)
+
+
+def utcnow():
+    """Naive UTC now: every stored timestamp is UTC."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def rome_now():
+    """Naive local time in Rome, the clock of reading windows and reading dates."""
+    return datetime.datetime.now(ROME).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class JSONField(TextField):
+    """A dict stored as JSON text (technical and contract data)."""
+
+    def db_value(self, value):
+        return json.dumps(value or {}, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value):
+        return json.loads(value) if value else {}
+
+
+class Customer(BaseModel):
+    code = CharField(max_length=6, unique=True)
+    name = CharField()
+    tax_code = CharField(max_length=16, index=True)
+    is_company = BooleanField(default=False)
+    address = CharField(default="")
+    phone = CharField(default="")
+    fax = CharField(default="")
+    email = CharField(default="")
+    password_hash = CharField(null=True)
+    must_change_password = BooleanField(default=False)
+    temp_password_hash = CharField(null=True)
+    temp_password_expires_at = DateTimeField(null=True)
+    registered_at = DateTimeField(null=True)
+    last_login_at = DateTimeField(null=True)
+    previous_login_at = DateTimeField(null=True)
+    # Part of the Flask-Login id: bumping it ends every copy of every session.
+    session_version = IntegerField(default=1)
+    failed_logins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+
+    # Flask-Login's user protocol (UserMixin would make the model unhashable).
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self):
+        return f"c:{self.id}:{self.session_version}"
+
+    @property
+    def is_registered(self):
+        return self.registered_at is not None
+
+    def supply_points_in_order(self):
+        return (SupplyPoint
+                .select()
+                .where(SupplyPoint.customer == self)
+                .order_by(SupplyPoint.code))
+
+
+class SupplyPoint(BaseModel):
+    GAS = "gas"
+    ELECTRICITY = "electricity"
+
+    code = CharField(unique=True)
+    customer = ForeignKeyField(Customer, backref="supply_points", index=True,
+                               on_delete="CASCADE")
+    commodity = CharField(max_length=12)
+    pdr_pod = CharField(max_length=16)
+    address = CharField()
+    meter_serial = CharField(default="")
+    has_corrector = BooleanField(default=False)
+    meter_digits = IntegerField(default=5)
+    expected_annual_consumption = FloatField(null=True)
+    technical_data = JSONField(default=dict)
+    contract_data = JSONField(default=dict)
+
+    @property
+    def is_gas(self):
+        return self.commodity == self.GAS
+
+    @property
+    def is_electricity(self):
+        return self.commodity == self.ELECTRICITY
+
+    @property
+    def label(self):
+        """The dropdown label of the seed: `PR002874 (Pdr: ...); ADDRESS`."""
+        kind = "Pdr" if self.is_gas else "Pod"
+        return f"{self.code} ({kind}: {self.pdr_pod}); {self.address}"
+
+    @classmethod
+    def get_for_customer(cls, code, customer):
+        """The customer's supply point with this code, or None: never another's."""
+        return (cls
+                .select()
+                .where((cls.code == code) & (cls.customer == customer))
+                .first())
+
+
+class Invoice(BaseModel):
+    number = CharField(unique=True)
+    supply_point = ForeignKeyField(SupplyPoint, backref="invoices", on_delete="CASCADE")
+    date = DateField()
+    period_start = DateField()
+    period_end = DateField()
+    amount = DecimalField(max_digits=12, decimal_places=2)
+    due_date = DateField()
+    paid = BooleanField(default=False)
+    pdf_path = CharField(null=True)
+
+    class Meta:
+        indexes = ((("supply_point", "date"), False),)
+
+    @property
+    def status(self):
+        if self.paid:
+            return "Pagata"
+        if self.due_date < rome_now().date():
+            return "Scaduta"
+        return "Da pagare"
+
+    @classmethod
+    def for_supply_point(cls, supply_point):
+        return (cls
+                .select()
+                .where(cls.supply_point == supply_point)
+                .order_by(cls.date.desc(), cls.number.desc()))
+
+    @classmethod
+    def get_for_customer(cls, invoice_id, customer):
+        return (cls
+                .select()
+                .join(SupplyPoint)
+                .where((cls.id == invoice_id) & (SupplyPoint.customer == customer))
+                .first())
+
+
+class BilledConsumption(BaseModel):
+    supply_point = ForeignKeyField(SupplyPoint, backref="consumptions", on_delete="CASCADE")
+    period_start = DateField()
+    period_end = DateField()
+    energy_f1 = FloatField(null=True)
+    energy_f2 = FloatField(null=True)
+    energy_f3 = FloatField(null=True)
+    energy_total = FloatField()
+    max_power = FloatField(null=True)
+    unit = CharField(max_length=3)
+
+    class Meta:
+        indexes = ((("supply_point", "period_start"), True),)
+
+    @classmethod
+    def for_supply_point(cls, supply_point):
+        return (cls
+                .select()
+                .where(cls.supply_point == supply_point)
+                .order_by(cls.period_start))
+
+
+class Measurement(BaseModel):
+    """One interval of an electricity meter; timestamp is the interval start in UTC
+    epoch seconds, which keeps range scans and DST arithmetic cheap and unambiguous."""
+
+    supply_point = ForeignKeyField(SupplyPoint, backref="measurements", on_delete="CASCADE")
+    timestamp = BigIntegerField()
+    active_energy_kwh = FloatField()
+    power_kw = FloatField(null=True)
+
+    class Meta:
+        indexes = ((("supply_point", "timestamp"), True),)
+
+
+class Document(BaseModel):
+    """A file published to one customer (I miei documenti)."""
+
+    customer = ForeignKeyField(Customer, backref="documents", on_delete="CASCADE")
+    title = CharField()
+    date = DateField()
+    file_path = CharField()
+
+    class Meta:
+        indexes = ((("customer", "file_path"), True),)
+
+    @classmethod
+    def for_customer(cls, customer):
+        return (cls
+                .select()
+                .where(cls.customer == customer)
+                .order_by(cls.date.desc(), cls.id.desc()))
+
+
+class Form(BaseModel):
+    """A file published to every customer (Modulistica)."""
+
+    title = CharField()
+    date = DateField()
+    file_path = CharField(unique=True)
+
+    @classmethod
+    def in_order(cls):
+        return cls.select().order_by(cls.date.desc(), cls.id.desc())
+
+
+class ReadingWindow(BaseModel):
+    """A period in which self-readings are accepted, in Rome local time; no supply
+    point means every gas point."""
+
+    supply_point = ForeignKeyField(SupplyPoint, null=True, backref="reading_windows",
+                                   on_delete="CASCADE")
+    start_at = DateTimeField()
+    end_at = DateTimeField()
+
+    @classmethod
+    def for_supply_point(cls, supply_point):
+        return (cls
+                .select()
+                .where((cls.supply_point.is_null()) | (cls.supply_point == supply_point))
+                .order_by(cls.start_at.desc()))
+
+    @classmethod
+    def open_at(cls, supply_point, moment):
+        return (cls.for_supply_point(supply_point)
+                .where((cls.start_at <= moment) & (cls.end_at >= moment))
+                .first())
+
+    @classmethod
+    def next_after(cls, supply_point, moment):
+        return (cls
+                .select()
+                .where(((cls.supply_point.is_null()) | (cls.supply_point == supply_point))
+                       & (cls.start_at > moment))
+                .order_by(cls.start_at)
+                .first())
+
+
+class AcquisitionRun(BaseModel):
+    started_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+    reading_count = IntegerField(default=0)
+    file_path = CharField(null=True)
+    trigger = CharField(default="command")
+
+
+class SelfReading(BaseModel):
+    PENDING = "Da acquisire"
+    ACQUIRED = "Acquisita"
+
+    supply_point = ForeignKeyField(SupplyPoint, backref="self_readings", on_delete="CASCADE")
+    reading_date = DateField()
+    meter_reading = BigIntegerField()
+    corrector_reading = BigIntegerField(null=True)
+    status = CharField(default=PENDING, index=True)
+    submitted_at = DateTimeField(default=utcnow)
+    acquired_at = DateTimeField(null=True)
+    acquisition_run = ForeignKeyField(AcquisitionRun, null=True, on_delete="SET NULL")
+    info = CharField(default="")
+    outcome = CharField(null=True)
+    outcome_reason = CharField(default="")
+
+    class Meta:
+        # One reading per supply point per (Rome) day: the database decides, not a
+        # check in Python, so simultaneous submissions cannot both win.
+        indexes = ((("supply_point", "reading_date"), True),)
+
+    @property
+    def is_pending(self):
+        return self.status == self.PENDING
+
+    @classmethod
+    def for_supply_point(cls, supply_point):
+        return (cls
+                .select()
+                .where(cls.supply_point == supply_point)
+                .order_by(cls.reading_date.desc()))
+
+    @classmethod
+    def latest_acquired(cls, supply_point):
+        return (cls.for_supply_point(supply_point)
+                .where(cls.status == cls.ACQUIRED)
+                .first())
+
+
+class Ticket(BaseModel):
+    OPEN = "Aperto"
+    IN_PROGRESS = "In lavorazione"
+    CLOSED = "Chiuso"
+    CATEGORIES = ("Fatturazione", "Letture", "Contratto", "Guasto / tecnico", "Altro")
+
+    customer = ForeignKeyField(Customer, backref="tickets", on_delete="CASCADE")
+    supply_point = ForeignKeyField(SupplyPoint, null=True, on_delete="SET NULL")
+    category = CharField()
+    subject = CharField()
+    status = CharField(default=OPEN, index=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow, index=True)
+
+    @classmethod
+    def for_customer(cls, customer):
+        return (cls
+                .select()
+                .where(cls.customer == customer)
+                .order_by(cls.updated_at.desc()))
+
+    @classmethod
+    def get_for_customer(cls, ticket_id, customer):
+        return cls.select().where((cls.id == ticket_id) & (cls.customer == customer)).first()
+
+
+class Operator(BaseModel):
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    username = CharField(unique=True)
+    name = CharField(default="")
+    password_hash = CharField()
+    role = CharField(default=OPERATOR)
+    active = BooleanField(default=True)
+    session_version = IntegerField(default=1)
+    failed_logins = IntegerField(default=0)
+    locked_until = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self):
+        return self.active
+
+    def get_id(self):
+        return f"o:{self.id}:{self.session_version}"
+
+
+class TicketMessage(BaseModel):
+    ticket = ForeignKeyField(Ticket, backref="messages", on_delete="CASCADE")
+    operator = ForeignKeyField(Operator, null=True, on_delete="SET NULL")
+    from_customer = BooleanField(default=True)
+    # Internal notes of the back-office: never shown to the customer.
+    internal = BooleanField(default=False)
+    body = TextField()
+    created_at = DateTimeField(default=utcnow)
+    attachment_path = CharField(null=True)
+    attachment_name = CharField(null=True)
+    attachment_type = CharField(null=True)
+
+
+class OutgoingMail(BaseModel):
+    """What was sent to whom and how it went; never the body (it may hold a
+    temporary password)."""
+
+    recipient = CharField()
+    subject = CharField()
+    kind = CharField()
+    customer = ForeignKeyField(Customer, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    status = CharField()
+    error = CharField(default="")
+
+
+class AuditLog(BaseModel):
+    at = DateTimeField(default=utcnow, index=True)
+    event = CharField(index=True)
+    customer = ForeignKeyField(Customer, null=True, on_delete="SET NULL")
+    operator = ForeignKeyField(Operator, null=True, on_delete="SET NULL")
+    ip = CharField(default="")
+    detail = CharField(default="")
+
+    class Meta:
+        indexes = ((("customer", "at"), False),)
+
+
+class SchemaVersion(BaseModel):
+    version = IntegerField()
+
+
+MODELS = [Customer, SupplyPoint, Invoice, BilledConsumption, Measurement, Document, Form,
+          ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator, TicketMessage,
+          OutgoingMail, AuditLog, SchemaVersion]
+
+
+# Each migration takes an existing database from version N-1 to N. Append, never edit:
+# a database made by any earlier release must reach the current schema with its data.
+def _migrate_2(database):
+    """Version 2: reading outcomes from the billing system."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    migrator = SchemaMigrator.from_database(database)
+    migrate(
+        migrator.add_column("self_reading", "outcome", SelfReading.outcome),
+        migrator.add_column("self_reading", "outcome_reason", SelfReading.outcome_reason),
+    )
+
+
+MIGRATIONS = {2: _migrate_2}
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def schema_version():
+    """The version stored in the database, 0 when it has no schema yet."""
+    if not SchemaVersion.table_exists():
+        return 0
+    return SchemaVersion.select(fn.MAX(SchemaVersion.version)).scalar() or 0
+
+
+def init_schema():
+    """Create the schema on an empty database or migrate an older one; return the
+    version reached."""
+    with db.atomic():
+        current = schema_version()
+        if current == 0:
+            db.create_tables(MODELS)
+            SchemaVersion.create(version=SCHEMA_VERSION)
+            return SCHEMA_VERSION
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            MIGRATIONS[version](db.obj)
+            SchemaVersion.create(version=version)
+        return SCHEMA_VERSION
+
+
+def audit(event, customer=None, operator=None, ip="", detail=""):
+    """Record a security-relevant event (never a secret in `detail`)."""
+    return AuditLog.create(event=event, customer=customer, operator=operator,
+                           ip=ip or "", detail=detail[:255])

@@ -1,0 +1,261 @@
+"""Fixtures: an app on a temporary database, clients, factories, a real SMTP server
+and a live server with Chromium for browser tests."""
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+from werkzeug.serving import make_server
+
+import models
+from app import create_app
+from passwords import hash_password
+
+PASSWORD = "una-password-sicura"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def make_app(tmp_path, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}",
+        "FILES_DIR": str(tmp_path / "files"),
+        "OUTBOX_DIR": str(tmp_path / "outbox"),
+        "EXPORT_DIR": str(tmp_path / "exports"),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "BASE_URL": "https://area-clienti.example.it",
+        "SESSION_COOKIE_SECURE": False,
+        "SESSION_COOKIE_NAME": "session",
+    }
+    config.update(overrides)
+    application = create_app(config)
+    with application.app_context():
+        models.db.connect(reuse_if_open=True)
+        models.init_schema()
+    return application
+
+
+@pytest.fixture
+def app(tmp_path):
+    application = make_app(tmp_path)
+    yield application
+    if not models.db.is_closed():
+        models.db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Factory:
+    """Creates customers and supply points with sensible defaults."""
+
+    def __init__(self):
+        self.counter = 0
+
+    def customer(self, code=None, registered=True, password=PASSWORD, **fields):
+        self.counter += 1
+        values = dict(
+            code=code or f"{100000 + self.counter:06d}",
+            name=f"CLIENTE {self.counter}",
+            tax_code="RSSMRA80A01H501U",
+            address="VIA DEI POGGI 5 - 57014 COLLESALVETTI (LI)",
+            email=f"cliente{self.counter}@example.it",
+            phone="0586 123456",
+        )
+        if registered:
+            values.update(registered_at=models.utcnow(), password_hash=hash_password(password))
+        values.update(fields)
+        return models.Customer.create(**values)
+
+    def supply_point(self, customer, commodity="gas", **fields):
+        self.counter += 1
+        values = dict(
+            code=f"PR{self.counter:06d}",
+            customer=customer,
+            commodity=commodity,
+            pdr_pod=(f"{3340009749000 + self.counter:014d}" if commodity == "gas"
+                     else f"IT001E{self.counter:08d}"),
+            address="VIA DEI POGGI 5 - 57014 COLLESALVETTI (LI)",
+            meter_serial=f"M{self.counter:07d}",
+            expected_annual_consumption=1200 if commodity == "gas" else 2700,
+        )
+        values.update(fields)
+        return models.SupplyPoint.create(**values)
+
+
+@pytest.fixture
+def factory(request):
+    """Factories on the test's app: the live one for browser tests, else `app`."""
+    request.getfixturevalue("live_app" if "live_app" in request.fixturenames else "app")
+    return Factory()
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, code, password=PASSWORD, **extra):
+        return self.client.post("/login", data={"code": code, "password": password}, **extra)
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)
+
+
+@pytest.fixture
+def customer(factory):
+    """A registered customer with a gas point (with corrector) and an electricity point."""
+    person = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.", tax_code="01234567897",
+                              is_company=True)
+    factory.supply_point(person, "gas", has_corrector=True)
+    factory.supply_point(person, "electricity")
+    return person
+
+
+@pytest.fixture
+def other_customer(factory):
+    """Somebody else, whose data must never show."""
+    stranger = factory.customer(code="999888", name="ALTRO CLIENTE SEGRETO")
+    factory.supply_point(stranger, "gas", code="PR999001")
+    return stranger
+
+
+@pytest.fixture
+def logged_in(customer, auth):
+    response = auth.login(customer.code)
+    assert response.status_code == 303
+    return customer
+
+
+class Mailbox:
+    """Messages received by a real SMTP server (aiosmtpd) on a loopback port."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.rcpt_tos, message))
+        return "250 Message accepted for delivery"
+
+    def text_of(self, index=-1):
+        return self.messages[index][1].get_body(("plain",)).get_content()
+
+    def wait_for(self, count, timeout=5):
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(self.messages) >= count
+
+
+@pytest.fixture
+def smtp_server():
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailbox.port = port
+    yield mailbox
+    controller.stop()
+
+
+@pytest.fixture
+def mail_app(tmp_path, smtp_server):
+    """The app sending real SMTP to the test server."""
+    application = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port)
+    yield application
+    if not models.db.is_closed():
+        models.db.close()
+
+
+# --- Browser tests -----------------------------------------------------------------
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        # make test runs browser tests only when chromium exists; under CI a missing
+        # browser is a failure, never a silent skip.
+        raise RuntimeError("Debian's chromium is not installed: apt-get install -y chromium")
+    return {
+        **browser_type_launch_args,
+        "executable_path": chromium,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"],
+    }
+
+
+class LiveServer:
+    def __init__(self, application):
+        self.app = application
+        self.server = make_server("127.0.0.1", 0, application, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live_app(tmp_path, smtp_server):
+    """The real app for a browser: CSRF on, real SMTP to the test server."""
+    application = make_app(tmp_path, WTF_CSRF_ENABLED=True, MAIL_SERVER="127.0.0.1",
+                           MAIL_PORT=smtp_server.port)
+    yield application
+    if not models.db.is_closed():
+        models.db.close()
+
+
+@pytest.fixture
+def live_server(live_app):
+    server = LiveServer(live_app)
+    live_app.config["BASE_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def console_errors(page):
+    """Console errors and CSP violations seen by the page; tests assert it stays empty."""
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: needs Chromium (Playwright)")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+    os.environ.setdefault("PLAYWRIGHT_BROWSERS_PATH", "0")

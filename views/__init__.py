@@ -1,0 +1,137 @@
+"""Helpers shared by the views: page-or-fragment rendering, the selected supply point,
+access guards."""
+import functools
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, make_response, redirect, render_template, request, session
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block, render_blocks
+
+from models import Customer, SupplyPoint
+
+# Blocks of base.html sent out of band with every content swap: the flash messages; the menu highlights
+# the new page and shows the entries of the new supply point's commodity; the
+# supply-point picker targets the new page.
+OUT_OF_BAND_BLOCKS = ["menu", "supply_picker", "flash"]
+
+
+def is_htmx():
+    """An htmx request that wants a fragment (a history restore wants the full page)."""
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def render_page(template, **context):
+    """The full page, or for an htmx request the block of the same template named by
+    HX-Target (`#invoice-list` -> block `invoice_list`). Swapping `#content` also
+    refreshes the menu and the supply-point picker out of band."""
+    if is_htmx():
+        block = (request.headers.get("HX-Target") or "content").replace("-", "_")
+        blocks = current_app.jinja_env.get_template(template).blocks
+        if block == "content":
+            # The page's own blocks live in its template, the frame's in base.html.
+            return (render_block(template, "content", **context)
+                    + render_blocks("base.html", OUT_OF_BAND_BLOCKS, oob=True, **context))
+        if block in blocks:
+            return render_block(template, block, **context)
+    return render_template(template, **context)
+
+
+def htmx_redirect(location, status=303):
+    """Redirect a normal request; tell htmx to navigate (it would swap a 3xx's body)."""
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = location
+        return response
+    return redirect(location, status)
+
+
+def is_safe_next(target):
+    """Only a local path may follow login: no scheme, no host, no `//` or `\\` tricks."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and "\\" not in target
+
+
+def client_ip():
+    return request.remote_addr or ""
+
+
+def customer_required(view):
+    """Login required, and the user must be a customer."""
+    @functools.wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not isinstance(current_user._get_current_object(), Customer):
+            abort(404)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def selected_supply_point():
+    """The supply point this request is about: `?punto=` (404 when it is not the
+    customer's), else the one remembered in the session, else the customer's first.
+    None only for a customer without supply points."""
+    if "supply_point" in g:
+        return g.supply_point
+    code = request.values.get("punto")
+    if code is not None:
+        supply_point = SupplyPoint.get_for_customer(code, current_user.id)
+        if supply_point is None:
+            g.supply_point = None  # the error page must not abort again
+            abort(404)
+        session["punto"] = supply_point.code
+    else:
+        supply_point = None
+        if session.get("punto"):
+            supply_point = SupplyPoint.get_for_customer(session["punto"], current_user.id)
+        if supply_point is None:
+            supply_point = current_user.supply_points_in_order().first()
+    g.supply_point = supply_point
+    return supply_point
+
+
+def customer_supply_points():
+    if "supply_points" not in g:
+        g.supply_points = list(current_user.supply_points_in_order())
+    return g.supply_points
+
+
+# The left menu of the seed, in its order: (section, endpoint, label, commodity or None).
+# An entry shows only when its page exists, so each area appears with its blueprint.
+MENU = [
+    ("Menu Generale", "home.index", "Home Page", None),
+    ("Menu Generale", "invoices.index", "Elenco fatture", None),
+    ("Menu Generale", "auth.change_password", "Cambio Password", None),
+    ("Menu Generale", "readings.index", "Autolettura Contatore", "gas"),
+    ("Menu Generale", "profile.index", "Dati Anagrafici", None),
+    ("Menu Generale", "consumption.index", "Prelievi Fatturati", None),
+    ("Menu Generale", "tickets.index", "Ticket", None),
+    ("Menu Generale", "supply.technical", "Dati Tecnici", None),
+    ("Menu Generale", "supply.contract", "Dati Contrattuali", None),
+    ("Menu Generale", "documents.index", "I miei documenti", None),
+    ("Menu Generale", "measurements.index", "Misure elettriche", "electricity"),
+    ("Documentazione Generica", "documents.forms", "Modulistica", None),
+]
+
+
+def menu_sections(supply_point):
+    """[(section, [(endpoint, label), ...]), ...] for this supply point."""
+    sections = {}
+    for section, endpoint, label, commodity in MENU:
+        if endpoint not in current_app.view_functions:
+            continue
+        if commodity and (supply_point is None or supply_point.commodity != commodity):
+            continue
+        sections.setdefault(section, []).append((endpoint, label))
+    return list(sections.items())
+
+
+def portal_context():
+    """What base.html needs on every page: the customer's supply points and the menu."""
+    if not isinstance(current_user._get_current_object(), Customer):
+        return {}
+    supply_point = selected_supply_point()
+    return dict(supply_points=customer_supply_points(), supply_point=supply_point,
+                menu=menu_sections(supply_point))

@@ -1,0 +1,365 @@
+"""Autenticazione: login, logout, registration, password recovery and change."""
+import datetime
+import time
+
+from email_validator import EmailNotValidError, validate_email
+from flask import Blueprint, flash, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from stdnum.it import codicefiscale
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length, Regexp, ValidationError
+
+from app import limiter
+from mail import MailError, send_mail
+from models import Customer, audit, db, utcnow
+from passwords import (
+    MAX_LENGTH,
+    hash_password,
+    needs_rehash,
+    new_temporary_password,
+    policy_errors,
+    verify_password,
+)
+from views import client_ip, htmx_redirect, is_safe_next, render_page
+
+bp = Blueprint("auth", __name__)
+
+MAX_FAILED_LOGINS = 10
+LOCKOUT = datetime.timedelta(minutes=15)
+TEMPORARY_PASSWORD_LIFETIME = datetime.timedelta(hours=24)
+REGISTRATION_LIFETIME = 15 * 60  # seconds between the two registration screens
+
+# One answer for an unknown code, an unregistered one, a wrong password and a locked
+# account: the login page never tells which codes exist.
+LOGIN_FAILED = ("Credenziali non valide. Controlla codice cliente e password; dopo "
+                "troppi tentativi l'accesso resta sospeso per 15 minuti.")
+REGISTRATION_MISMATCH = ("I dati inseriti non corrispondono a un cliente che può registrarsi. "
+                         "Controlla il codice cliente in fattura e il codice fiscale o la "
+                         "partita IVA.")
+ALREADY_REGISTERED = ("Risulti già registrato al portale. Se non ricordi la password usa "
+                      "«Hai dimenticato la Password ?».")
+RECOVERY_SENT = ("Se il codice cliente è registrato al portale, a breve riceverai una nuova "
+                 "password all'indirizzo e-mail indicato in fase di registrazione. La "
+                 "password attuale resta valida finché non usi quella nuova.")
+MAIL_FAILED = ("Non è stato possibile inviare l'e-mail in questo momento: riprova tra "
+               "qualche minuto.")
+
+REQUIRED = "Campo obbligatorio."
+CODE_FIELD = [DataRequired(REQUIRED),
+              Regexp(r"^\s*\d{6}\s*$", message="Il codice cliente è di 6 cifre: lo trovi "
+                                               "in fattura sotto numero e data.")]
+
+
+class LoginForm(FlaskForm):
+    code = StringField("User", [DataRequired(REQUIRED), Length(max=32)])
+    password = PasswordField("Password", [DataRequired(REQUIRED), Length(max=MAX_LENGTH * 4)])
+
+
+class RegistrationForm(FlaskForm):
+    code = StringField("Codice cliente presente in fattura", CODE_FIELD)
+    tax_code = StringField("Codice fiscale o partita IVA", [DataRequired(REQUIRED), Length(max=32)])
+
+    def validate_tax_code(self, field):
+        # validate() accepts a 16-character codice fiscale and an 11-digit partita IVA.
+        try:
+            field.data = codicefiscale.validate(field.data)
+        except ValueError:
+            raise ValidationError("Codice fiscale o partita IVA non valido: controlla di "
+                                  "averlo scritto per intero.") from None
+
+
+class EmailForm(FlaskForm):
+    email = EmailField("E-Mail", [DataRequired(REQUIRED), Length(max=254)])
+
+    def validate_email(self, field):
+        try:
+            field.data = validate_email(field.data.strip(), check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValidationError("Indirizzo e-mail non valido.") from None
+
+
+class ForgotForm(FlaskForm):
+    code = StringField("Codice cliente", CODE_FIELD)
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Password attuale")
+    new_password = PasswordField("Nuova password", [DataRequired(REQUIRED)])
+    confirm_password = PasswordField("Ripeti la nuova password", [DataRequired(REQUIRED)])
+
+    def validate_new_password(self, field):
+        errors = policy_errors(field.data, current_user.code)
+        if errors:
+            raise ValidationError(" ".join(errors))
+
+    def validate_confirm_password(self, field):
+        if field.data != self.new_password.data:
+            raise ValidationError("Le due password non coincidono.")
+
+
+def _code_key():
+    """Rate-limit key for the account named in the form (whether or not it exists)."""
+    return "code:" + request.form.get("code", "").strip()[:32]
+
+
+def _authenticate(code, password):
+    """(customer, "password" | "temporary") on success, else (None, None).
+
+    Always two argon2 verifications, so that a known code costs the same as an
+    unknown one."""
+    now = utcnow()
+    customer = Customer.get_or_none(Customer.code == code) if code.isdigit() else None
+    usable = (customer is not None and customer.is_registered
+              and not (customer.locked_until and customer.locked_until > now))
+    temporary_valid = (usable and customer.temp_password_hash
+                       and customer.temp_password_expires_at > now)
+    password_ok = verify_password(customer.password_hash if usable else None, password)
+    temporary_ok = verify_password(customer.temp_password_hash if temporary_valid else None,
+                                   password)
+    if password_ok:
+        return customer, "password"
+    if temporary_ok:
+        # Single use: only the request that clears it may log in with it.
+        consumed = (Customer
+                    .update(temp_password_hash=None, temp_password_expires_at=None,
+                            must_change_password=True)
+                    .where((Customer.id == customer.id)
+                           & (Customer.temp_password_hash == customer.temp_password_hash))
+                    .execute())
+        if consumed:
+            return customer, "temporary"
+    if usable:
+        _record_failed_login(customer)
+    return None, None
+
+
+def _record_failed_login(customer):
+    failures = customer.failed_logins + 1
+    locked_until = utcnow() + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
+    (Customer
+     .update(failed_logins=0 if locked_until else Customer.failed_logins + 1,
+             locked_until=locked_until)
+     .where(Customer.id == customer.id)
+     .execute())
+    if locked_until:
+        audit("account_locked", customer=customer, ip=client_ip())
+
+
+def _start_session(customer, password, method):
+    """Log the customer in on a brand-new session."""
+    now = utcnow()
+    changes = dict(previous_login_at=Customer.last_login_at, last_login_at=now,
+                   failed_logins=0, locked_until=None)
+    if method == "password" and needs_rehash(customer.password_hash):
+        changes["password_hash"] = hash_password(password)
+    Customer.update(**changes).where(Customer.id == customer.id).execute()
+    customer = Customer.get_by_id(customer.id)
+    # A fresh session: nothing an attacker planted before login survives it.
+    session.clear()
+    login_user(customer)
+    session["login_at"] = session["seen"] = time.time()
+    session["temporary_login"] = method == "temporary"
+    session.permanent = True
+    audit("login_temporary_password" if method == "temporary" else "login_ok",
+          customer=customer, ip=client_ip())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit("10 per minute;100 per hour", key_func=_code_key, methods=["POST"])
+def login():
+    """Autenticazione: customer code and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    error = None
+    if session.pop("expired", False):
+        error = "La sessione è scaduta per inattività: accedi di nuovo."
+    if form.validate_on_submit():
+        code = form.code.data.strip()
+        customer, method = _authenticate(code, form.password.data)
+        if customer is not None:
+            _start_session(customer, form.password.data, method)
+            target = request.args.get("next")
+            return redirect(target if is_safe_next(target) else url_for("home.index"), 303)
+        audit("login_failed", customer=Customer.get_or_none(Customer.code == code),
+              ip=client_ip())
+        error = LOGIN_FAILED
+    status = 422 if request.method == "POST" else 200
+    return render_page("auth/login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Log out and end every copy of this session."""
+    Customer.update(session_version=Customer.session_version + 1).where(
+        Customer.id == current_user.id).execute()
+    audit("logout", customer=current_user.id, ip=client_ip())
+    logout_user()
+    session.clear()
+    flash("Sei uscito dall'Area Clienti.")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.route("/registrazione", methods=["GET", "POST"])
+@limiter.limit("10 per minute;50 per hour", methods=["POST"])
+def register():
+    """Registrazione nuovo utente: customer code and codice fiscale / partita IVA."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = RegistrationForm()
+    error = None
+    if form.validate_on_submit():
+        customer = (Customer
+                    .select()
+                    .where((Customer.code == form.code.data.strip())
+                           & (Customer.tax_code == form.tax_code.data))
+                    .first())
+        if customer is None:
+            error = REGISTRATION_MISMATCH
+        elif customer.is_registered:
+            error = ALREADY_REGISTERED
+        else:
+            session["registration"] = {"customer": customer.id, "at": time.time()}
+            return redirect(url_for("auth.confirm_registration"), 303)
+        audit("registration_refused", ip=client_ip())
+    status = 422 if request.method == "POST" else 200
+    return render_page("auth/register.html", form=form, error=error), status
+
+
+def _customer_being_registered():
+    pending = session.get("registration") or {}
+    if time.time() - pending.get("at", 0) > REGISTRATION_LIFETIME:
+        return None
+    return Customer.get_or_none(Customer.id == pending.get("customer"))
+
+
+@bp.route("/registrazione/conferma", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def confirm_registration():
+    """Conferma registrazione: the summary, the e-mail, and the first-access password."""
+    customer = _customer_being_registered()
+    if customer is None:
+        flash("Inserisci codice cliente e codice fiscale o partita IVA per registrarti.")
+        return redirect(url_for("auth.register"), 303)
+    form = EmailForm(data={"email": customer.email})
+    error = None
+    if form.validate_on_submit():
+        temporary = new_temporary_password()
+        now = utcnow()
+        with db.atomic():
+            claimed = (Customer
+                       .update(registered_at=now, email=form.email.data,
+                               temp_password_hash=hash_password(temporary),
+                               temp_password_expires_at=now + TEMPORARY_PASSWORD_LIFETIME)
+                       .where((Customer.id == customer.id) & Customer.registered_at.is_null())
+                       .execute())
+        if not claimed:
+            session.pop("registration", None)
+            error = ALREADY_REGISTERED
+        else:
+            try:
+                send_mail(form.email.data, "Area Clienti: la tua password di primo accesso",
+                          "temporary_password", kind="registration", customer=customer,
+                          customer_name=customer.name, code=customer.code,
+                          password=temporary, first_access=True)
+            except MailError:
+                # Not half-done: the code stays unregistered and can try again.
+                (Customer
+                 .update(registered_at=None, email=customer.email, temp_password_hash=None,
+                         temp_password_expires_at=None)
+                 .where(Customer.id == customer.id)
+                 .execute())
+                error = MAIL_FAILED
+            else:
+                session.pop("registration", None)
+                audit("registration", customer=customer, ip=client_ip())
+                audit("temporary_password_sent", customer=customer, ip=client_ip())
+                return render_page("auth/register_done.html", email=form.email.data)
+    status = 422 if request.method == "POST" else 200
+    return render_page("auth/register_confirm.html", form=form, customer=customer,
+                       error=error), status
+
+
+@bp.route("/password-dimenticata", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("5 per hour", key_func=_code_key, methods=["POST"])
+def forgot_password():
+    """Hai dimenticato la Password ?: a temporary password to the registered e-mail."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        customer = Customer.get_or_none(Customer.code == form.code.data.strip())
+        temporary = new_temporary_password()
+        # Hash even for unknown codes: the answer takes the same time either way.
+        temporary_hash = hash_password(temporary)
+        if customer is not None and customer.is_registered and customer.email:
+            if not _send_recovery(customer, temporary, temporary_hash):
+                return render_page("auth/forgot.html", form=form, error=MAIL_FAILED), 503
+        return render_page("auth/forgot.html", form=None, sent=RECOVERY_SENT)
+    status = 422 if request.method == "POST" else 200
+    return render_page("auth/forgot.html", form=form), status
+
+
+def _send_recovery(customer, temporary, temporary_hash):
+    """Store the temporary password beside the current one and mail it; undo on
+    failure. The current password keeps working until the temporary one is used."""
+    now = utcnow()
+    Customer.update(temp_password_hash=temporary_hash,
+                    temp_password_expires_at=now + TEMPORARY_PASSWORD_LIFETIME).where(
+        Customer.id == customer.id).execute()
+    try:
+        send_mail(customer.email, "Area Clienti: la tua nuova password", "temporary_password",
+                  kind="recovery", customer=customer, customer_name=customer.name,
+                  code=customer.code, password=temporary, first_access=False)
+    except MailError:
+        Customer.update(temp_password_hash=customer.temp_password_hash,
+                        temp_password_expires_at=customer.temp_password_expires_at).where(
+            Customer.id == customer.id).execute()
+        return False
+    audit("temporary_password_sent", customer=customer, ip=client_ip())
+    return True
+
+
+@bp.route("/cambio-password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Cambio Password: the menu stays locked until Annulla or Conferma."""
+    forced = current_user.must_change_password
+    form = ChangePasswordForm()
+    # After a temporary-password login the old password is not asked: the customer
+    # may not know it, and this session has just proved the temporary one.
+    ask_current = not session.get("temporary_login")
+    if form.validate_on_submit():
+        if ask_current and not verify_password(current_user.password_hash,
+                                               form.current_password.data or ""):
+            form.current_password.errors.append("La password attuale non è corretta.")
+        else:
+            _set_new_password(form.new_password.data)
+            flash("La password è stata modificata.")
+            return htmx_redirect(url_for("home.index"))
+    status = 422 if request.method == "POST" else 200
+    return render_page("auth/change_password.html", form=form, forced=forced,
+                       ask_current=ask_current, menu_locked=True), status
+
+
+def _set_new_password(password):
+    """Store the new password, end every other session, keep this one, tell the customer."""
+    with db.atomic():
+        (Customer
+         .update(password_hash=hash_password(password), must_change_password=False,
+                 temp_password_hash=None, temp_password_expires_at=None,
+                 session_version=Customer.session_version + 1)
+         .where(Customer.id == current_user.id)
+         .execute())
+    customer = Customer.get_by_id(current_user.id)
+    login_user(customer)
+    session["temporary_login"] = False
+    audit("password_changed", customer=customer, ip=client_ip())
+    try:
+        send_mail(customer.email, "Area Clienti: password modificata", "password_changed",
+                  kind="password_changed", customer=customer, customer_name=customer.name,
+                  code=customer.code)
+    except MailError:
+        pass  # the change stands; the failure is recorded in OutgoingMail and the log

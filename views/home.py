@@ -1,0 +1,31 @@
+"""Home Page: a summary of the selected supply point."""
+from flask import Blueprint, redirect, url_for
+from flask_login import current_user
+
+from models import Invoice, ReadingWindow, SelfReading, rome_now
+from views import customer_required, render_page, selected_supply_point
+
+bp = Blueprint("home", __name__)
+
+
+@bp.route("/")
+def root():
+    """Send customers to their home page and everybody else to the login."""
+    return redirect(url_for("home.index" if current_user.is_authenticated else "auth.login"))
+
+
+@bp.route("/home")
+@customer_required
+def index():
+    """Home Page of the selected supply point."""
+    supply_point = selected_supply_point()
+    summary = {}
+    if supply_point is not None:
+        now = rome_now()
+        summary = dict(
+            latest_invoice=Invoice.for_supply_point(supply_point).first(),
+            latest_reading=SelfReading.for_supply_point(supply_point).first(),
+            open_window=ReadingWindow.open_at(supply_point, now),
+            next_window=ReadingWindow.next_after(supply_point, now),
+        )
+    return render_page("home/index.html", supply_point=supply_point, **summary)

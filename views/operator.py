@@ -1,0 +1,4 @@
+"""The operator back-office under /operatore."""
+from flask import Blueprint
+
+bp = Blueprint("operator", __name__)
