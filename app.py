@@ -51,6 +51,8 @@ ENVIRONMENT = {
     "COMPANY_WEBSITE": str,
     "PRODUCTION": bool,
     "RATELIMIT_STORAGE_URI": str,
+    "ACQUISITION_INTERVAL": int,
+    "TICKET_NOTIFY_EMAIL": str,
 }
 
 
@@ -105,6 +107,10 @@ def create_app(test_config=None):
         COMPANY_EMAIL="clienti@example.it",
         COMPANY_WEBSITE="https://www.example.it",
         RATELIMIT_STORAGE_URI="memory://",
+        # Minutes between automatic acquisitions of self-readings; 0 turns them off.
+        ACQUISITION_INTERVAL=30,
+        # Mailbox told about every new ticket.
+        TICKET_NOTIFY_EMAIL="clienti@example.it",
         RATELIMIT_HEADERS_ENABLED=False,
         # Ticket attachments are up to 5 MB; anything larger is refused with 413.
         MAX_CONTENT_LENGTH=6 * 1024 * 1024,
@@ -147,23 +153,25 @@ def create_app(test_config=None):
                    measurements, tickets, operator):
         app.register_blueprint(module.bp)
 
+    import acquisition
     import commands
     commands.init_app(app)
+    acquisition.init_app(app)
     return app
 
 
 @login_manager.user_loader
 def load_user(user_id):
-    """Customer from the session id `c:<id>:<session version>`; a stale version
-    (after logout or a password change) loads nobody."""
+    """Customer (`c:<id>:<session version>`) or operator (`o:...`) from the session id;
+    a stale version (after logout or a password change) loads nobody."""
     kind, _, rest = user_id.partition(":")
     ident, _, version = rest.partition(":")
-    if kind != "c" or not ident.isdigit() or not version.isdigit():
+    model = {"c": models.Customer, "o": models.Operator}.get(kind)
+    if model is None or not ident.isdigit() or not version.isdigit():
         return None
-    return (models.Customer
+    return (model
             .select()
-            .where((models.Customer.id == int(ident))
-                   & (models.Customer.session_version == int(version)))
+            .where((model.id == int(ident)) & (model.session_version == int(version)))
             .first())
 
 

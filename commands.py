@@ -9,8 +9,10 @@ import models
 
 
 def init_app(app):
+    from acquisition import readings_cli
     app.cli.add_command(init_db)
     app.cli.add_command(demo)
+    app.cli.add_command(readings_cli)
 
 
 @click.command("init-db")
