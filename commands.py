@@ -9,10 +9,14 @@ import models
 
 
 def init_app(app):
+    import exchange
     from acquisition import readings_cli
+    from views.operator import operator_cli
     app.cli.add_command(init_db)
     app.cli.add_command(demo)
     app.cli.add_command(readings_cli)
+    app.cli.add_command(operator_cli)
+    exchange.init_app(app)
 
 
 @click.command("init-db")

@@ -2,3 +2,7 @@
 from flask import Blueprint
 
 bp = Blueprint("operator", __name__)
+
+import click
+
+operator_cli = click.Group("operator", help="Operator accounts of the back-office.")
