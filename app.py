@@ -115,6 +115,8 @@ def create_app(test_config=None):
         # Ticket attachments are up to 5 MB; anything larger is refused with 413.
         MAX_CONTENT_LENGTH=6 * 1024 * 1024,
         SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=None,  # None: decided by BASE_URL below
+        SESSION_COOKIE_NAME=None,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT,
         REMEMBER_COOKIE_DURATION=datetime.timedelta(0),
@@ -128,10 +130,12 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
 
     app.config["SECRET_KEY"] = _secret_key(app)
-    if app.config["BASE_URL"].startswith("https://"):
-        # Behind TLS the cookie is locked to this host and to https.
-        app.config["SESSION_COOKIE_SECURE"] = True
-        app.config["SESSION_COOKIE_NAME"] = "__Host-session"
+    # Behind TLS (an https BASE_URL) the cookie is locked to this host and to https.
+    secure = app.config["BASE_URL"].startswith("https://")
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = secure
+    if app.config["SESSION_COOKIE_NAME"] is None:
+        app.config["SESSION_COOKIE_NAME"] = "__Host-session" if secure else "session"
 
     models.db.initialize(models.open_database(app.config["DATABASE_URL"]))
 
@@ -142,6 +146,9 @@ def create_app(test_config=None):
     login_manager.login_message = "Accedi per continuare."
     login_manager.session_protection = None  # the session version does this job
     formatting.init_app(app)
+    # The form-field macro as a global: a block rendered alone (an htmx fragment) does
+    # not run the template's top-level `{% from ... import %}` lines.
+    app.jinja_env.globals["field"] = _form_field
 
     app.context_processor(views.portal_context)
     _register_request_hooks(app)
@@ -158,6 +165,11 @@ def create_app(test_config=None):
     commands.init_app(app)
     acquisition.init_app(app)
     return app
+
+
+def _form_field(*args, **kwargs):
+    from flask import current_app
+    return current_app.jinja_env.get_template("_form.html").module.field(*args, **kwargs)
 
 
 @login_manager.user_loader

@@ -24,6 +24,7 @@ def free_port():
 
 
 def make_app(tmp_path, **overrides):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
@@ -126,7 +127,7 @@ def auth(client):
 @pytest.fixture
 def customer(factory):
     """A registered customer with a gas point (with corrector) and an electricity point."""
-    person = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.", tax_code="01234567897",
+    person = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.", tax_code="01234560496",
                               is_company=True)
     factory.supply_point(person, "gas", has_corrector=True)
     factory.supply_point(person, "electricity")

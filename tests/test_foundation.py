@@ -1,0 +1,103 @@
+"""Configuration, database setup and schema migrations."""
+import datetime
+import sqlite3
+from pathlib import Path
+
+import pytest
+from peewee import IntegrityError
+
+import models
+from app import create_app
+from conftest import make_app
+
+
+def test_sqlite_pragmas(app):
+    database = models.db.obj
+    assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_one_reading_per_supply_point_per_day(app, factory):
+    point = factory.supply_point(factory.customer())
+    day = datetime.date(2015, 2, 15)
+    models.SelfReading.create(supply_point=point, reading_date=day, meter_reading=45000)
+    with pytest.raises(IntegrityError):
+        with models.db.atomic():
+            models.SelfReading.create(supply_point=point, reading_date=day, meter_reading=45001)
+    assert models.SelfReading.select().count() == 1
+
+
+def test_init_db_creates_then_reports_current(runner):
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0
+    assert f"already at version {models.SCHEMA_VERSION}" in result.output
+
+
+def test_migration_from_schema_version_1_keeps_data(tmp_path):
+    """A database made by schema version 1 reaches the current version with its rows."""
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    connection.executescript((Path(__file__).parent / "data" / "schema-v1.sql").read_text())
+    connection.close()
+
+    application = create_app({"TESTING": True, "SECRET_KEY": "x",
+                              "DATABASE_URL": f"sqlite:///{path}"})
+    result = application.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert f"migrated from version 1 to {models.SCHEMA_VERSION}" in result.output
+
+    with application.app_context(), models.db.connection_context():
+        reading = models.SelfReading.get()
+        assert reading.meter_reading == 45000
+        assert reading.outcome is None and reading.outcome_reason == ""
+        assert reading.supply_point.code == "PR002874"
+        assert models.schema_version() == models.SCHEMA_VERSION
+        reading.outcome = "validata"
+        reading.save()
+
+
+def test_secret_key_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    first = make_app(tmp_path, SECRET_KEY=None)
+    second = make_app(tmp_path, SECRET_KEY=None)
+    assert first.config["SECRET_KEY"] and first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert len(first.config["SECRET_KEY"]) >= 32
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        make_app(tmp_path, SECRET_KEY=None, PRODUCTION=True)
+
+
+def test_environment_overrides_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAIL_PORT", "2525")
+    monkeypatch.setenv("MAIL_USE_TLS", "true")
+    monkeypatch.setenv("COMPANY_NAME", "Gas Val di Cecina S.r.l.")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    application = create_app()
+    assert application.config["MAIL_PORT"] == 2525
+    assert application.config["MAIL_USE_TLS"] is True
+    assert application.config["COMPANY_NAME"] == "Gas Val di Cecina S.r.l."
+    assert models.db.obj.database == str(tmp_path / "env.db")
+
+
+def test_https_base_url_locks_the_cookie(tmp_path):
+    application = make_app(tmp_path, BASE_URL="https://clienti.example.it",
+                           SESSION_COOKIE_SECURE=None, SESSION_COOKIE_NAME=None)
+    # None lifts make_app's test overrides: the factory decides from BASE_URL.
+    assert application.config["SESSION_COOKIE_SECURE"] is True
+    assert application.config["SESSION_COOKIE_NAME"] == "__Host-session"
+
+
+def test_plain_http_keeps_an_ordinary_cookie(tmp_path):
+    application = make_app(tmp_path, BASE_URL="http://127.0.0.1:5000",
+                           SESSION_COOKIE_SECURE=None, SESSION_COOKIE_NAME=None)
+    assert application.config["SESSION_COOKIE_SECURE"] is False
+    assert application.config["SESSION_COOKIE_NAME"] == "session"
+
+
+def test_company_name_is_shown(client):
+    assert "Energia Colline Toscane S.p.A." in client.get("/login").text
