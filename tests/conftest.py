@@ -196,7 +196,7 @@ def mail_app(tmp_path, smtp_server):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if "page" in getattr(item, "fixturenames", ()):
+        if {"page", "browser", "context"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
 
 
@@ -247,11 +247,20 @@ def live_server(live_app):
     server.stop()
 
 
+# Chromium logs every 4xx as a console error; a 422 is a form's validation answer.
+EXPECTED_CONSOLE = "Failed to load resource: the server responded with a status of 422"
+
+
 @pytest.fixture
 def console_errors(page):
     """Console errors and CSP violations seen by the page; tests assert it stays empty."""
     errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+
+    def collect(message):
+        if message.type == "error" and not message.text.startswith(EXPECTED_CONSOLE):
+            errors.append(f"{message.text} at {message.location.get('url')}")
+
+    page.on("console", collect)
     page.on("pageerror", lambda error: errors.append(str(error)))
     return errors
 
