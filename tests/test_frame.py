@@ -11,3 +11,80 @@ def test_home_shows_welcome_last_access_and_picker(client, logged_in):
     point = logged_in.supply_points_in_order().first()
     assert f"{point.code} (Pdr: {point.pdr_pod}); VIA DEI POGGI 5 - 57014 COLLESALVETTI (LI)" in page.text
     assert "Menu Generale" in page.text
+
+
+def test_fragment_for_htmx_full_page_otherwise(client, logged_in):
+    full = client.get("/home")
+    fragment = client.get("/home", headers={"HX-Request": "true", "HX-Target": "content"})
+    assert "<html" in full.text and "<html" not in fragment.text
+    assert "Home Page" in fragment.text
+    # The menu, the picker and the flash come out of band with the content.
+    assert 'id="menu" class="menu" aria-label="Menu"' in fragment.text
+    assert fragment.text.count('hx-swap-oob="true"') == 3
+    for response in (full, fragment):
+        assert "HX-Request" in response.headers["Vary"]
+
+
+def test_history_restore_gets_the_full_page(client, logged_in):
+    response = client.get("/home", headers={"HX-Request": "true",
+                                            "HX-History-Restore-Request": "true"})
+    assert "<html" in response.text
+
+
+def test_supply_point_choice_is_remembered_and_checked(client, logged_in, other_customer):
+    gas, electricity = logged_in.supply_points_in_order()
+    page = client.get(f"/home?punto={electricity.code}")
+    assert f'<option value="{electricity.code}" selected>' in page.text
+    assert "Energia elettrica" in page.text and electricity.pdr_pod in page.text
+    assert f'<option value="{electricity.code}" selected>' in client.get("/home").text
+    assert client.get("/home?punto=PR999001").status_code == 404
+    assert other_customer.name not in client.get("/home?punto=PR999001").text
+
+
+def test_security_headers_on_every_response(client, logged_in):
+    for url in ("/home", "/login", "/static/css/portal.css", "/pagina-che-non-esiste"):
+        headers = client.get(url).headers
+        csp = headers["Content-Security-Policy"]
+        for directive in ("script-src 'self'", "object-src 'none'", "base-uri 'none'",
+                          "frame-ancestors 'none'", "form-action 'self'"):
+            assert directive in csp
+        assert "unsafe-eval" not in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "same-origin"
+    assert client.get("/home").headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/static/css/portal.css").headers.get("Cache-Control", "")
+
+
+def test_hsts_only_over_https(client):
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+    secure = client.get("/login", base_url="https://localhost")
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_not_found_page_is_italian(client):
+    response = client.get("/pagina-che-non-esiste")
+    assert response.status_code == 404
+    assert "Pagina non trovata" in response.text and "Traceback" not in response.text
+
+
+def test_unexpected_error_shows_an_incident_id_never_a_trace(app, client, caplog):
+    @app.route("/guasto")
+    def broken():
+        raise ZeroDivisionError("secret detail")
+
+    response = client.get("/guasto")
+    assert response.status_code == 500
+    assert "Errore del servizio" in response.text and "Codice incidente" in response.text
+    assert "secret detail" not in response.text and "ZeroDivisionError" not in response.text
+    incident = response.text.split('class="incident">')[1].split("<")[0]
+    assert incident in caplog.text  # the log ties the page to the stack trace
+
+    fragment = client.get("/guasto", headers={"HX-Request": "true"})
+    assert fragment.status_code == 500 and "<html" not in fragment.text
+    assert fragment.headers["HX-Retarget"] == "#flash"
+
+
+def test_oversize_body_is_refused_with_413(client):
+    response = client.post("/login", data={"code": "1" * (7 * 1024 * 1024)})
+    assert response.status_code == 413
+    assert "dimensione massima" in response.text
