@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := app
 
-.PHONY: run test test-fast demo clean-demo
+.PHONY: run test test-fast fuzz clean-demo
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: $(BIN)/.installed
 # Everything but the browser and slow tests: the quick loop while developing.
 test-fast: $(BIN)/.installed
 	$(BIN)/python -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+
+# Hypothesis with 1,000 examples per form and per page (the normal suite runs 25).
+fuzz: $(BIN)/.installed
+	FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
 
 clean-demo:
 	rm -rf instance/portal.db instance/portal.db-wal instance/portal.db-shm instance/files instance/outbox
