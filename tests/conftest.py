@@ -1,10 +1,15 @@
 """Fixtures: an app on a temporary database, clients, factories, a real SMTP server
 and a live server with Chromium for browser tests."""
+import http.cookiejar
 import os
+import re
 import shutil
 import socket
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -237,6 +242,56 @@ def live_app(tmp_path, smtp_server):
     yield application
     if not models.db.is_closed():
         models.db.close()
+
+
+class HttpSession:
+    """A cookie-keeping HTTP client for a live server, sending the CSRF token the way
+    htmx does (X-CSRFToken, taken from the last page's hx-headers)."""
+
+    TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect())
+        self.token = None
+
+    def request(self, method, path, data=None, headers=None):
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(self.base_url + path, data=body, method=method,
+                                         headers={"X-CSRFToken": self.token or "", **(headers or {})})
+        try:
+            response = self.opener.open(request, timeout=30)
+        except urllib.error.HTTPError as error:
+            response = error
+        text = response.read().decode("utf-8", "replace")
+        match = self.TOKEN.search(text)
+        if match:
+            self.token = match.group(1)
+        return response.status, text
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, data=None, **kwargs):
+        if self.token is None:
+            self.get("/login")
+        return self.request("POST", path, data=data or {}, **kwargs)
+
+    def login(self, code, password=PASSWORD):
+        self.get("/login")
+        return self.post("/login", {"code": code, "password": password})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+@pytest.fixture
+def http_session(live_server):
+    """Factory of HttpSession objects on the live server."""
+    return lambda: HttpSession(live_server.url)
 
 
 @pytest.fixture
