@@ -14,6 +14,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2_fragments.flask import render_block
+from werkzeug.routing import IntegerConverter
 
 import formatting
 import models
@@ -52,8 +53,16 @@ ENVIRONMENT = {
     "PRODUCTION": bool,
     "RATELIMIT_STORAGE_URI": str,
     "ACQUISITION_INTERVAL": int,
+    "READINGS_POLL_SECONDS": int,
     "TICKET_NOTIFY_EMAIL": str,
 }
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` with the bound of a 64-bit integer column."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**63 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def _from_environment(name, kind):
@@ -80,6 +89,8 @@ def _secret_key(app):
 def create_app(test_config=None):
     """Create and configure the portal."""
     app = Flask(__name__, instance_relative_config=True)
+    # Ids in URLs fit a 64-bit integer column: a larger one is a 404, not an overflow.
+    app.url_map.converters["int"] = DatabaseIdConverter
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     if test_config is None:
@@ -109,6 +120,8 @@ def create_app(test_config=None):
         RATELIMIT_STORAGE_URI="memory://",
         # Minutes between automatic acquisitions of self-readings; 0 turns them off.
         ACQUISITION_INTERVAL=30,
+        # Seconds between refreshes of a self-reading list that shows pending rows.
+        READINGS_POLL_SECONDS=60,
         # Mailbox told about every new ticket.
         TICKET_NOTIFY_EMAIL="clienti@example.it",
         RATELIMIT_HEADERS_ENABLED=False,
@@ -137,6 +150,9 @@ def create_app(test_config=None):
     if app.config["SESSION_COOKIE_NAME"] is None:
         app.config["SESSION_COOKIE_NAME"] = "__Host-session" if secure else "session"
 
+    if not app.testing and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     models.db.initialize(models.open_database(app.config["DATABASE_URL"]))
 
     csrf.init_app(app)

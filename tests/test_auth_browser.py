@@ -48,7 +48,7 @@ def test_registration_journey(page, live_server, smtp_server, factory, console_e
     page.get_by_label("Ripeti la nuova password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Conferma").click()
 
-    expect(page).to_have_url(re.compile(r"/home$"))
+    expect(page).to_have_url(re.compile(r"/home(\?punto=\w+)?$"))
     expect(page.get_by_text("Benvenuto ROSSI MARIO")).to_be_visible()
     expect(page.get_by_text("Ultimo accesso: primo accesso")).to_be_visible()
     expect(page.get_by_label("Punto di fornitura:")).to_contain_text(

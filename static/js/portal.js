@@ -8,3 +8,16 @@ document.addEventListener("htmx:afterSwap", function (event) {
     window.scrollTo({ top: 0 });
   }
 });
+
+// Every history entry names its supply point: Back then shows the point that page had,
+// while the session only remembers the latest choice.
+function recordSupplyPoint() {
+  var select = document.getElementById("punto");
+  if (!select || select.disabled || !select.value) return;
+  var url = new URL(window.location.href);
+  if (url.searchParams.get("punto") === select.value) return;
+  url.searchParams.set("punto", select.value);
+  history.replaceState(history.state, "", url);
+}
+document.addEventListener("DOMContentLoaded", recordSupplyPoint);
+document.addEventListener("htmx:afterSettle", recordSupplyPoint);
