@@ -1,4 +1,174 @@
 """Dati Anagrafici: the customer record, with phone, fax and e-mail editable."""
-from flask import Blueprint
+import logging
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from flask import Blueprint, current_app, flash, redirect, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, TelField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from app import limiter
+from mail import MailError, send_mail
+from models import Customer, audit, db
+from passwords import MAX_LENGTH, verify_password
+from views import client_ip, customer_required, is_htmx, render_page, selected_supply_point
 
 bp = Blueprint("profile", __name__)
+log = logging.getLogger("area_clienti.profile")
+
+# The only fields a customer may change, with the names used in the audit log and
+# in the notification e-mail. Whatever else a request carries is never read.
+CONTACT_FIELDS = {"phone": "Telefono", "fax": "FAX", "email": "E-Mail"}
+
+# An Italian number: optional +39 / 0039, then 6 to 13 digits, which people group
+# with spaces, dots, slashes or dashes.
+_PHONE_PREFIX = re.compile(r"^(\+|00)39")
+_PHONE_SEPARATORS = re.compile(r"[\s./-]+")
+PHONE_HELP = "Solo cifre, con spazi e prefisso +39 facoltativi (es. 0586 123456 o +39 333 1234567)."
+
+
+def italian_phone(text):
+    """The number tidied (surrounding and repeated spaces removed), or ValueError."""
+    tidy = " ".join(text.split())
+    digits = _PHONE_SEPARATORS.sub("", _PHONE_PREFIX.sub("", tidy))
+    if not (digits.isascii() and digits.isdigit() and 6 <= len(digits) <= 13):
+        raise ValueError(tidy)
+    return tidy
+
+
+def _validate_phone(kind):
+    def validate(form, field):
+        if not (field.data or "").strip():
+            field.data = ""
+            return
+        try:
+            field.data = italian_phone(field.data)
+        except ValueError:
+            raise ValidationError(f"Numero di {kind} non valido. {PHONE_HELP}") from None
+    return validate
+
+
+class ContactForm(FlaskForm):
+    phone = TelField("Telefono", [Length(max=32, message="Al massimo 32 caratteri."),
+                                  _validate_phone("telefono")], default="")
+    fax = TelField("FAX", [Length(max=32, message="Al massimo 32 caratteri."),
+                           _validate_phone("fax")], default="")
+    email = EmailField("E-Mail", [DataRequired("Campo obbligatorio."),
+                                  Length(max=254, message="Indirizzo e-mail troppo lungo.")])
+    current_password = PasswordField("Password attuale",
+                                     [Length(max=MAX_LENGTH * 4, message="Password non corretta.")])
+
+    def validate_email(self, field):
+        try:
+            field.data = validate_email(field.data.strip(),
+                                        check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValidationError("Indirizzo e-mail non valido: controlla di averlo scritto "
+                                  "per intero (es. nome@dominio.it).") from None
+
+
+def changed_fields(customer, form):
+    """{field: new value} for the contact fields that differ from the record."""
+    changes = {}
+    for name in CONTACT_FIELDS:
+        new_value = getattr(form, name).data or ""
+        old_value = getattr(customer, name) or ""
+        differs = (new_value.lower() != old_value.lower() if name == "email"
+                   else new_value != old_value)
+        if differs:
+            changes[name] = new_value
+    return changes
+
+
+def _contact_page(form, customer, status=200, saved=None):
+    return render_page("profile/index.html", form=form, customer=customer,
+                       saved=saved), status
+
+
+@bp.get("/dati-anagrafici")
+@customer_required
+def index():
+    """Dati Anagrafici: the record read-only, the contacts in an editable form."""
+    selected_supply_point()
+    customer = Customer.get_by_id(current_user.id)
+    return _contact_page(ContactForm(obj=customer), customer)
+
+
+@bp.post("/dati-anagrafici")
+@customer_required
+# Only refused submissions count: a stolen session cannot guess the password here
+# faster than 20 tries an hour, and a customer fixing typos is never stopped.
+@limiter.limit("20 per hour", key_func=lambda: f"contacts:{getattr(current_user, 'id', '')}",
+               deduct_when=lambda response: response.status_code == 422)
+def update():
+    """Save Telefono, FAX and E-Mail; a new e-mail needs the current password."""
+    selected_supply_point()
+    customer = Customer.get_by_id(current_user.id)
+    form = ContactForm(obj=customer)
+    valid = form.validate_on_submit()
+    # Checked even when another field is wrong, so that every message shows at once.
+    if "email" in changed_fields(customer, form) and not form.email.errors:
+        valid = _current_password_confirmed(form, customer) and valid
+    if not valid:
+        return _contact_page(form, customer, 422)
+    changes = changed_fields(customer, form)
+    old_email = customer.email
+    if changes:
+        with db.atomic():
+            Customer.update(**changes).where(Customer.id == customer.id).execute()
+        audit("contact_changed", customer=customer, ip=client_ip(),
+              detail="fields: " + ", ".join(changes))
+    customer = Customer.get_by_id(customer.id)
+    notified = _notify_email_change(customer, old_email) if "email" in changes else None
+    message = _saved_message(changes, notified)
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("profile.index"), 303)
+    return _contact_page(ContactForm(obj=customer, formdata=None), customer, saved=message)
+
+
+def _current_password_confirmed(form, customer):
+    """A new e-mail address needs the current password (a fresh proof of identity)."""
+    if not form.current_password.data:
+        form.current_password.errors.append(
+            "Per cambiare l'indirizzo e-mail inserisci la password attuale.")
+        return False
+    if not verify_password(customer.password_hash, form.current_password.data):
+        audit("contact_change_refused", customer=customer, ip=client_ip(),
+              detail="wrong current password")
+        form.current_password.errors.append("La password attuale non è corretta.")
+        return False
+    return True
+
+
+def _saved_message(changes, notified):
+    if not changes:
+        return "Nessuna modifica: i recapiti erano già questi."
+    message = "Recapiti aggiornati: " + ", ".join(CONTACT_FIELDS[name] for name in changes) + "."
+    if notified:
+        message += " Abbiamo inviato un avviso al precedente indirizzo e-mail."
+    return message
+
+
+def _notify_email_change(customer, old_email):
+    """Tell the old address (and the new one) that the e-mail changed. The change
+    stands even when the mail server is down: the failure is logged."""
+    notified = False
+    recipients = [(old_email, True), (customer.email, False)]
+    for recipient, is_old_address in recipients:
+        if not recipient:
+            continue
+        try:
+            send_mail(recipient, "Area Clienti: indirizzo e-mail modificato", "contact_changed",
+                      kind="contact_changed", customer=customer, customer_name=customer.name,
+                      code=customer.code, old_address=is_old_address,
+                      company_phone=current_app.config["COMPANY_PHONE"],
+                      company_email=current_app.config["COMPANY_EMAIL"])
+        except MailError:
+            log.warning("e-mail change notice to the %s address of customer %s not sent",
+                        "old" if is_old_address else "new", customer.code)
+        else:
+            notified = notified or is_old_address
+    return notified

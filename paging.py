@@ -1,0 +1,29 @@
+"""One page of a query, for the "pag. 1 di 3 righe 10" pagers of the portal."""
+import math
+
+from flask import request
+
+
+def requested_page():
+    """The `pag` query argument as a page number; anything odd is page 1."""
+    value = request.args.get("pag", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else 1
+
+
+class Pager:
+    """The rows of one page of `query`; a page past the end shows the last one."""
+
+    def __init__(self, query, per_page, page=None):
+        self.per_page = per_page
+        self.total = query.count()
+        self.pages = max(1, math.ceil(self.total / per_page))
+        self.page = min(max(1, page or requested_page()), self.pages)
+        self.items = list(query.paginate(self.page, per_page))
+
+    @property
+    def previous(self):
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def next(self):
+        return self.page + 1 if self.page < self.pages else None
