@@ -1,4 +1,165 @@
-"""Autolettura Contatore: gas self-readings."""
-from flask import Blueprint
+"""Autolettura Contatore: gas self-readings, the reading windows, delete until acquired."""
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from jinja2_fragments.flask import render_block
+from wtforms import StringField
+
+import self_readings
+from formatting import date_it
+from models import ReadingWindow, SelfReading, rome_now
+from paging import Pager
+from views import customer_required, is_htmx, render_page, selected_supply_point
 
 bp = Blueprint("readings", __name__)
+
+PAGE = "readings/index.html"
+# Seconds between refreshes of a list showing readings still "Da acquisire".
+DEFAULT_POLL_SECONDS = 60
+
+READING_URL = "/autolettura/<int:reading_id>/cancella"
+
+ALREADY_ACQUIRED = ("La lettura del {day} è già stata acquisita e non può più essere "
+                    "cancellata.")
+
+
+class ReadingForm(FlaskForm):
+    # Text, not IntegerField: the rules and their messages live in self_readings.
+    meter_reading = StringField("Lettura contatore")
+    corrector_reading = StringField("Lettura correttore")
+
+
+def _page_number(name):
+    """A page number from the query; anything odd is page 1."""
+    value = request.values.get(name, "")
+    return max(1, int(value)) if value.isascii() and value.isdigit() and len(value) < 7 else 1
+
+
+def _page_context(supply_point, **extra):
+    """Everything the page and each of its fragments need for this gas point."""
+    now = rome_now()
+    reading_rows = self_readings.rows_per_page(request.values.get("righe"),
+                                               self_readings.READINGS_PER_PAGE)
+    window_rows = self_readings.rows_per_page(request.values.get("righe_periodi"),
+                                              self_readings.WINDOWS_PER_PAGE)
+    readings = Pager(SelfReading.for_supply_point(supply_point), reading_rows,
+                     page=_page_number("pag"))
+    windows = Pager(self_readings.windows_to_show(supply_point, now), window_rows,
+                    page=_page_number("pag_periodi"))
+    state = dict(punto=supply_point.code, pag=readings.page, righe=reading_rows,
+                 pag_periodi=windows.page, righe_periodi=window_rows)
+
+    def list_url(**changes):
+        return url_for("readings.index", **{**state, **changes})
+
+    context = dict(
+        supply_point=supply_point, now=now, readings=readings, windows=windows,
+        open_window=ReadingWindow.open_at(supply_point, now),
+        reading_rows=reading_rows, window_rows=window_rows, list_url=list_url,
+        reading_choices=self_readings.READINGS_PER_PAGE,
+        window_choices=self_readings.WINDOWS_PER_PAGE,
+        pending_on_screen=any(reading.is_pending for reading in readings.items),
+        poll_seconds=current_app.config.get("READINGS_POLL_SECONDS", DEFAULT_POLL_SECONDS),
+        form=None, form_open=False, notices=[], submission=None, saved=None)
+    context.update(extra)
+    return context
+
+
+def _gas_point_or_explanation():
+    """(gas supply point, None) or (None, the page explaining why there is no list)."""
+    supply_point = selected_supply_point()
+    if supply_point is None or not supply_point.is_gas:
+        measurements = ("measurements.index" in current_app.view_functions
+                        and url_for("measurements.index"))
+        return None, render_page(PAGE, supply_point=supply_point,
+                                 measurements_url=measurements)
+    return supply_point, None
+
+
+@bp.get("/autolettura")
+@customer_required
+def index():
+    """Elenco Autoletture of the selected gas point and the reading windows."""
+    supply_point, explanation = _gas_point_or_explanation()
+    if explanation is not None:
+        return explanation
+    return render_page(PAGE, **_page_context(supply_point))
+
+
+@bp.get("/autolettura/nuova")
+@customer_required
+def new():
+    """The page with the "Aggiungi" form open (htmx opens it in place)."""
+    supply_point, explanation = _gas_point_or_explanation()
+    if explanation is not None:
+        return explanation
+    return render_page(PAGE, **_page_context(
+        supply_point, form=ReadingForm(formdata=None), form_open=True,
+        notices=self_readings.form_notices(supply_point, rome_now())))
+
+
+@bp.post("/autolettura")
+@customer_required
+def create():
+    """Salva: store the reading, or show each rule's message with the values kept."""
+    supply_point = selected_supply_point()
+    if supply_point is None or not supply_point.is_gas:
+        abort(404)
+    form = ReadingForm()
+    typed = {"meter_reading": form.meter_reading.data,
+             "corrector_reading": form.corrector_reading.data}
+    submission = self_readings.submit(supply_point, typed, request.form.get("conferma", ""))
+    if submission.reading is not None:
+        return _saved(supply_point, submission.reading)
+    for name, messages in submission.errors.items():
+        form[name].errors = list(messages)
+    for name, warnings in submission.warnings.items():
+        form[name].errors = [warning.message for warning in warnings]
+    context = _page_context(supply_point, form=form, form_open=True, submission=submission)
+    return render_page(PAGE, **context), 422
+
+
+def _saved(supply_point, reading):
+    """After Salva: htmx gets the closed form and, out of band, the list with the new
+    row on top; without JavaScript, back to the list."""
+    if not is_htmx():
+        flash(f"Lettura del {date_it(reading.reading_date)} salvata.", "success")
+        return redirect(url_for("readings.index", punto=supply_point.code), 303)
+    context = _page_context(supply_point, saved=reading)
+    return (render_block(PAGE, "reading_form", **context)
+            + render_block(PAGE, "reading_list", oob=True, **context))
+
+
+@bp.get(READING_URL)
+@customer_required
+def confirm_delete(reading_id):
+    """Without JavaScript: the seed's question before deleting a reading."""
+    reading = self_readings.get_for_customer(reading_id, current_user.id)
+    if reading is None:
+        abort(404)
+    return render_page("readings/delete.html", reading=reading)
+
+
+@bp.post(READING_URL)
+@customer_required
+def delete(reading_id):
+    """Delete a reading still "Da acquisire"; an acquired one stays and says so."""
+    deleted, reading = self_readings.delete_pending(reading_id, current_user.id)
+    if reading is None:
+        abort(404)
+    day = date_it(reading.reading_date)
+    if not is_htmx():
+        if deleted:
+            flash(f"Lettura del {day} cancellata.", "success")
+        else:
+            flash(ALREADY_ACQUIRED.format(day=day), "warning")
+        return redirect(url_for("readings.index", punto=reading.supply_point.code), 303)
+    if deleted:
+        response = make_response("", 200)
+    else:
+        # The acquisition got there first: the row shows the truth, the notice says why.
+        flash(ALREADY_ACQUIRED.format(day=day), "warning")
+        response = make_response(render_block(PAGE, "reading_row", reading=reading)
+                                 + render_block("base.html", "flash", oob=True))
+    response.headers["HX-Trigger"] = "readingsChanged"
+    return response

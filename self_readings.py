@@ -1,0 +1,304 @@
+"""Rules of gas self-readings (autoletture): reading windows, one reading a day, the
+meter's digits, roll-over, plausibility, and the delete that races the acquisition.
+
+Thresholds:
+- a reading is a whole number >= 0 with at most `SupplyPoint.meter_digits` digits
+  (the corrector: at most `CORRECTOR_DIGITS`); "45.000" is read as 45000;
+- it is compared with the last *acquired* reading that billing did not reject
+  ("Scartata"): lower means a roll-over, which the customer must confirm;
+- the consumption since then is compared with `expected_annual_consumption` prorated
+  by days (at least `MIN_PRORATION_DAYS`, so one cold day is not an alarm): more than
+  `PLAUSIBILITY_FACTOR` times that, or nothing at all after `ZERO_AFTER_DAYS` days or
+  more, needs an explicit confirmation. The corrector is checked the same way against
+  its own history.
+"""
+import dataclasses
+import re
+
+from peewee import IntegrityError
+
+from formatting import date_it, number_it
+from models import ReadingWindow, SelfReading, SupplyPoint, db, rome_now
+
+CORRECTOR_DIGITS = 9
+PLAUSIBILITY_FACTOR = 3
+MIN_PRORATION_DAYS = 30
+ZERO_AFTER_DAYS = 60
+
+READINGS_PER_PAGE = (5, 10, 20, 50)
+WINDOWS_PER_PAGE = (10, 20, 50)
+
+ONE_A_DAY = ("Hai già inserito una lettura oggi ({day}): è possibile inserire una sola "
+             "lettura al giorno. Per correggerla cancellala, finché è «Da acquisire», e "
+             "inseriscila di nuovo.")
+WINDOW_CLOSED_NEXT = ("In questo momento l'inserimento delle autoletture non è consentito: "
+                      "il prossimo periodo inizia il {day} alle ore {time}.")
+WINDOW_CLOSED = ("In questo momento l'inserimento delle autoletture non è consentito e non "
+                 "sono previsti nuovi periodi: per comunicare la lettura contatta il "
+                 "servizio clienti.")
+
+_PLAIN_DIGITS = re.compile(r"[0-9]+")
+# Italian thousands separators, as the list shows readings: 45.000 or 1.234.567.
+_DOTTED_THOUSANDS = re.compile(r"[0-9]{1,3}(\.[0-9]{3})+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Register:
+    """One of the two numbers on a gas meter: the meter's own index or the volume
+    corrector's. Both follow the same rules against their own history."""
+
+    field: str        # SelfReading attribute and form field name
+    name: str         # "contatore" / "correttore"
+    unit: str
+    digits: int
+
+    @property
+    def limit(self):
+        return 10 ** self.digits
+
+    def value_of(self, reading):
+        return getattr(reading, self.field)
+
+
+def registers(supply_point):
+    """The registers the customer reads on this point: the meter, plus the corrector
+    when the meter has one."""
+    meter = Register("meter_reading", "contatore", "m³", supply_point.meter_digits or 5)
+    if not supply_point.has_corrector:
+        return [meter]
+    return [meter, Register("corrector_reading", "correttore", "Smc", CORRECTOR_DIGITS)]
+
+
+def parse_reading(text, register):
+    """(value, None) for a valid reading, else (None, message in Italian)."""
+    text = re.sub(r"\s+", "", text or "")
+    if not text:
+        return None, f"Inserisci la lettura del {register.name}."
+    if _DOTTED_THOUSANDS.fullmatch(text):
+        text = text.replace(".", "")
+    if text.startswith("-") and _PLAIN_DIGITS.fullmatch(text[1:]):
+        return None, "La lettura non può essere negativa."
+    if re.fullmatch(r"[0-9]+[.,][0-9]*", text):
+        return None, ("Inserisci solo la parte intera, senza decimali: le cifre dopo la "
+                      "virgola (di solito rosse) non vanno indicate.")
+    if not _PLAIN_DIGITS.fullmatch(text):
+        return None, "Inserisci solo cifre (da 0 a 9), senza lettere né simboli."
+    # Counted on the text: a thousand-digit paste never reaches int().
+    if len(text.lstrip("0")) > register.digits:
+        return None, (f"Il {register.name} ha {register.digits} cifre: la lettura può "
+                      f"arrivare al massimo a {number_it(register.limit - 1)}.")
+    return int(text), None
+
+
+def reference_reading(supply_point, register):
+    """The last acquired reading of this register that billing has not rejected."""
+    field = getattr(SelfReading, register.field)
+    return (SelfReading
+            .select()
+            .where((SelfReading.supply_point == supply_point)
+                   & (SelfReading.status == SelfReading.ACQUIRED)
+                   & ((SelfReading.outcome.is_null()) | (SelfReading.outcome != "scartata"))
+                   & field.is_null(False))
+            .order_by(SelfReading.reading_date.desc())
+            .first())
+
+
+@dataclasses.dataclass
+class ReadingWarning:
+    """A value that may be right but looks wrong: saved only once confirmed."""
+
+    message: str
+    info: str  # what SelfReading.info records once the customer confirms
+
+
+def plausibility_warnings(supply_point, register, value, today):
+    """What needs the customer's confirmation for this value of this register."""
+    previous = reference_reading(supply_point, register)
+    if previous is None:
+        return []
+    last = register.value_of(previous)
+    days = max(1, (today - previous.reading_date).days)
+    since = f"{number_it(last)} del {date_it(previous.reading_date)}"
+    warnings = []
+    consumption = value - last
+    if consumption < 0:
+        consumption += register.limit
+        warnings.append(ReadingWarning(
+            f"La lettura è inferiore all'ultima lettura acquisita del {register.name} "
+            f"({since}). È possibile solo se il {register.name} ha superato "
+            f"{number_it(register.limit - 1)} ed è ripartito da zero (giro "
+            f"{register.name}): in quel caso conferma, altrimenti correggi la lettura.",
+            f"Giro {register.name} confermato"))
+    annual = supply_point.expected_annual_consumption or 0
+    if annual <= 0:
+        return warnings
+    prorated_days = max(days, MIN_PRORATION_DAYS)
+    expected = annual * prorated_days / 365
+    if consumption > PLAUSIBILITY_FACTOR * expected:
+        warnings.append(ReadingWarning(
+            f"Rispetto all'ultima lettura acquisita ({since}, {days} giorni fa) risulterebbe "
+            f"un consumo di {number_it(consumption)} {register.unit}, più di "
+            f"{PLAUSIBILITY_FACTOR} volte quello previsto in {prorated_days} giorni (circa "
+            f"{number_it(expected)} {register.unit}). Controlla la lettura: se è corretta, "
+            "conferma.",
+            f"Consumo elevato ({register.name}) confermato"))
+    elif consumption == 0 and days >= ZERO_AFTER_DAYS:
+        warnings.append(ReadingWarning(
+            f"La lettura è uguale all'ultima lettura acquisita ({since}): in {days} giorni "
+            f"non risulterebbe alcun consumo. Controlla la lettura: se è corretta (per "
+            "esempio la fornitura non è stata usata), conferma.",
+            f"Consumo nullo ({register.name}) confermato"))
+    return warnings
+
+
+def window_message(supply_point, now):
+    """None while a reading window is open, else why not and when the next one opens."""
+    if ReadingWindow.open_at(supply_point, now) is not None:
+        return None
+    upcoming = ReadingWindow.next_after(supply_point, now)
+    if upcoming is None:
+        return WINDOW_CLOSED
+    return WINDOW_CLOSED_NEXT.format(day=date_it(upcoming.start_at),
+                                     time=upcoming.start_at.strftime("%H:%M"))
+
+
+def windows_to_show(supply_point, now):
+    """The windows not yet over, the soonest first: when the customer may read."""
+    return (ReadingWindow.for_supply_point(supply_point)
+            .where(ReadingWindow.end_at >= now)
+            .order_by(ReadingWindow.start_at, ReadingWindow.id))
+
+
+def read_today(supply_point, today):
+    return (SelfReading
+            .select()
+            .where((SelfReading.supply_point == supply_point)
+                   & (SelfReading.reading_date == today))
+            .exists())
+
+
+def form_notices(supply_point, now):
+    """What the customer should know before typing: a closed window, today's reading."""
+    notices = []
+    closed = window_message(supply_point, now)
+    if closed:
+        notices.append(closed)
+    if read_today(supply_point, now.date()):
+        notices.append(ONE_A_DAY.format(day=date_it(now.date())))
+    return notices
+
+
+@dataclasses.dataclass
+class Submission:
+    """The outcome of a submission: the new reading, or why not."""
+
+    reading: SelfReading = None
+    errors: dict = dataclasses.field(default_factory=dict)        # field -> [message]
+    form_errors: list = dataclasses.field(default_factory=list)
+    warnings: dict = dataclasses.field(default_factory=dict)      # field -> [ReadingWarning]
+    fingerprint: str = ""  # the values the warnings are about
+
+    @property
+    def needs_confirmation(self):
+        return self.reading is None and bool(self.warnings) and not self.errors \
+            and not self.form_errors
+
+
+def submit(supply_point, typed, confirmation="", now=None):
+    """Validate and store a reading typed by the customer.
+
+    `typed` maps field names to the typed text; `confirmation` is the fingerprint of
+    the values whose warnings the customer has confirmed: a confirmation is only good
+    for the very values it was given for."""
+    now = now or rome_now()
+    today = now.date()
+    result = Submission()
+    closed = window_message(supply_point, now)
+    if closed:
+        result.form_errors.append(closed)
+    elif read_today(supply_point, today):
+        result.form_errors.append(ONE_A_DAY.format(day=date_it(today)))
+    values = {}
+    for register in registers(supply_point):
+        value, error = parse_reading(typed.get(register.field), register)
+        if error:
+            result.errors[register.field] = [error]
+        values[register.field] = value
+    if result.errors or result.form_errors:
+        return result
+
+    result.fingerprint = "|".join(str(values[register.field])
+                                  for register in registers(supply_point))
+    for register in registers(supply_point):
+        warnings = plausibility_warnings(supply_point, register, values[register.field], today)
+        if warnings:
+            result.warnings[register.field] = warnings
+    if result.warnings and confirmation != result.fingerprint:
+        return result
+
+    info = "; ".join(warning.info for warnings in result.warnings.values()
+                     for warning in warnings)
+    try:
+        with db.atomic():
+            result.reading = SelfReading.create(supply_point=supply_point, reading_date=today,
+                                                info=info, **values)
+    except IntegrityError:
+        # The unique index on (supply point, day) decides between simultaneous
+        # submissions: exactly one wins, the others get the rule's message.
+        result.form_errors.append(ONE_A_DAY.format(day=date_it(today)))
+    return result
+
+
+def _customer_points(customer):
+    return SupplyPoint.select(SupplyPoint.id).where(SupplyPoint.customer == customer)
+
+
+# Ids beyond a 64-bit integer would overflow the database driver: they are simply not found.
+MAX_ID = 2 ** 63 - 1
+
+
+def get_for_customer(reading_id, customer):
+    """The customer's reading with this id (with its supply point), or None."""
+    if not 0 < reading_id <= MAX_ID:
+        return None
+    return (SelfReading
+            .select(SelfReading, SupplyPoint)
+            .join(SupplyPoint)
+            .where((SelfReading.id == reading_id) & (SupplyPoint.customer == customer))
+            .first())
+
+
+def delete_pending(reading_id, customer):
+    """Delete the customer's reading if it is still "Da acquisire".
+
+    One conditional DELETE decides against a concurrent acquisition: either it
+    deletes the row or the row is already "Acquisita" and stays. Returns
+    (True, reading as it was) when deleted, (False, reading as it is now) when it could
+    not be, (False, None) when the customer has no such reading."""
+    before = get_for_customer(reading_id, customer)
+    if before is None:
+        return False, None
+    with db.atomic():
+        deleted = (SelfReading
+                   .delete()
+                   .where((SelfReading.id == reading_id)
+                          & (SelfReading.status == SelfReading.PENDING)
+                          & (SelfReading.supply_point.in_(_customer_points(customer))))
+                   .execute())
+    if deleted:
+        return True, before
+    return False, get_for_customer(reading_id, customer)
+
+
+def has_pending(supply_point):
+    return (SelfReading
+            .select()
+            .where((SelfReading.supply_point == supply_point)
+                   & (SelfReading.status == SelfReading.PENDING))
+            .exists())
+
+
+def rows_per_page(value, choices):
+    """The requested rows per page when it is one of the choices, else the first."""
+    return int(value) if value and value.isascii() and value.isdigit() and int(value) in choices \
+        else choices[0]
