@@ -226,11 +226,14 @@ def _register_request_hooks(app):
         seen = session.get("seen", 0)
         started = session.get("login_at", 0)
         if now - seen > IDLE_TIMEOUT.total_seconds() or now - started > ABSOLUTE_TIMEOUT.total_seconds():
-            models.audit("session_expired", customer=current_user.id if isinstance(current_user._get_current_object(), models.Customer) else None, ip=request.remote_addr)
+            user = current_user._get_current_object()
+            is_customer = isinstance(user, models.Customer)
+            models.audit("session_expired", customer=user if is_customer else None,
+                         operator=None if is_customer else user, ip=request.remote_addr)
             logout_user()
             session.clear()
             session["expired"] = True
-            return htmx_redirect(url_for("auth.login"))
+            return htmx_redirect(url_for("auth.login" if is_customer else "operator.login"))
         session["seen"] = now
         session.permanent = True
         return None

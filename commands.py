@@ -53,6 +53,8 @@ def demo(if_empty, seed):
         started = time.monotonic()
         summary = demo_data.generate(Path(current_app.config["FILES_DIR"]), seed=seed,
                                      log=click.echo)
+        from views.operator import create_demo_operators
+        create_demo_operators()
     click.echo(f"Demo data ready in {time.monotonic() - started:.1f} s: "
                + ", ".join(f"{count} {name}" for name, count in summary.items()))
 

@@ -3,9 +3,11 @@ access guards."""
 import functools
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, make_response, redirect, render_template, request, session
+from flask import (abort, current_app, g, make_response, redirect, render_template, request,
+                   session, url_for)
 from flask_login import current_user, login_required
 from jinja2_fragments.flask import render_block, render_blocks
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from models import Customer, SupplyPoint
 
@@ -58,6 +60,13 @@ def client_ip():
     return request.remote_addr or ""
 
 
+def start_page():
+    """Where a logged-in user starts: operators in the back-office, customers at home."""
+    if isinstance(current_user._get_current_object(), Customer):
+        return url_for("home.index")
+    return url_for("operator.index")
+
+
 def customer_required(view):
     """Login required, and the user must be a customer."""
     @functools.wraps(view)
@@ -75,7 +84,10 @@ def selected_supply_point():
     None only for a customer without supply points."""
     if "supply_point" in g:
         return g.supply_point
-    code = request.values.get("punto")
+    try:
+        code = request.values.get("punto")
+    except RequestEntityTooLarge:
+        code = request.args.get("punto")  # the 413 page must not read the body again
     if code is not None:
         supply_point = SupplyPoint.get_for_customer(code, current_user.id)
         if supply_point is None:

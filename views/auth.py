@@ -4,7 +4,7 @@ import time
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, flash, redirect, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from stdnum.it import codicefiscale
 from wtforms import EmailField, PasswordField, StringField
@@ -21,7 +21,7 @@ from passwords import (
     policy_errors,
     verify_password,
 )
-from views import client_ip, htmx_redirect, is_safe_next, render_page
+from views import client_ip, customer_required, start_page, htmx_redirect, is_safe_next, render_page
 
 bp = Blueprint("auth", __name__)
 
@@ -171,7 +171,7 @@ def _start_session(customer, password, method):
 def login():
     """Autenticazione: customer code and password."""
     if current_user.is_authenticated:
-        return redirect(url_for("home.index"))
+        return redirect(start_page())
     form = LoginForm()
     error = None
     if session.pop("expired", False):
@@ -191,7 +191,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
-@login_required
+@customer_required
 def logout():
     """Log out and end every copy of this session."""
     Customer.update(session_version=Customer.session_version + 1).where(
@@ -208,7 +208,7 @@ def logout():
 def register():
     """Registrazione nuovo utente: customer code and codice fiscale / partita IVA."""
     if current_user.is_authenticated:
-        return redirect(url_for("home.index"))
+        return redirect(start_page())
     form = RegistrationForm()
     error = None
     if form.validate_on_submit():
@@ -323,7 +323,7 @@ def _send_recovery(customer, temporary, temporary_hash):
 
 
 @bp.route("/cambio-password", methods=["GET", "POST"])
-@login_required
+@customer_required
 def change_password():
     """Cambio Password: the menu stays locked until Annulla or Conferma."""
     forced = current_user.must_change_password

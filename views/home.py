@@ -3,7 +3,7 @@ from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 
 from models import Invoice, ReadingWindow, SelfReading, rome_now
-from views import customer_required, render_page, selected_supply_point
+from views import customer_required, render_page, selected_supply_point, start_page
 
 bp = Blueprint("home", __name__)
 
@@ -11,7 +11,7 @@ bp = Blueprint("home", __name__)
 @bp.route("/")
 def root():
     """Send customers to their home page and everybody else to the login."""
-    return redirect(url_for("home.index" if current_user.is_authenticated else "auth.login"))
+    return redirect(start_page() if current_user.is_authenticated else url_for("auth.login"))
 
 
 @bp.route("/home")
