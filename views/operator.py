@@ -1,8 +1,350 @@
-"""The operator back-office under /operatore."""
-from flask import Blueprint
-
-bp = Blueprint("operator", __name__)
+"""The operator back-office under /operatore: access (login, logout, the guard), the
+ticket inbox and answers, and the `flask operator` commands. The other back-office
+pages (customers, reading windows, documents, acquisition, audit log) are in
+views/operator_records.py, on the same blueprint."""
+import functools
+import time
 
 import click
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
 
+import backoffice
+import ticketing
+from app import limiter
+from models import Customer, Operator, Ticket, TicketMessage, audit, db
+from paging import Pager
+from views import client_ip, htmx_redirect, is_htmx, is_safe_next, render_page
+from views.tickets import MAX_MESSAGE, REQUIRED, MessageForm, clean_text, send_attachment
+
+bp = Blueprint("operator", __name__, url_prefix="/operatore")
 operator_cli = click.Group("operator", help="Operator accounts of the back-office.")
+
+LOGIN_FAILED = ("Credenziali non valide. Controlla nome utente e password; dopo troppi "
+                "tentativi l'accesso resta sospeso per 15 minuti.")
+REPLY_MAILED = "Risposta inviata: il cliente è stato avvisato per e-mail."
+REPLY_NOT_MAILED = ("Risposta salvata, ma l'e-mail di avviso al cliente non è partita: il "
+                    "cliente la vedrà nell'Area Clienti.")
+
+
+# --- Access -----------------------------------------------------------------------
+
+def operator_required(role=None):
+    """Only operators (with `role`, when given): anonymous visitors go to the operator
+    login, customers get 404 (the back-office does not exist for them), an operator
+    without the role gets 403 (they know the page exists: it says why they are refused)."""
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            user = current_user._get_current_object()
+            if isinstance(user, Customer):
+                abort(404)
+            if not isinstance(user, Operator) or not user.is_active:
+                if isinstance(user, Operator):
+                    logout_user()
+                    session.clear()
+                target = request.full_path.rstrip("?") if request.method == "GET" else None
+                return htmx_redirect(url_for("operator.login", next=target))
+            if role and user.role != role:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def audit_action(event, customer=None, detail=""):
+    audit(event, customer=customer, operator=current_user.id, ip=client_ip(), detail=detail)
+
+
+def audit_customer_view(customer, detail):
+    """Every look at one customer's data: who, when, which customer, what."""
+    audit_action("operator_view_customer", customer=customer, detail=detail)
+
+
+def done(notice, endpoint, level="success", **values):
+    """After a change: a flash and a 303 to the page (HX-Redirect for htmx)."""
+    flash(notice, level)
+    return htmx_redirect(url_for(endpoint, **values))
+
+
+def row_removed(event):
+    """htmx row delete: 200 with an empty body (the row goes) and an event to listen to."""
+    response = current_app.make_response(("", 200))
+    response.headers["HX-Trigger"] = event
+    return response
+
+
+# --- Forms ------------------------------------------------------------------------
+
+class LoginForm(FlaskForm):
+    username = StringField("Nome utente", [DataRequired(REQUIRED), Length(max=64)])
+    password = PasswordField("Password", [DataRequired(REQUIRED), Length(max=512)])
+
+
+def _status_choice(form, field):
+    if field.data not in ticketing.STATUSES:
+        raise ValidationError("Scegli uno stato dall'elenco.")
+
+
+class ReplyForm(MessageForm):
+    status = SelectField("Stato dopo la risposta", [_status_choice], validate_choice=False,
+                         choices=[SelectChoice(status, status) for status in ticketing.STATUSES],
+                         default=Ticket.IN_PROGRESS)
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("Nota interna (il cliente non la vede)", [DataRequired(REQUIRED), Length(
+        max=MAX_MESSAGE, message=f"La nota può avere al massimo {MAX_MESSAGE} caratteri.")],
+        filters=[clean_text])
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("Stato", [_status_choice], validate_choice=False,
+                         choices=[SelectChoice(status, status) for status in ticketing.STATUSES])
+
+
+# --- Login ------------------------------------------------------------------------
+
+def _username_key():
+    """Rate-limit key for the account named in the form (whether or not it exists)."""
+    return "operator:" + backoffice.normalise_username(request.form.get("username", ""))[:64]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+@limiter.limit("10 per minute;100 per hour", key_func=_username_key, methods=["POST"])
+def login():
+    """Accesso operatori: username and password."""
+    user = current_user._get_current_object()
+    if isinstance(user, Customer):
+        abort(404)
+    if isinstance(user, Operator) and user.is_active:
+        return redirect(url_for("operator.index"))
+    form = LoginForm()
+    error = None
+    if session.pop("expired", False):
+        error = "La sessione è scaduta per inattività: accedi di nuovo."
+    if form.validate_on_submit():
+        operator = backoffice.authenticate(form.username.data, form.password.data, ip=client_ip())
+        if operator is not None:
+            # A fresh session: nothing planted before login survives it.
+            session.clear()
+            login_user(operator)
+            session["login_at"] = session["seen"] = time.time()
+            session.permanent = True
+            audit("operator_login_ok", operator=operator, ip=client_ip())
+            target = request.args.get("next")
+            if not (is_safe_next(target) and target.startswith("/operatore")):
+                target = url_for("operator.index")
+            return redirect(target, 303)
+        named = Operator.get_or_none(
+            Operator.username == backoffice.normalise_username(form.username.data))
+        audit("operator_login_failed", operator=named, ip=client_ip())
+        error = LOGIN_FAILED
+    status = 422 if request.method == "POST" else 200
+    return render_page("operator/login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["POST"])
+@operator_required()
+def logout():
+    """Log out and end every copy of this session."""
+    Operator.update(session_version=Operator.session_version + 1).where(
+        Operator.id == current_user.id).execute()
+    audit("operator_logout", operator=current_user.id, ip=client_ip())
+    logout_user()
+    session.clear()
+    flash("Sei uscito dal back-office.")
+    return redirect(url_for("operator.login"), 303)
+
+
+@bp.route("")
+@operator_required()
+def index():
+    """The back-office starts at the ticket inbox."""
+    return redirect(url_for("operator.inbox"))
+
+
+# --- Tickets ----------------------------------------------------------------------
+
+def _ticket_or_404(ticket_id):
+    ticket = (Ticket
+              .select(Ticket, Customer)
+              .join(Customer)
+              .where(Ticket.id == ticket_id)
+              .first())
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+@bp.route("/ticket")
+@operator_required()
+def inbox():
+    """Ticket inbox: filter by status and category, search subject, customer, number."""
+    filters = dict(
+        stato=request.args.get("stato") if request.args.get("stato") in ticketing.STATUSES else "",
+        categoria=(request.args.get("categoria")
+                   if request.args.get("categoria") in Ticket.CATEGORIES else ""),
+        q=clean_text(request.args.get("q", ""))[:100])
+    pager = Pager(ticketing.inbox(filters["stato"], filters["categoria"], filters["q"]), 25)
+    return render_page("operator/inbox.html", pager=pager, filters=filters,
+                       waiting=ticketing.awaiting_answer(pager.items))
+
+
+def _render_ticket(ticket, status=200, notice=None, level="success", **forms):
+    forms.setdefault("reply_form", ReplyForm(formdata=None))
+    forms.setdefault("note_form", NoteForm(formdata=None))
+    forms.setdefault("status_form", StatusForm(formdata=None, status=ticket.status))
+    return render_page("operator/ticket.html", ticket=ticket, customer=ticket.customer,
+                       messages=ticketing.all_messages(ticket), notice=notice, level=level,
+                       **forms), status
+
+
+def _after_ticket_change(ticket_id, notice, level="success"):
+    if not is_htmx():
+        return done(notice, "operator.ticket", level, ticket_id=ticket_id)
+    return _render_ticket(_ticket_or_404(ticket_id), notice=notice, level=level)
+
+
+@bp.route("/ticket/<int:ticket_id>")
+@operator_required()
+def ticket(ticket_id):
+    """One ticket with the whole thread, internal notes included."""
+    ticket = _ticket_or_404(ticket_id)
+    audit_customer_view(ticket.customer, f"ticket n. {ticket.id}")
+    return _render_ticket(ticket)
+
+
+@bp.route("/ticket/<int:ticket_id>/rispondi", methods=["POST"])
+@operator_required()
+def ticket_reply(ticket_id):
+    """Answer the customer (who is told by e-mail) and set the status."""
+    ticket = _ticket_or_404(ticket_id)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return _render_ticket(ticket, 422, reply_form=form)
+    _, mailed = ticketing.operator_reply(ticket, current_user.id, form.message.data,
+                                         form.status.data, form.upload)
+    audit_action("operator_ticket_reply", ticket.customer, f"ticket n. {ticket.id}")
+    if mailed:
+        return _after_ticket_change(ticket.id, REPLY_MAILED)
+    return _after_ticket_change(ticket.id, REPLY_NOT_MAILED, "warning")
+
+
+@bp.route("/ticket/<int:ticket_id>/nota", methods=["POST"])
+@operator_required()
+def ticket_note(ticket_id):
+    """Add an internal note that the customer never sees."""
+    ticket = _ticket_or_404(ticket_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _render_ticket(ticket, 422, note_form=form)
+    ticketing.add_note(ticket, current_user.id, form.note.data)
+    audit_action("operator_ticket_note", ticket.customer, f"ticket n. {ticket.id}")
+    return _after_ticket_change(ticket.id, "Nota interna aggiunta.")
+
+
+@bp.route("/ticket/<int:ticket_id>/stato", methods=["POST"])
+@operator_required()
+def ticket_status(ticket_id):
+    """Change the status of a ticket."""
+    ticket = _ticket_or_404(ticket_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        return _render_ticket(ticket, 422, status_form=form)
+    ticketing.set_status(ticket, form.status.data)
+    audit_action("operator_ticket_status", ticket.customer,
+                 f"ticket n. {ticket.id}: {form.status.data}")
+    return _after_ticket_change(ticket.id, f"Stato del ticket: {form.status.data}.")
+
+
+@bp.route("/ticket/<int:ticket_id>/allegati/<int:message_id>")
+@operator_required()
+def ticket_attachment(ticket_id, message_id):
+    """Download an attachment of a ticket."""
+    ticket = _ticket_or_404(ticket_id)
+    message = TicketMessage.get_or_none(
+        (TicketMessage.id == message_id) & (TicketMessage.ticket == ticket)
+        & TicketMessage.attachment_path.is_null(False))
+    if message is None:
+        abort(404)
+    audit_customer_view(ticket.customer, f"allegato del ticket n. {ticket.id}")
+    return send_attachment(message)
+
+
+# --- Command line -----------------------------------------------------------------
+
+def create_demo_operators():
+    """The demo's accounts: operator "operatore" and admin "admin" (see backoffice for
+    their fixed passwords). Call it inside a database connection."""
+    return backoffice.create_demo_operators()
+
+
+def _operator_named(username):
+    operator = Operator.get_or_none(Operator.username == backoffice.normalise_username(username))
+    if operator is None:
+        raise click.ClickException(f"Nessun operatore «{username}».")
+    return operator
+
+
+def _prompt_password():
+    return click.prompt("Password", hide_input=True, confirmation_prompt="Ripeti la password")
+
+
+@operator_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(backoffice.ROLES), default=Operator.OPERATOR,
+              show_default=True, help="admin also reads the audit log.")
+@click.option("--name", default="", help="Full name shown in the back-office.")
+def create_command(username, role, name):
+    """Create an operator account (the password is asked, never given as an argument)."""
+    password = _prompt_password()
+    with db.connection_context():
+        try:
+            operator = backoffice.create_operator(username, password, role, name)
+        except backoffice.AccountError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"Operatore «{operator.username}» creato (ruolo {operator.role}).")
+
+
+@operator_cli.command("set-password")
+@click.argument("username")
+def set_password_command(username):
+    """Give an operator a new password (and end their sessions)."""
+    password = _prompt_password()
+    with db.connection_context():
+        try:
+            backoffice.set_password(_operator_named(username), password)
+        except backoffice.AccountError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"Password di «{username}» cambiata.")
+
+
+@operator_cli.command("deactivate")
+@click.argument("username")
+def deactivate_command(username):
+    """Disable an operator account and end its sessions."""
+    with db.connection_context():
+        operator = _operator_named(username)
+        Operator.update(active=False, session_version=Operator.session_version + 1).where(
+            Operator.id == operator.id).execute()
+    click.echo(f"Operatore «{operator.username}» disattivato.")
+
+
+@operator_cli.command("list")
+def list_command():
+    """List the operator accounts."""
+    with db.connection_context():
+        for operator in Operator.select().order_by(Operator.username):
+            state = "attivo" if operator.active else "disattivato"
+            click.echo(f"{operator.username}\t{operator.role}\t{state}\t{operator.name}")
+
+
+# The rest of the back-office registers its views on `bp` (imported last: it needs the
+# guard and helpers above).
+from views import operator_records  # noqa: E402,F401

@@ -1,4 +1,186 @@
-"""Ticket: the customer's requests to the utility."""
-from flask import Blueprint
+"""Ticket: the customer's requests to the utility and their threads."""
+import unicodedata
 
-bp = Blueprint("tickets", __name__)
+from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from peewee import JOIN
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, ValidationError
+
+import attachments
+import ticketing
+from models import SupplyPoint, Ticket
+from paging import Pager
+from views import (
+    customer_required,
+    customer_supply_points,
+    htmx_redirect,
+    is_htmx,
+    render_page,
+    selected_supply_point,
+)
+
+bp = Blueprint("tickets", __name__, url_prefix="/ticket")
+
+PER_PAGE = 10
+REQUIRED = "Campo obbligatorio."
+MAX_MESSAGE = 5000
+
+
+def clean_text(value):
+    """No NUL characters (PostgreSQL refuses them) and no surrounding blanks."""
+    return value.replace("\x00", "").strip() if isinstance(value, str) else value
+
+
+def single_line(value):
+    """One line: control characters (line breaks included) become single spaces, so a
+    subject can also head an e-mail."""
+    if not isinstance(value, str):
+        return value
+    return " ".join("".join(" " if unicodedata.category(char)[0] == "C" else char
+                            for char in value).split())
+
+
+class MessageForm(FlaskForm):
+    """A message with an optional attachment, checked by its content."""
+
+    message = TextAreaField("Messaggio", [DataRequired(REQUIRED), Length(
+        max=MAX_MESSAGE, message=f"Il messaggio può avere al massimo {MAX_MESSAGE} caratteri.")],
+        filters=[clean_text])
+    attachment = FileField("Allegato (facoltativo)")
+    upload = None
+
+    def validate_attachment(self, field):
+        if field.data:
+            try:
+                self.upload = attachments.check_upload(field.data)
+            except attachments.AttachmentError as error:
+                raise ValidationError(str(error)) from None
+
+
+class TicketForm(MessageForm):
+    supply_point = SelectField("Punto di fornitura", validate_choice=False)
+    category = SelectField("Categoria", validate_choice=False,
+                           choices=[SelectChoice("", "Scegli la categoria")]
+                           + [SelectChoice(category, category) for category in Ticket.CATEGORIES])
+    subject = StringField("Oggetto", [DataRequired(REQUIRED), Length(
+        max=150, message="L'oggetto può avere al massimo 150 caratteri.")], filters=[single_line])
+
+    def validate_supply_point(self, field):
+        if field.data not in {choice.value for choice in field.choices}:
+            raise ValidationError("Scegli uno dei tuoi punti di fornitura.")
+
+    def validate_category(self, field):
+        if field.data not in Ticket.CATEGORIES:
+            raise ValidationError("Scegli una categoria dall'elenco.")
+
+
+def _own_ticket(ticket_id):
+    """The customer's ticket with this id; anybody else's is 404."""
+    ticket = Ticket.get_for_customer(ticket_id, current_user.id)
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+def send_attachment(message):
+    """A ticket attachment as a download with its checked type and sanitised name."""
+    from app import render_error
+
+    path = attachments.resolve(current_app.config["FILES_DIR"], message.attachment_path)
+    if path is None:
+        return render_error(404, "Il file allegato non è più disponibile. Se ti serve, "
+                                 "contatta il servizio clienti.")
+    content_type = (message.attachment_type if message.attachment_type in attachments.CONTENT_TYPES
+                    else "application/octet-stream")
+    return send_file(path, mimetype=content_type, as_attachment=True,
+                     download_name=message.attachment_name or "allegato", max_age=0)
+
+
+@bp.route("")
+@customer_required
+def index():
+    """Ticket: the customer's tickets, newest activity first."""
+    tickets = (Ticket.for_customer(current_user.id)
+               .select_extend(SupplyPoint.code)
+               .join(SupplyPoint, JOIN.LEFT_OUTER))
+    return render_page("tickets/index.html", pager=Pager(tickets, PER_PAGE))
+
+
+@bp.route("/nuovo", methods=["GET", "POST"])
+@customer_required
+def new():
+    """Nuovo ticket: supply point, category, subject, message and an attachment."""
+    form = TicketForm()
+    points = customer_supply_points()
+    form.supply_point.choices = ([SelectChoice(point.code, point.label) for point in points]
+                                 or [SelectChoice("", "Nessun punto di fornitura")])
+    if request.method == "GET" and points:
+        form.supply_point.data = selected_supply_point().code
+    if form.validate_on_submit():
+        supply_point = (SupplyPoint.get_for_customer(form.supply_point.data, current_user.id)
+                        if form.supply_point.data else None)
+        ticket = ticketing.open_ticket(current_user._get_current_object(), supply_point,
+                                       form.category.data, form.subject.data,
+                                       form.message.data, form.upload)
+        flash(f"Il ticket n. {ticket.id} è stato aperto: ti risponderemo qui e ti avviseremo "
+              "per e-mail.", "success")
+        return htmx_redirect(url_for("tickets.detail", ticket_id=ticket.id))
+    status = 422 if request.method == "POST" else 200
+    return render_page("tickets/new.html", form=form), status
+
+
+def _render_thread(ticket, form=None, notice=None, status=200):
+    return render_page("tickets/detail.html", ticket=ticket,
+                       messages=ticketing.visible_messages(ticket),
+                       form=form or MessageForm(formdata=None), notice=notice), status
+
+
+@bp.route("/<int:ticket_id>")
+@customer_required
+def detail(ticket_id):
+    """The thread of one ticket, with the reply form."""
+    return _render_thread(_own_ticket(ticket_id))
+
+
+@bp.route("/<int:ticket_id>/rispondi", methods=["POST"])
+@customer_required
+def reply(ticket_id):
+    """Reply to the utility; replying to a closed ticket opens it again."""
+    ticket = _own_ticket(ticket_id)
+    form = MessageForm()
+    if not form.validate_on_submit():
+        return _render_thread(ticket, form, status=422)
+    reopened = ticket.status == Ticket.CLOSED
+    ticketing.customer_reply(ticket, form.message.data, form.upload)
+    notice = "Messaggio inviato: il ticket è stato riaperto." if reopened else "Messaggio inviato."
+    if not is_htmx():
+        flash(notice, "success")
+        return redirect(url_for("tickets.detail", ticket_id=ticket.id), 303)
+    return _render_thread(_own_ticket(ticket_id), notice=notice)
+
+
+@bp.route("/<int:ticket_id>/chiudi", methods=["POST"])
+@customer_required
+def close(ticket_id):
+    """Close the ticket (a later reply opens it again)."""
+    ticket = _own_ticket(ticket_id)
+    ticketing.close_by_customer(ticket)
+    notice = "Il ticket è stato chiuso."
+    if not is_htmx():
+        flash(notice, "success")
+        return redirect(url_for("tickets.detail", ticket_id=ticket.id), 303)
+    return _render_thread(_own_ticket(ticket_id), notice=notice)
+
+
+@bp.route("/<int:ticket_id>/allegati/<int:message_id>")
+@customer_required
+def attachment(ticket_id, message_id):
+    """Download an attachment of one of the customer's tickets (never of a note)."""
+    message = ticketing.visible_message_for_customer(message_id, current_user.id)
+    if message is None or message.ticket_id != ticket_id:
+        abort(404)
+    return send_attachment(message)

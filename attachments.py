@@ -1,0 +1,112 @@
+"""Uploaded files (ticket attachments, published documents): what they are, judged by
+their content and never by their name, and where they live under FILES_DIR."""
+import os
+import re
+import secrets
+import unicodedata
+from pathlib import Path
+
+MAX_SIZE = 5 * 1024 * 1024
+
+# kind -> (content type, magic bytes at offset 0, extension used on disk and in names)
+KINDS = {
+    "pdf": ("application/pdf", b"%PDF-", ".pdf"),
+    "jpeg": ("image/jpeg", b"\xff\xd8\xff", ".jpg"),
+    "png": ("image/png", b"\x89PNG\r\n\x1a\n", ".png"),
+}
+CONTENT_TYPES = {content_type for content_type, _, _ in KINDS.values()}
+
+NOT_ALLOWED = ("Sono accettati solo file PDF, JPEG o PNG: il file scelto non lo è "
+               "(conta il contenuto del file, non il nome).")
+TOO_LARGE = "Il file supera la dimensione massima di 5 MB."
+EMPTY = "Il file scelto è vuoto."
+
+
+class AttachmentError(ValueError):
+    """The upload is not acceptable; the message is for the user."""
+
+
+class Upload:
+    """A checked upload: its bytes, kind and a safe name for the download."""
+
+    def __init__(self, data, kind, name):
+        self.data = data
+        self.kind = kind
+        self.name = name
+
+    @property
+    def content_type(self):
+        return KINDS[self.kind][0]
+
+    @property
+    def extension(self):
+        return KINDS[self.kind][2]
+
+
+def detect_kind(head):
+    """'pdf', 'jpeg' or 'png' from the first bytes of a file, else None."""
+    for kind, (_, magic, _) in KINDS.items():
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def check_upload(file_storage, max_size=MAX_SIZE):
+    """An Upload from a werkzeug FileStorage, or AttachmentError.
+
+    Reads at most max_size + 1 bytes: a bigger file is refused without being read
+    whole (MAX_CONTENT_LENGTH already stops anything far bigger)."""
+    data = file_storage.stream.read(max_size + 1)
+    if not data:
+        raise AttachmentError(EMPTY)
+    if len(data) > max_size:
+        raise AttachmentError(TOO_LARGE)
+    kind = detect_kind(data[:16])
+    if kind is None:
+        raise AttachmentError(NOT_ALLOWED)
+    return Upload(data, kind, safe_name(file_storage.filename or "", KINDS[kind][2]))
+
+
+def safe_name(original, extension, default="allegato"):
+    """A name fit for Content-Disposition and for display: no path, no control or
+    odd characters, at most 100 characters, and the extension of the real content."""
+    name = re.split(r"[/\\]", original)[-1]
+    name = unicodedata.normalize("NFKC", name)
+    name = "".join(char for char in name
+                   if unicodedata.category(char)[0] not in "CZ" or char == " ")
+    name = re.sub(r"[^\w .()\-]", "_", name)
+    name = re.sub(r"\s+", " ", name).strip(" .")
+    stem = name.rsplit(".", 1)[0].strip(" .") if "." in name else name
+    stem = stem[:100 - len(extension)] or default
+    return stem + extension
+
+
+def store(files_dir, folder, upload):
+    """Write the upload under FILES_DIR/<folder>/ with a random name; return the path
+    relative to FILES_DIR (what the database keeps)."""
+    relative = Path(folder) / f"{secrets.token_hex(16)}{upload.extension}"
+    target = Path(files_dir) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".part")
+    temporary.write_bytes(upload.data)
+    os.replace(temporary, target)
+    return relative.as_posix()
+
+
+def resolve(files_dir, relative):
+    """The file behind a stored relative path, or None when it is missing or the path
+    would leave FILES_DIR."""
+    if not relative:
+        return None
+    root = Path(files_dir).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def remove(files_dir, relative):
+    """Delete a stored file if it is there (withdrawn documents, undone uploads)."""
+    path = resolve(files_dir, relative)
+    if path is not None:
+        path.unlink(missing_ok=True)

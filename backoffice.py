@@ -1,0 +1,181 @@
+"""What the back-office does outside its views: operator accounts and their login,
+customer search, publishing documents, reading the audit log."""
+import datetime
+import re
+
+from flask import current_app
+from peewee import JOIN, IntegrityError
+
+import attachments
+from models import AuditLog, Customer, Document, Form, Operator, audit, db, utcnow
+from passwords import hash_password, needs_rehash, policy_errors, verify_password
+
+MAX_FAILED_LOGINS = 10
+LOCKOUT = datetime.timedelta(minutes=15)
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
+ROLES = (Operator.OPERATOR, Operator.ADMIN)
+
+# The demo accounts (README): only ever created by `flask demo`, on demo data.
+DEMO_OPERATOR_USERNAME = "operatore"
+DEMO_OPERATOR_PASSWORD = "Sportello-Demo-2015"
+DEMO_ADMIN_USERNAME = "admin"
+DEMO_ADMIN_PASSWORD = "Amministra-Demo-2015"
+
+
+class AccountError(ValueError):
+    """An operator account cannot be created or changed; the message says why."""
+
+
+def normalise_username(username):
+    return (username or "").strip().lower()
+
+
+def password_errors(username, password):
+    """The customers' policy, plus: the password may not contain the username."""
+    errors = policy_errors(password)
+    if username and username in password.lower():
+        errors.append("La password non può contenere il nome utente.")
+    return errors
+
+
+def create_operator(username, password, role=Operator.OPERATOR, name=""):
+    """A new operator account; AccountError for a bad name, role or password or a
+    name already taken."""
+    username = normalise_username(username)
+    if not USERNAME.match(username):
+        raise AccountError("Nome utente non valido: 3-32 caratteri tra lettere minuscole, "
+                           "cifre, punto, trattino e trattino basso.")
+    if role not in ROLES:
+        raise AccountError(f"Ruolo non valido: {role}.")
+    errors = password_errors(username, password)
+    if errors:
+        raise AccountError(" ".join(errors))
+    try:
+        with db.atomic():
+            return Operator.create(username=username, name=name.strip(), role=role,
+                                   password_hash=hash_password(password))
+    except IntegrityError:
+        raise AccountError(f"Esiste già un operatore «{username}».") from None
+
+
+def set_password(operator, password):
+    """A new password ends every session of the account."""
+    errors = password_errors(operator.username, password)
+    if errors:
+        raise AccountError(" ".join(errors))
+    (Operator
+     .update(password_hash=hash_password(password), failed_logins=0, locked_until=None,
+             session_version=Operator.session_version + 1)
+     .where(Operator.id == operator.id)
+     .execute())
+
+
+def create_demo_operators():
+    """The demo's operator and admin (fixed passwords, documented in the README);
+    existing accounts are left as they are. Returns both accounts."""
+    accounts = []
+    for username, password, role, name in (
+            (DEMO_OPERATOR_USERNAME, DEMO_OPERATOR_PASSWORD, Operator.OPERATOR, "Operatore demo"),
+            (DEMO_ADMIN_USERNAME, DEMO_ADMIN_PASSWORD, Operator.ADMIN, "Amministratore demo")):
+        existing = Operator.get_or_none(Operator.username == username)
+        accounts.append(existing or create_operator(username, password, role, name))
+    return accounts
+
+
+def authenticate(username, password, ip=""):
+    """The operator for these credentials, else None. An unknown, inactive or locked
+    account costs one argon2 verification like a real one, and counts no failure
+    unless it exists."""
+    now = utcnow()
+    operator = Operator.get_or_none(Operator.username == normalise_username(username))
+    usable = (operator is not None and operator.active
+              and not (operator.locked_until and operator.locked_until > now))
+    if verify_password(operator.password_hash if usable else None, password):
+        changes = dict(failed_logins=0, locked_until=None)
+        if needs_rehash(operator.password_hash):
+            changes["password_hash"] = hash_password(password)
+        Operator.update(**changes).where(Operator.id == operator.id).execute()
+        return Operator.get_by_id(operator.id)
+    if usable:
+        _record_failed_login(operator, ip)
+    return None
+
+
+def _record_failed_login(operator, ip):
+    locked_until = utcnow() + LOCKOUT if operator.failed_logins + 1 >= MAX_FAILED_LOGINS else None
+    (Operator
+     .update(failed_logins=0 if locked_until else Operator.failed_logins + 1,
+             locked_until=locked_until)
+     .where(Operator.id == operator.id)
+     .execute())
+    if locked_until:
+        audit("operator_account_locked", operator=operator, ip=ip)
+
+
+def search_customers(term, limit=50):
+    """Customers by code (or its start), name, codice fiscale or partita IVA."""
+    term = (term or "").strip()
+    if not term:
+        return []
+    condition = Customer.name.contains(term) | (Customer.tax_code == term.upper())
+    if term.isdigit():
+        condition |= Customer.code.startswith(term)
+    return list(Customer
+                .select()
+                .where(condition)
+                .order_by(Customer.name, Customer.code)
+                .limit(limit))
+
+
+def _store(folder, upload):
+    return attachments.store(current_app.config["FILES_DIR"], folder, upload)
+
+
+def publish(upload, title, date, customer=None):
+    """A Document for one customer, or a Form (Modulistica) for everybody when no
+    customer is given. The file is removed again if the row cannot be written."""
+    folder = f"documents/{customer.code}" if customer is not None else "forms"
+    stored = _store(folder, upload)
+    try:
+        with db.atomic():
+            if customer is not None:
+                return Document.create(customer=customer, title=title, date=date,
+                                       file_path=stored)
+            return Form.create(title=title, date=date, file_path=stored)
+    except Exception:
+        attachments.remove(current_app.config["FILES_DIR"], stored)
+        raise
+
+
+def withdraw(record):
+    """Delete a Document or Form and its file (the row first: a file without a row
+    is harmless, a row without its file is a broken download)."""
+    with db.atomic():
+        deleted = type(record).delete().where(type(record).id == record.id).execute()
+    if deleted:
+        attachments.remove(current_app.config["FILES_DIR"], record.file_path)
+    return deleted
+
+
+def audit_entries(customer_code=None, username=None, event=None):
+    """The audit log, newest first, filtered by customer code, operator username and
+    event."""
+    query = (AuditLog
+             .select(AuditLog, Customer, Operator)
+             .join(Customer, JOIN.LEFT_OUTER)
+             .switch(AuditLog)
+             .join(Operator, JOIN.LEFT_OUTER)
+             .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
+    if customer_code:
+        query = query.where(Customer.code == customer_code.strip())
+    if username:
+        query = query.where(Operator.username == normalise_username(username))
+    if event:
+        query = query.where(AuditLog.event == event)
+    return query
+
+
+def audit_events():
+    """Every event name in the log, for the filter."""
+    return [entry.event for entry in
+            AuditLog.select(AuditLog.event).distinct().order_by(AuditLog.event)]

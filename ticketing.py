@@ -1,0 +1,182 @@
+"""Tickets: opening one, replies from either side, internal notes, status changes, and
+the e-mails they send."""
+import logging
+
+from flask import current_app
+from peewee import JOIN, fn
+
+import attachments
+from mail import MailError, send_mail
+from models import Customer, Operator, Ticket, TicketMessage, db, utcnow
+
+log = logging.getLogger("area_clienti.tickets")
+
+STATUSES = (Ticket.OPEN, Ticket.IN_PROGRESS, Ticket.CLOSED)
+
+
+def visible_messages(ticket):
+    """The thread as the customer sees it: internal notes are never selected."""
+    return (TicketMessage
+            .select()
+            .where((TicketMessage.ticket == ticket) & ~TicketMessage.internal)
+            .order_by(TicketMessage.created_at, TicketMessage.id))
+
+
+def all_messages(ticket):
+    """The thread as the back-office sees it, internal notes included."""
+    return (TicketMessage
+            .select(TicketMessage, Operator)
+            .join(Operator, JOIN.LEFT_OUTER)
+            .where(TicketMessage.ticket == ticket)
+            .order_by(TicketMessage.created_at, TicketMessage.id))
+
+
+def visible_message_for_customer(message_id, customer):
+    """A message with an attachment the customer may download: on one of the
+    customer's tickets and not an internal note; else None."""
+    return (TicketMessage
+            .select()
+            .join(Ticket)
+            .where((TicketMessage.id == message_id)
+                   & (Ticket.customer == customer)
+                   & ~TicketMessage.internal
+                   & TicketMessage.attachment_path.is_null(False))
+            .first())
+
+
+def _add_message(ticket, upload=None, ticket_changes=None, **fields):
+    """Store a message (and its attachment) and update the ticket, all or nothing: a
+    failed commit leaves no file behind."""
+    stored = None
+    try:
+        with db.atomic():
+            message = TicketMessage.create(ticket=ticket, **fields)
+            if upload is not None:
+                stored = attachments.store(current_app.config["FILES_DIR"],
+                                           f"tickets/{ticket.id}", upload)
+                message.attachment_path = stored
+                message.attachment_name = upload.name
+                message.attachment_type = upload.content_type
+                message.save()
+            if ticket_changes:
+                Ticket.update(**ticket_changes).where(Ticket.id == ticket.id).execute()
+    except Exception:
+        if stored:
+            attachments.remove(current_app.config["FILES_DIR"], stored)
+        raise
+    return message
+
+
+def open_ticket(customer, supply_point, category, subject, body, upload=None):
+    """A new ticket with its first message; the back-office mailbox is told."""
+    with db.atomic():
+        ticket = Ticket.create(customer=customer, supply_point=supply_point,
+                               category=category, subject=subject)
+        _add_message(ticket, upload, from_customer=True, body=body)
+    _notify_new_ticket(ticket, customer)
+    return ticket
+
+
+def customer_reply(ticket, body, upload=None):
+    """The customer writes again; a closed ticket opens again."""
+    status = Ticket.OPEN if ticket.status == Ticket.CLOSED else ticket.status
+    return _add_message(ticket, upload, from_customer=True, body=body,
+                        ticket_changes=dict(status=status, updated_at=utcnow()))
+
+
+def close_by_customer(ticket):
+    """The customer closes the ticket (a reply opens it again)."""
+    return (Ticket
+            .update(status=Ticket.CLOSED, updated_at=utcnow())
+            .where(Ticket.id == ticket.id)
+            .execute())
+
+
+def operator_reply(ticket, operator, body, status, upload=None):
+    """The utility answers and sets the status; the customer is told by e-mail.
+
+    Returns (message, mailed): the answer stands even when the e-mail fails."""
+    message = _add_message(ticket, upload, from_customer=False, operator=operator, body=body,
+                           ticket_changes=dict(status=status, updated_at=utcnow()))
+    return message, _notify_answer(Ticket.get_by_id(ticket.id))
+
+
+def add_note(ticket, operator, body):
+    """An internal note: the customer never sees it, so the ticket's activity date
+    (which orders the customer's list) does not move."""
+    return _add_message(ticket, from_customer=False, operator=operator, body=body,
+                        internal=True)
+
+
+def set_status(ticket, status):
+    return (Ticket
+            .update(status=status, updated_at=utcnow())
+            .where(Ticket.id == ticket.id)
+            .execute())
+
+
+def _notify_new_ticket(ticket, customer):
+    recipient = current_app.config.get("TICKET_NOTIFY_EMAIL")
+    if not recipient:
+        return False
+    try:
+        send_mail(recipient, f"Nuovo ticket n. {ticket.id}: {ticket.subject}", "ticket_new",
+                  kind="ticket_new", customer=customer, ticket=ticket, customer_code=customer.code,
+                  customer_name=customer.name)
+    except MailError:
+        log.warning("ticket %s: the back-office mailbox could not be told", ticket.id)
+        return False
+    return True
+
+
+def _notify_answer(ticket):
+    customer = Customer.get_by_id(ticket.customer_id)
+    if not customer.email:
+        log.info("ticket %s: customer without e-mail, answer not notified", ticket.id)
+        return False
+    try:
+        send_mail(customer.email, f"Area Clienti: risposta al ticket n. {ticket.id}",
+                  "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
+                  customer_name=customer.name)
+    except MailError:
+        log.warning("ticket %s: the answer could not be notified by e-mail", ticket.id)
+        return False
+    return True
+
+
+def inbox(status=None, category=None, search=None):
+    """Tickets for the back-office, newest activity first, filtered."""
+    query = (Ticket
+             .select(Ticket, Customer)
+             .join(Customer)
+             .order_by(Ticket.updated_at.desc(), Ticket.id.desc()))
+    if status:
+        query = query.where(Ticket.status == status)
+    if category:
+        query = query.where(Ticket.category == category)
+    term = (search or "").strip()
+    if term:
+        condition = (Ticket.subject.contains(term)
+                     | Customer.name.contains(term)
+                     | (Customer.code == term)
+                     | (Customer.tax_code == term.upper()))
+        number = term.lstrip("nN. ")
+        if number.isdigit() and len(number) < 10:
+            condition |= Ticket.id == int(number)
+        query = query.where(condition)
+    return query
+
+
+def awaiting_answer(tickets):
+    """Ids of the tickets whose last visible message is the customer's."""
+    ids = [ticket.id for ticket in tickets]
+    if not ids:
+        return set()
+    latest = (TicketMessage
+              .select(fn.MAX(TicketMessage.id))
+              .where(TicketMessage.ticket.in_(ids) & ~TicketMessage.internal)
+              .group_by(TicketMessage.ticket))
+    return {message.ticket_id
+            for message in TicketMessage.select(TicketMessage.ticket, TicketMessage.from_customer)
+                                        .where(TicketMessage.id.in_(latest))
+            if message.from_customer}

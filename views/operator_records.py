@@ -1,0 +1,411 @@
+"""Back-office pages on the operator blueprint: the audited customer view, reading
+windows, documents (I miei documenti, Modulistica), acquisition and the audit log."""
+import datetime
+
+from flask import abort, current_app, request
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from peewee import JOIN
+from wtforms import DateField, RadioField, StringField, TimeField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+import attachments
+import backoffice
+import downloads
+from models import (
+    AcquisitionRun,
+    Customer,
+    Document,
+    Form,
+    Invoice,
+    Operator,
+    ReadingWindow,
+    SelfReading,
+    SupplyPoint,
+    Ticket,
+    db,
+    rome_now,
+)
+from paging import Pager
+from views import is_htmx, render_page
+from views.operator import (
+    audit_action,
+    audit_customer_view,
+    bp,
+    done,
+    operator_required,
+    row_removed,
+)
+from views.tickets import REQUIRED, clean_text, single_line
+
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
+
+
+# --- Forms ------------------------------------------------------------------------
+
+class BlankableDateField(DateField):
+    """A date in ISO (the date picker) or dd/mm/yyyy; blank is None for InputRequired."""
+
+    def __init__(self, label, validators=None, **kwargs):
+        super().__init__(label, validators, format=["%Y-%m-%d", "%d/%m/%Y"],
+                         invalid_value_message="Data non valida: usa il formato gg/mm/aaaa.",
+                         **kwargs)
+
+    def process_formdata(self, valuelist):
+        if valuelist and not "".join(valuelist).strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
+
+
+class BlankableTimeField(TimeField):
+    def __init__(self, label, validators=None, **kwargs):
+        super().__init__(label, validators, format="%H:%M",
+                         invalid_value_message="Ora non valida: usa il formato hh:mm.", **kwargs)
+
+    def process_formdata(self, valuelist):
+        if valuelist and not "".join(valuelist).strip():
+            self.data = None
+            return
+        super().process_formdata(valuelist)
+
+
+def _sensible_year(form, field):
+    if field.data and not EARLIEST_YEAR <= field.data.year <= LATEST_YEAR:
+        raise ValidationError(f"L'anno deve essere tra {EARLIEST_YEAR} e {LATEST_YEAR}.")
+
+
+class ReadingWindowForm(FlaskForm):
+    supply_point = StringField("Punto di fornitura", [Length(max=32)], filters=[clean_text])
+    start_date = BlankableDateField("Dal", [InputRequired(REQUIRED), _sensible_year])
+    start_time = BlankableTimeField("A partire dalle ore", [InputRequired(REQUIRED)])
+    end_date = BlankableDateField("Al", [InputRequired(REQUIRED), _sensible_year])
+    end_time = BlankableTimeField("Fino alle ore", [InputRequired(REQUIRED)])
+    point = None
+
+    def validate_supply_point(self, field):
+        if field.data:
+            self.point = SupplyPoint.get_or_none(SupplyPoint.code == field.data.upper())
+            if self.point is None:
+                raise ValidationError("Nessun punto di fornitura con questo codice.")
+            if not self.point.is_gas:
+                raise ValidationError("Le autoletture riguardano solo i punti gas: "
+                                      "questo è un punto elettrico.")
+
+    @property
+    def start_at(self):
+        return datetime.datetime.combine(self.start_date.data, self.start_time.data)
+
+    @property
+    def end_at(self):
+        return datetime.datetime.combine(self.end_date.data, self.end_time.data)
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        if self.end_at <= self.start_at:
+            self.end_date.errors.append("La fine del periodo deve venire dopo l'inizio.")
+            return False
+        if self.end_at <= rome_now():
+            self.end_date.errors.append("Il periodo è già concluso: la fine deve essere "
+                                        "nel futuro.")
+            return False
+        return True
+
+
+class DocumentForm(FlaskForm):
+    audience = RadioField("Destinatari", validate_choice=False, default="customer", choices=[
+        SelectChoice("customer", "Un cliente (I miei documenti)"),
+        SelectChoice("everybody", "Tutti i clienti (Modulistica)")])
+    customer_code = StringField("Codice cliente", [Length(max=16)], filters=[clean_text])
+    title = StringField("Titolo", [DataRequired(REQUIRED), Length(
+        max=200, message="Il titolo può avere al massimo 200 caratteri.")], filters=[single_line])
+    date = BlankableDateField("Data", [InputRequired(REQUIRED), _sensible_year])
+    file = FileField("File (PDF, JPEG o PNG, al massimo 5 MB)")
+    customer = None
+    upload = None
+
+    def validate_audience(self, field):
+        if field.data not in ("customer", "everybody"):
+            raise ValidationError("Scegli a chi pubblicare il documento.")
+
+    def validate_customer_code(self, field):
+        if self.audience.data != "customer":
+            return
+        if not field.data:
+            raise ValidationError("Indica il codice cliente del destinatario.")
+        self.customer = Customer.get_or_none(Customer.code == field.data)
+        if self.customer is None:
+            raise ValidationError("Nessun cliente con questo codice.")
+
+    def validate_file(self, field):
+        if not field.data:
+            raise ValidationError("Scegli il file da pubblicare.")
+        try:
+            self.upload = attachments.check_upload(field.data)
+        except attachments.AttachmentError as error:
+            raise ValidationError(str(error)) from None
+
+
+# --- Customers --------------------------------------------------------------------
+
+@bp.route("/clienti")
+@operator_required()
+def customers():
+    """Customer search by code, name, codice fiscale or partita IVA."""
+    term = clean_text(request.args.get("q", ""))[:100]
+    results = backoffice.search_customers(term)
+    if term:
+        # The result list shows customers' data: the search itself is recorded.
+        audit_action("operator_search_customers",
+                     detail=f"ricerca «{term}»: {len(results)} risultati")
+    return render_page("operator/customers.html", term=term, results=results)
+
+
+CUSTOMER_SECTIONS = {
+    "dati": "dati e punti di fornitura",
+    "fatture": "fatture",
+    "autoletture": "autoletture",
+    "ticket": "ticket",
+    "documenti": "documenti",
+}
+
+
+def _customer_or_404(code):
+    customer = Customer.get_or_none(Customer.code == code)
+    if customer is None:
+        abort(404)
+    return customer
+
+
+def _section_rows(customer, section):
+    if section == "fatture":
+        return Pager(Invoice
+                     .select(Invoice, SupplyPoint)
+                     .join(SupplyPoint)
+                     .where(SupplyPoint.customer == customer)
+                     .order_by(Invoice.date.desc(), Invoice.number.desc()), 25)
+    if section == "autoletture":
+        return Pager(SelfReading
+                     .select(SelfReading, SupplyPoint)
+                     .join(SupplyPoint)
+                     .where(SupplyPoint.customer == customer)
+                     .order_by(SelfReading.reading_date.desc(), SupplyPoint.code), 25)
+    if section == "ticket":
+        return Pager(Ticket.for_customer(customer), 25)
+    if section == "documenti":
+        return Pager(Document.for_customer(customer), 25)
+    return None
+
+
+@bp.route("/clienti/<code>", defaults={"section": "dati"})
+@bp.route("/clienti/<code>/<any(fatture, autoletture, ticket, documenti):section>")
+@operator_required()
+def customer(code, section):
+    """A customer's data, read-only, one section at a time; every view is audited."""
+    customer = _customer_or_404(code)
+    audit_customer_view(customer, CUSTOMER_SECTIONS[section])
+    return render_page("operator/customer.html", customer=customer, section=section,
+                       sections=CUSTOMER_SECTIONS, pager=_section_rows(customer, section),
+                       points=list(customer.supply_points_in_order())
+                       if section == "dati" else [])
+
+
+@bp.route("/clienti/<code>/fatture/<int:invoice_id>/pdf")
+@operator_required()
+def invoice_pdf(code, invoice_id):
+    """Download the PDF of one of the customer's invoices."""
+    customer = _customer_or_404(code)
+    invoice = Invoice.get_for_customer(invoice_id, customer)
+    if invoice is None:
+        abort(404)
+    audit_customer_view(customer, f"PDF fattura {invoice.number}")
+    return _send_stored(invoice.pdf_path, f"fattura-{invoice.number}")
+
+
+def _send_stored(relative, stem):
+    """A stored invoice PDF, document or form as a download, named by the server."""
+    from app import render_error
+
+    path = downloads.stored_file(relative)
+    if path is None:
+        return render_error(404, "Il file non è disponibile sul server.")
+    return downloads.send_attachment(path, downloads.download_name(stem, relative))
+
+
+# --- Reading windows --------------------------------------------------------------
+
+def _windows_page(form, status=200, editing=None):
+    windows = (ReadingWindow
+               .select(ReadingWindow, SupplyPoint)
+               .join(SupplyPoint, JOIN.LEFT_OUTER)
+               .order_by(ReadingWindow.start_at.desc(), ReadingWindow.id.desc()))
+    return render_page("operator/windows.html", form=form, editing=editing,
+                       pager=Pager(windows, 20)), status
+
+
+def _window_or_404(window_id):
+    window = ReadingWindow.get_or_none(ReadingWindow.id == window_id)
+    if window is None:
+        abort(404)
+    return window
+
+
+@bp.route("/finestre", methods=["GET", "POST"])
+@operator_required()
+def windows():
+    """Reading windows: the list and a new one (every gas point, or one)."""
+    form = ReadingWindowForm()
+    if not form.validate_on_submit():
+        return _windows_page(form, 422 if request.method == "POST" else 200)
+    with db.atomic():
+        window = ReadingWindow.create(supply_point=form.point, start_at=form.start_at,
+                                      end_at=form.end_at)
+    audit_action("reading_window_created", detail=_window_detail(window))
+    return done("Periodo di autolettura aggiunto.", "operator.windows")
+
+
+def _window_detail(window):
+    where = window.supply_point.code if window.supply_point_id else "tutti i punti gas"
+    return f"{where}: {window.start_at:%d/%m/%Y %H:%M} - {window.end_at:%d/%m/%Y %H:%M}"
+
+
+@bp.route("/finestre/<int:window_id>", methods=["GET", "POST"])
+@operator_required()
+def window_edit(window_id):
+    """Change a reading window."""
+    window = _window_or_404(window_id)
+    if request.method == "GET":
+        form = ReadingWindowForm(formdata=None, data=dict(
+            supply_point=window.supply_point.code if window.supply_point_id else "",
+            start_date=window.start_at.date(), start_time=window.start_at.time(),
+            end_date=window.end_at.date(), end_time=window.end_at.time()))
+        return _windows_page(form, editing=window)
+    form = ReadingWindowForm()
+    if not form.validate_on_submit():
+        return _windows_page(form, 422, editing=window)
+    with db.atomic():
+        (ReadingWindow
+         .update(supply_point=form.point, start_at=form.start_at, end_at=form.end_at)
+         .where(ReadingWindow.id == window.id)
+         .execute())
+    audit_action("reading_window_updated",
+                 detail=_window_detail(ReadingWindow.get_by_id(window.id)))
+    return done("Periodo di autolettura modificato.", "operator.windows")
+
+
+@bp.route("/finestre/<int:window_id>/elimina", methods=["POST"])
+@operator_required()
+def window_delete(window_id):
+    """Delete a reading window (htmx: the row goes, the list hears windowsChanged)."""
+    window = _window_or_404(window_id)
+    with db.atomic():
+        ReadingWindow.delete().where(ReadingWindow.id == window.id).execute()
+    audit_action("reading_window_deleted", detail=_window_detail(window))
+    if is_htmx():
+        return row_removed("windowsChanged")
+    return done("Periodo di autolettura eliminato.", "operator.windows")
+
+
+# --- Documents --------------------------------------------------------------------
+
+@bp.route("/documenti", methods=["GET", "POST"])
+@operator_required()
+def documents():
+    """Publish a file to one customer (I miei documenti) or to everybody (Modulistica)."""
+    prefill = dict(date=rome_now().date(), customer_code=request.args.get("cliente", "")[:16])
+    form = DocumentForm(data=prefill if request.method == "GET" else None)
+    if form.validate_on_submit():
+        record = backoffice.publish(form.upload, form.title.data, form.date.data, form.customer)
+        if form.customer is not None:
+            audit_action("document_published", form.customer, f"«{record.title}»")
+            return done(f"Documento «{record.title}» pubblicato per il cliente "
+                        f"{form.customer.code}.", "operator.customer", code=form.customer.code,
+                        section="documenti")
+        audit_action("form_published", detail=f"«{record.title}»")
+        return done(f"Modulo «{record.title}» pubblicato in Modulistica.", "operator.documents")
+    status = 422 if request.method == "POST" else 200
+    return render_page("operator/documents.html", form=form,
+                       forms=list(Form.in_order())), status
+
+
+def _published(kind, record_id):
+    model = {"documento": Document, "modulo": Form}.get(kind)
+    record = model.get_or_none(model.id == record_id) if model else None
+    if record is None:
+        abort(404)
+    return record
+
+
+@bp.route("/documenti/<any(documento, modulo):kind>/<int:record_id>/file")
+@operator_required()
+def published_file(kind, record_id):
+    """Download a published document or form, as the customers get it."""
+    record = _published(kind, record_id)
+    if kind == "documento":
+        audit_customer_view(record.customer, f"documento «{record.title}»")
+    return _send_stored(record.file_path, record.title)
+
+
+@bp.route("/documenti/<any(documento, modulo):kind>/<int:record_id>/ritira", methods=["POST"])
+@operator_required()
+def withdraw(kind, record_id):
+    """Withdraw a published document or form (row and file)."""
+    record = _published(kind, record_id)
+    backoffice.withdraw(record)
+    if kind == "documento":
+        audit_action("document_withdrawn", record.customer, f"«{record.title}»")
+    else:
+        audit_action("form_withdrawn", detail=f"«{record.title}»")
+    if is_htmx():
+        return row_removed("documentsChanged")
+    if kind == "documento":
+        return done(f"Documento «{record.title}» ritirato.", "operator.customer",
+                    code=record.customer.code, section="documenti")
+    return done(f"Modulo «{record.title}» ritirato.", "operator.documents")
+
+
+# --- Acquisition ------------------------------------------------------------------
+
+@bp.route("/acquisizione")
+@operator_required()
+def acquisition():
+    """The last acquisition runs and the readings waiting for the next one."""
+    runs = (AcquisitionRun
+            .select()
+            .order_by(AcquisitionRun.started_at.desc(), AcquisitionRun.id.desc())
+            .limit(20))
+    pending = SelfReading.select().where(SelfReading.status == SelfReading.PENDING).count()
+    return render_page("operator/acquisition.html", runs=list(runs), pending=pending)
+
+
+@bp.route("/acquisizione/avvia", methods=["POST"])
+@operator_required()
+def acquire_now():
+    """Acquire the pending self-readings now and export them for billing."""
+    from acquisition import acquire
+
+    run = acquire(current_app.config["EXPORT_DIR"], trigger="operator")
+    audit_action("acquisition_started",
+                 detail=f"{run.reading_count} letture" if run else "nessuna lettura")
+    if run is None:
+        return done("Nessuna autolettura da acquisire.", "operator.acquisition", "info")
+    return done(f"Acquisite {run.reading_count} autoletture.", "operator.acquisition")
+
+
+# --- Audit log --------------------------------------------------------------------
+
+@bp.route("/registro")
+@operator_required(role=Operator.ADMIN)
+def audit_log():
+    """Registro eventi (admin only): filter by customer, operator and event."""
+    events = backoffice.audit_events()
+    event = request.args.get("evento", "")
+    filters = dict(cliente=clean_text(request.args.get("cliente", ""))[:16],
+                   operatore=clean_text(request.args.get("operatore", ""))[:64],
+                   evento=event if event in events else "")
+    entries = backoffice.audit_entries(filters["cliente"], filters["operatore"], filters["evento"])
+    return render_page("operator/audit.html", pager=Pager(entries, 50), filters=filters,
+                       events=events)
+
