@@ -9,6 +9,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask, make_response, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, logout_user
@@ -58,6 +59,15 @@ ENVIRONMENT = {
 }
 
 
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """Responses anyone may cache (plotly.js) never set or vary on the session cookie."""
+
+    def save_session(self, app, session, response):
+        if response.headers.get("Cache-Control", "").startswith("public"):
+            return
+        super().save_session(app, session, response)
+
+
 class DatabaseIdConverter(IntegerConverter):
     """`<int:...>` with the bound of a 64-bit integer column."""
 
@@ -91,6 +101,7 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=True)
     # Ids in URLs fit a 64-bit integer column: a larger one is a 404, not an overflow.
     app.url_map.converters["int"] = DatabaseIdConverter
+    app.session_interface = PortalSessionInterface()
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     if test_config is None:
