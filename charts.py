@@ -1,0 +1,796 @@
+"""Charts of Prelievi Fatturati and Misure elettriche: Italian time bands (F1/F2/F3),
+aggregation of interval data, Plotly figures and CSV rows.
+
+Plain functions on plain values (tuples from the database, dates, numbers): nothing here
+needs Flask or a database, so every rule is unit-tested on its own.
+"""
+import calendar
+import datetime
+import functools
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs_version
+from plotly.subplots import make_subplots
+
+from formatting import MONTHS, date_it, number_it
+from models import ROME
+
+PLOTLY_JS_VERSION = get_plotlyjs_version()
+
+# --- Time bands (ARERA: F1 peak, F2 intermediate, F3 off-peak) ---------------------
+
+F1, F2, F3 = "F1", "F2", "F3"
+BANDS = (F1, F2, F3)
+BAND_HOURS = {
+    F1: "lun–ven 8–19",
+    F2: "lun–ven 7–8 e 19–23, sab 7–23",
+    F3: "lun–sab 23–7, domenica e festivi",
+}
+# F3 in the brand blue, F2 in the brand amber, F1 (the dearest hours) in red.
+BAND_COLOURS = {F1: "#c0392b", F2: "#f2a900", F3: "#0b5d7a"}
+
+WORKDAY, SATURDAY, HOLIDAY = "workday", "saturday", "holiday"
+
+# National holidays that count as F3 all day, besides Sundays and Easter Monday.
+FIXED_HOLIDAYS = ((1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8),
+                  (12, 25), (12, 26))
+
+
+def _band_of_hour(kind, hour):
+    if kind == HOLIDAY or hour < 7 or hour >= 23:
+        return F3
+    if kind == SATURDAY:
+        return F2
+    return F1 if 8 <= hour < 19 else F2
+
+
+# The band of each local hour (0-23) for each kind of day: bands change only on the hour.
+BAND_BY_HOUR = {kind: tuple(_band_of_hour(kind, hour) for hour in range(24))
+                for kind in (WORKDAY, SATURDAY, HOLIDAY)}
+
+
+def easter_sunday(year):
+    """Gregorian Easter Sunday (the anonymous Meeus/Jones/Butcher algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    el = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * el) // 451
+    month, day = divmod(h + el - 7 * m + 114, 31)
+    return datetime.date(year, month, day + 1)
+
+
+@functools.lru_cache(maxsize=256)
+def italian_holidays(year):
+    """The national holidays of a year that are F3 all day (Sundays aside)."""
+    days = {datetime.date(year, month, day) for month, day in FIXED_HOLIDAYS}
+    days.add(easter_sunday(year) + datetime.timedelta(days=1))
+    return frozenset(days)
+
+
+def day_kind(day):
+    """WORKDAY (Monday-Friday), SATURDAY, or HOLIDAY (Sundays and national holidays)."""
+    weekday = day.weekday()
+    if weekday == 6 or day in italian_holidays(day.year):
+        return HOLIDAY
+    return SATURDAY if weekday == 5 else WORKDAY
+
+
+def time_band(moment):
+    """F1, F2 or F3 of a moment: an aware datetime, or a naive one in Rome local time."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ROME)
+    return BAND_BY_HOUR[day_kind(moment.date())][moment.hour]
+
+
+def band_at(timestamp):
+    """The band of an interval starting at a UTC epoch timestamp."""
+    return time_band(datetime.datetime.fromtimestamp(timestamp, ROME))
+
+
+@dataclass(frozen=True, slots=True)
+class LocalHour:
+    """What a UTC hour is in Rome: its local day and hour, band and UTC offset."""
+    day: datetime.date
+    hour: int
+    band: str
+    offset: int          # hours ahead of UTC: 1 in winter, 2 in summer
+    repeated: bool       # the hour that happens twice when summer time ends
+
+
+@dataclass(frozen=True, slots=True)
+class RomeDay:
+    """A Rome calendar day as UTC hours: hour number `first_hour` (timestamp // 3600)
+    is local midnight, and the tuples give, for each of its 23, 24 or 25 hours, the
+    local hour, the UTC offset and the band's index in BANDS."""
+    day: datetime.date
+    first_hour: int
+    hours: tuple
+    offsets: tuple
+    slots: tuple
+
+    @property
+    def end_hour(self):
+        return self.first_hour + len(self.hours)
+
+    def local(self, utc_hour):
+        index = utc_hour - self.first_hour
+        hour = self.hours[index]
+        return LocalHour(self.day, hour, BANDS[self.slots[index]], self.offsets[index],
+                         self.hours.count(hour) > 1)
+
+
+_DAY_HOURS = tuple(range(24))
+_SLOTS_BY_KIND = {kind: tuple(BANDS.index(band) for band in bands)
+                  for kind, bands in BAND_BY_HOUR.items()}
+
+
+def midnight_timestamp(day):
+    """UTC epoch seconds of 00:00 in Rome on a day (never ambiguous: Rome changes
+    the clock at 02:00/03:00)."""
+    return int(datetime.datetime(day.year, day.month, day.day, tzinfo=ROME).timestamp())
+
+
+def _utc_offset(moment):
+    return int(moment.utcoffset().total_seconds()) // 3600
+
+
+class RomeClock:
+    """Rome local time of UTC hours, worked out one local day at a time.
+
+    Rome is a whole number of hours ahead of UTC, so every interval inside a UTC hour
+    shares its local day, hour and band: a year of 15-minute rows needs about 365
+    time-zone conversions instead of 35,040, and ordinary days share their tuples.
+    Rows come in time order, so a small cache suffices and a ten-year export keeps
+    constant memory."""
+
+    MAX_HOURS = 24 * 62
+
+    def __init__(self):
+        self._days = {}   # UTC hour number -> RomeDay
+
+    def day_of(self, utc_hour):
+        """The RomeDay holding UTC hour number `utc_hour` (timestamp // 3600)."""
+        rome_day = self._days.get(utc_hour)
+        if rome_day is None:
+            if len(self._days) > self.MAX_HOURS:
+                self._days.clear()
+            rome_day = self._make_day(utc_hour)
+            for number in range(rome_day.first_hour, rome_day.end_hour):
+                self._days[number] = rome_day
+        return rome_day
+
+    def hour(self, utc_hour):
+        """The LocalHour of UTC hour number `utc_hour`."""
+        return self.day_of(utc_hour).local(utc_hour)
+
+    @staticmethod
+    def _make_day(utc_hour):
+        day = datetime.datetime.fromtimestamp(utc_hour * 3600, ROME).date()
+        first = midnight_timestamp(day) // 3600
+        last = midnight_timestamp(day + datetime.timedelta(days=1)) // 3600
+        slots = _SLOTS_BY_KIND[day_kind(day)]
+        if last - first == 24:
+            offset = _utc_offset(datetime.datetime.fromtimestamp(first * 3600, ROME))
+            return RomeDay(day, first, _DAY_HOURS, (offset,) * 24, slots)
+        # The 23- or 25-hour day of a clock change: ask the time zone about each hour.
+        moments = [datetime.datetime.fromtimestamp(number * 3600, ROME)
+                   for number in range(first, last)]
+        return RomeDay(day, first, tuple(moment.hour for moment in moments),
+                       tuple(_utc_offset(moment) for moment in moments),
+                       tuple(slots[moment.hour] for moment in moments))
+
+
+# --- Resolution and aggregation of interval data ------------------------------------
+
+@dataclass(frozen=True)
+class Resolution:
+    name: str
+    label: str        # "Dettaglio: ..." in the page
+    seconds: int      # length of a bucket (0: calendar days or months)
+    decimals: int     # decimals of the energy of one bucket
+
+
+QUARTER_HOUR = Resolution("15min", "15 minuti", 900, 3)
+HOURLY = Resolution("hour", "orario", 3600, 2)
+DAILY = Resolution("day", "giornaliero", 0, 1)
+MONTHLY = Resolution("month", "mensile", 0, 0)
+
+QUARTER_HOUR_DAYS = 7
+HOURLY_DAYS = 31
+DAILY_DAYS = 731  # beyond two years a bar a day is unreadable: months
+
+
+def choose_resolution(days, step=900):
+    """15 minutes up to 7 days, hourly up to 31, daily up to two years, monthly beyond;
+    never finer than the meter's own interval (`step`, seconds)."""
+    if days <= QUARTER_HOUR_DAYS and step <= QUARTER_HOUR.seconds:
+        return QUARTER_HOUR
+    if days <= HOURLY_DAYS:
+        return HOURLY
+    if days <= DAILY_DAYS:
+        return DAILY
+    return MONTHLY
+
+
+def interval_step(rows, grouped):
+    """The meter's interval in seconds: the shortest distance between raw rows, or for
+    hourly groups 3600 / the most intervals found in one hour. 900 without data."""
+    if grouped:
+        most = max((row[2] for row in rows), default=0)
+        return 3600 // most if most else QUARTER_HOUR.seconds
+    shortest = None
+    previous = None
+    for row in rows:
+        if previous is not None and row[0] > previous:
+            gap = row[0] - previous
+            shortest = gap if shortest is None else min(shortest, gap)
+        previous = row[0]
+    return shortest or QUARTER_HOUR.seconds
+
+
+@dataclass
+class Bucket:
+    x: str                 # start in Rome local time, ISO (the chart's x)
+    label: str             # the period in Italian (hover)
+    energy: dict           # band -> kWh; empty when no interval was measured
+    intervals: int         # intervals measured
+    expected: int          # intervals expected (up to now)
+    band: str = None       # the bucket's only band, at 15-minute and hourly resolution
+    width_ms: int = 0      # length in milliseconds on the chart's local-time axis
+    # The hour that happens twice when summer time ends: 0 for its first (summer
+    # time) occurrence, 1 for the second. Both share an x; each gets half the slot.
+    fold: int = None
+
+    @property
+    def total(self):
+        return sum(self.energy.values()) if self.intervals else None
+
+    @property
+    def missing(self):
+        """No data for a period that has already begun: a gap, not a zero."""
+        return self.intervals == 0 and self.expected > 0
+
+    @property
+    def partial(self):
+        return 0 < self.intervals < self.expected
+
+
+@dataclass
+class Series:
+    resolution: Resolution
+    first_day: datetime.date
+    last_day: datetime.date
+    step: int
+    buckets: list
+    energy: dict           # band -> kWh over the range
+    max_power: dict        # band -> highest kW over the range (None without data)
+    intervals: int
+    expected: int
+
+    @property
+    def total(self):
+        return sum(self.energy.values())
+
+    @property
+    def missing_intervals(self):
+        return max(self.expected - self.intervals, 0)
+
+    @property
+    def missing_buckets(self):
+        return [bucket for bucket in self.buckets if bucket.missing]
+
+    @property
+    def highest_power(self):
+        values = [value for value in self.max_power.values() if value is not None]
+        return max(values) if values else None
+
+    def share(self, band):
+        total = self.total
+        return self.energy[band] / total * 100 if total else None
+
+    @property
+    def x_range(self):
+        end = self.last_day + datetime.timedelta(days=1)
+        return [f"{self.first_day.isoformat()} 00:00", f"{end.isoformat()} 00:00"]
+
+
+SHORT_DAYS = ("lun", "mar", "mer", "gio", "ven", "sab", "dom")
+DAYS = ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica")
+SHORT_MONTHS = tuple(month[:3] for month in MONTHS)
+
+
+def _clock_label(local, minute, seconds):
+    """'lun 4 mar 2024, 10:15–10:30' (with ora legale/solare on the repeated hour)."""
+    day = local.day
+    end_minutes = local.hour * 60 + minute + seconds // 60
+    text = (f"{SHORT_DAYS[day.weekday()]} {day.day} {SHORT_MONTHS[day.month - 1]} {day.year}, "
+            f"{local.hour:02d}:{minute:02d}–{end_minutes // 60 % 24:02d}:{end_minutes % 60:02d}")
+    if local.repeated:
+        text += " (ora legale)" if local.offset == 2 else " (ora solare)"
+    return text
+
+
+def next_month(day):
+    """The first day of the month after `day`'s."""
+    return (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
+
+
+def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock=None):
+    """Interval rows -> a Series of buckets at `resolution` over the Rome days
+    first_day..last_day, with energy by band.
+
+    `rows` are (start timestamp, kWh, intervals, highest kW) sorted by time: raw meter
+    rows (intervals = 1) or hourly groups. A bucket without rows stays empty (a gap in
+    the chart, never a zero); intervals from `expected_until` on are not expected yet."""
+    clock = clock or RomeClock()
+    start = midnight_timestamp(first_day)
+    end = midnight_timestamp(last_day + datetime.timedelta(days=1))
+    seconds = resolution.seconds
+    daily = resolution is DAILY
+    energy = [0.0, 0.0, 0.0]           # by band, in BANDS order
+    max_power = [None, None, None]
+    sums = {}                          # bucket key -> [kWh F1, kWh F2, kWh F3, intervals]
+    measured = 0
+    # The hot loop of the page (8,784 hourly rows for a year): the Rome day is looked
+    # up once per day and everything else is arithmetic on tuples and lists.
+    day_of = clock.day_of
+    first_hour = end_hour = -1
+    slots = ()
+    bucket = None
+    for timestamp, kwh, intervals, power in rows:
+        utc_hour = timestamp // 3600
+        if not first_hour <= utc_hour < end_hour:
+            rome_day = day_of(utc_hour)
+            first_hour, end_hour, slots = rome_day.first_hour, rome_day.end_hour, rome_day.slots
+            if not seconds:
+                day = rome_day.day
+                key = day if daily else (day.year, day.month)
+                bucket = sums.get(key)
+                if bucket is None:
+                    bucket = sums[key] = [0.0, 0.0, 0.0, 0]
+        if seconds:
+            key = timestamp - timestamp % seconds
+            bucket = sums.get(key)
+            if bucket is None:
+                bucket = sums[key] = [0.0, 0.0, 0.0, 0]
+        slot = slots[utc_hour - first_hour]
+        bucket[slot] += kwh
+        bucket[3] += intervals
+        energy[slot] += kwh
+        measured += intervals
+        if power is not None and (max_power[slot] is None or power > max_power[slot]):
+            max_power[slot] = power
+    energy = dict(zip(BANDS, energy))
+    max_power = dict(zip(BANDS, max_power))
+
+    def expected(bucket_start, bucket_end):
+        return max(min(bucket_end, expected_until, end) - bucket_start, 0) // step
+
+    buckets = []
+    if seconds:
+        for bucket_start in range(start, end, seconds):
+            local = clock.hour(bucket_start // 3600)
+            minute = bucket_start % 3600 // 60
+            values = sums.get(bucket_start)
+            buckets.append(Bucket(
+                x=f"{local.day.isoformat()} {local.hour:02d}:{minute:02d}",
+                label=_clock_label(local, minute, seconds),
+                energy=_band_energy(values), intervals=values[3] if values else 0,
+                expected=expected(bucket_start, bucket_start + seconds),
+                band=local.band, width_ms=seconds * 1000,
+                fold=(0 if local.offset == 2 else 1) if local.repeated else None))
+    elif resolution is DAILY:
+        day = first_day
+        bucket_start = start
+        while day <= last_day:
+            following = day + datetime.timedelta(days=1)
+            bucket_end = midnight_timestamp(following)
+            values = sums.get(day)
+            buckets.append(Bucket(
+                x=day.isoformat(),
+                label=f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}",
+                energy=_band_energy(values), intervals=values[3] if values else 0,
+                expected=expected(bucket_start, bucket_end), width_ms=86_400_000))
+            day, bucket_start = following, bucket_end
+    else:
+        month = first_day.replace(day=1)
+        while month <= last_day:
+            following = next_month(month)
+            bucket_start = max(midnight_timestamp(month), start)
+            bucket_end = min(midnight_timestamp(following), end)
+            values = sums.get((month.year, month.month))
+            buckets.append(Bucket(
+                x=month.isoformat(), label=f"{MONTHS[month.month - 1]} {month.year}",
+                energy=_band_energy(values), intervals=values[3] if values else 0,
+                expected=expected(bucket_start, bucket_end),
+                width_ms=(following - month).days * 86_400_000))
+            month = following
+    return Series(resolution=resolution, first_day=first_day, last_day=last_day, step=step,
+                  buckets=buckets, energy=energy, max_power=max_power, intervals=measured,
+                  expected=expected(start, end))
+
+
+def _band_energy(values):
+    if not values:
+        return {}
+    return {F1: values[0], F2: values[1], F3: values[2]}
+
+
+# --- Figures --------------------------------------------------------------------------
+
+FONT = "Segoe UI, Helvetica Neue, Arial, sans-serif"
+GRID = "#e3e8ec"
+TEXT = "#1f2933"
+GAP_COLOUR = "rgba(95, 107, 118, 0.16)"
+PREVIOUS_COLOUR = "#5f6b76"
+POWER_COLOUR = "#073f53"
+
+
+def _base_layout(**extra):
+    """Shared look: Italian separators (1.234,5), no Plotly template, a horizontal
+    legend above the plot that wraps on a phone."""
+    layout = dict(
+        template="none",
+        separators=",.",
+        font=dict(family=FONT, size=13, color=TEXT),
+        paper_bgcolor="#ffffff",
+        plot_bgcolor="#ffffff",
+        margin=dict(l=56, r=16, t=16, b=40),
+        legend=dict(orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom",
+                    font=dict(size=12), traceorder="normal"),
+        hoverlabel=dict(bgcolor="#ffffff", bordercolor="#d7dee4", font=dict(color=TEXT)),
+        hovermode="closest",
+    )
+    layout.update(extra)
+    return layout
+
+
+def measurement_figure(series):
+    """Energy of a Series as bars coloured by band (bands stacked at daily and monthly
+    resolution); periods without data appear as grey columns ("Senza dati"), never
+    as zeros."""
+    decimals = series.resolution.decimals
+    traces = []
+    measured = [bucket for bucket in series.buckets if bucket.intervals]
+    if not series.resolution.seconds:
+        # Stacked bands: every segment's hover also gives the period's total.
+        stacked_details = [f"<br>Totale: {number_it(bucket.total, decimals)} kWh"
+                           f"{_partial_note(bucket)}" for bucket in measured]
+    for band in BANDS:
+        if series.resolution.seconds:
+            # One band per bucket: each trace carries only its own buckets.
+            chosen = [bucket for bucket in measured if bucket.band == band]
+            details = [_partial_note(bucket) for bucket in chosen]
+        else:
+            chosen, details = measured, stacked_details
+        # x is the start of the period and each bar covers most of it.
+        width, offset = _bar_geometry(chosen, 0.85)
+        traces.append(go.Bar(
+            name=band, x=[bucket.x for bucket in chosen],
+            y=[round(bucket.energy[band], 6) for bucket in chosen], width=width, offset=offset,
+            marker=dict(color=BAND_COLOURS[band], line=dict(width=0)), legendrank=BANDS.index(band),
+            # Flat lists of strings keep plotly.py's validation cheap; the numbers in
+            # the hover use the figure's Italian separators.
+            customdata=[bucket.label for bucket in chosen], hovertext=details,
+            hovertemplate=(f"<b>%{{customdata}}</b><br>{band}: %{{y:,.{decimals}f}} kWh"
+                           "%{hovertext}<extra></extra>")))
+    gaps = series.missing_buckets
+    width, offset = _bar_geometry(gaps, 1)
+    traces.append(go.Bar(
+        name="Senza dati", x=[bucket.x for bucket in gaps], y=[1] * len(gaps), legendrank=10,
+        width=width, offset=offset, yaxis="y2",
+        marker=dict(color=GAP_COLOUR, line=dict(width=0)), showlegend=bool(gaps),
+        customdata=[bucket.label for bucket in gaps],
+        hovertemplate="<b>%{customdata}</b><br>Dati non disponibili<extra></extra>"))
+    layout = _base_layout(
+        # 15-minute and hourly bars have one band each and never share a slot (the
+        # repeated autumn hour sits side by side): only days and months stack bands.
+        barmode="overlay" if series.resolution.seconds else "stack",
+        xaxis=dict(type="date", range=series.x_range, showgrid=False, ticks="outside",
+                   ticklen=4, linecolor="#aab6c2", showline=True),
+        yaxis=dict(title=dict(text="kWh"), rangemode="tozero", gridcolor=GRID,
+                   separatethousands=True, zeroline=True, zerolinecolor="#aab6c2",
+                   automargin=True),
+        yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True),
+    )
+    if not series.intervals:
+        layout["annotations"] = [dict(text="Nessuna misura nel periodo scelto", showarrow=False,
+                                      xref="paper", yref="paper", x=0.5, y=0.5,
+                                      font=dict(size=15, color=PREVIOUS_COLOUR))]
+        layout["yaxis"]["range"] = [0, 1]
+    return go.Figure(data=traces, layout=layout)
+
+
+def _bar_geometry(buckets, share):
+    """Widths and offsets in milliseconds of bars that start at their x: one number
+    each when all bars are alike. The two occurrences of the repeated autumn hour
+    share an x, so each takes half of the slot instead of stacking into a spike."""
+    widths, offsets = [], []
+    for bucket in buckets:
+        if bucket.fold is None:
+            widths.append(bucket.width_ms * share)
+            offsets.append(0)
+        else:
+            widths.append(bucket.width_ms * share / 2)
+            offsets.append(bucket.width_ms / 2 * bucket.fold)
+    return _one_if_alike(widths), _one_if_alike(offsets)
+
+
+def _one_if_alike(values):
+    return values[0] if values and len(set(values)) == 1 else values
+
+
+def _partial_note(bucket):
+    if bucket.partial:
+        return f"<br>Dati parziali: {bucket.intervals} intervalli su {bucket.expected}"
+    return ""
+
+
+# --- Prelievi Fatturati ------------------------------------------------------------
+
+@dataclass
+class BilledPeriod:
+    start: datetime.date
+    end: datetime.date
+    f1: float
+    f2: float
+    f3: float
+    total: float
+    max_power: float
+    label: str = ""
+    previous_total: float = None   # the same months of the previous year
+
+    @property
+    def dates(self):
+        return f"{date_it(self.start)} – {date_it(self.end)}"
+
+
+@dataclass
+class BilledYear:
+    year: int
+    unit: str
+    periods: list
+    has_bands: bool
+    has_power: bool
+    decimals: int
+
+    @property
+    def total(self):
+        return sum(period.total for period in self.periods)
+
+    def band_total(self, band):
+        values = [getattr(period, band.lower()) for period in self.periods]
+        values = [value for value in values if value is not None]
+        return sum(values) if values else None
+
+    @property
+    def max_power(self):
+        values = [period.max_power for period in self.periods if period.max_power is not None]
+        return max(values) if values else None
+
+    @property
+    def compared(self):
+        """(this year, previous year) over the periods that have both, or None."""
+        pairs = [(period.total, period.previous_total) for period in self.periods
+                 if period.previous_total is not None]
+        if not pairs:
+            return None
+        return sum(pair[0] for pair in pairs), sum(pair[1] for pair in pairs)
+
+    @property
+    def change(self):
+        """Percentage change against the same months of the previous year."""
+        compared = self.compared
+        if not compared or not compared[1]:
+            return None
+        return (compared[0] - compared[1]) / compared[1] * 100
+
+    @property
+    def change_label(self):
+        """'+2,3 %', '-0,8 %' or '0,0 %' (no sign on what rounds to zero)."""
+        change = self.change
+        if change is None:
+            return ""
+        text = number_it(abs(change), 1)
+        if text == "0,0":
+            return "0,0 %"
+        return f"{'+' if change > 0 else '-'}{text} %"
+
+
+def period_label(start, end):
+    """'gen' for a calendar month, 'gen–feb' for whole months, else '15/01–14/02'."""
+    whole_months = (start.day == 1 and start.year == end.year and start <= end
+                    and end.day == calendar.monthrange(end.year, end.month)[1])
+    if whole_months:
+        if start.month == end.month:
+            return SHORT_MONTHS[start.month - 1]
+        return f"{SHORT_MONTHS[start.month - 1]}–{SHORT_MONTHS[end.month - 1]}"
+    return f"{start:%d/%m}–{end:%d/%m}"
+
+
+def billed_years(rows):
+    """The years with billed consumption, newest first. `rows` are
+    (period_start, ...) tuples."""
+    return sorted({row[0].year for row in rows}, reverse=True)
+
+
+def billed_year(rows, year):
+    """The periods of `year` (by start date) with, for each, the same months of the
+    previous year. `rows`: (period_start, period_end, f1, f2, f3, total, max_power, unit)
+    sorted by period_start."""
+    current = [row for row in rows if row[0].year == year]
+    previous = [row for row in rows if row[0].year == year - 1]
+    used = set()
+    periods = []
+    for start, end, f1, f2, f3, total, max_power, unit in current:
+        last_month = end.month if end.year == start.year else 12
+        matched = [index for index, row in enumerate(previous)
+                   if index not in used and start.month <= row[0].month <= last_month]
+        used.update(matched)
+        periods.append(BilledPeriod(
+            start=start, end=end, f1=f1, f2=f2, f3=f3, total=total, max_power=max_power,
+            previous_total=sum(previous[index][5] for index in matched) if matched else None))
+    labels = [period_label(period.start, period.end) for period in periods]
+    if len(set(labels)) < len(labels):
+        labels = [f"{period.start:%d/%m}–{period.end:%d/%m}" for period in periods]
+    for period, label in zip(periods, labels):
+        period.label = label
+    numbers = [value for period in periods
+               for value in (period.f1, period.f2, period.f3, period.total, period.previous_total)
+               if value is not None]
+    return BilledYear(
+        year=year, unit=current[0][7] if current else "kWh", periods=periods,
+        has_bands=any(period.f1 is not None or period.f2 is not None or period.f3 is not None
+                      for period in periods),
+        has_power=any(period.max_power is not None for period in periods),
+        decimals=0 if all(float(value).is_integer() for value in numbers) else 1)
+
+
+def consumption_figure(billed):
+    """Energy per billing period (stacked by band for electricity) with the same months
+    of the previous year as a dashed line; below it, the maximum power."""
+    unit = billed.unit
+    decimals = billed.decimals
+    labels = [period.label for period in billed.periods]
+    dates = [period.dates for period in billed.periods]
+    if billed.has_power:
+        figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+                               row_heights=[0.68, 0.32])
+    else:
+        figure = make_subplots(rows=1, cols=1)
+    energy_hover = (f"<b>%{{x}}</b> (%{{customdata}})<br>%{{fullData.name}}: "
+                    f"%{{y:,.{decimals}f}} {unit}<extra></extra>")
+    if billed.has_bands:
+        for band in BANDS:
+            figure.add_trace(go.Bar(
+                name=band, x=labels, y=[getattr(period, band.lower()) for period in billed.periods],
+                customdata=dates, marker=dict(color=BAND_COLOURS[band]),
+                hovertemplate=energy_hover), row=1, col=1)
+    else:
+        figure.add_trace(go.Bar(
+            name=f"Energia {billed.year}", x=labels, y=[period.total for period in billed.periods],
+            customdata=dates, marker=dict(color=BAND_COLOURS[F3]),
+            hovertemplate=energy_hover), row=1, col=1)
+    if any(period.previous_total is not None for period in billed.periods):
+        figure.add_trace(go.Scatter(
+            name=f"{billed.year - 1} (stessi mesi)", x=labels,
+            y=[period.previous_total for period in billed.periods],
+            mode="lines+markers", connectgaps=False,
+            line=dict(color=PREVIOUS_COLOUR, dash="dash", width=2),
+            marker=dict(size=7, color=PREVIOUS_COLOUR),
+            hovertemplate=(f"<b>%{{x}} {billed.year - 1}</b><br>Totale: %{{y:,.{decimals}f}} {unit}"
+                           "<extra></extra>")), row=1, col=1)
+    if billed.has_power:
+        figure.add_trace(go.Scatter(
+            name="Potenza massima", x=labels, y=[period.max_power for period in billed.periods],
+            customdata=dates, mode="lines+markers", connectgaps=False,
+            line=dict(color=POWER_COLOUR, width=2), marker=dict(size=7, color=POWER_COLOUR),
+            hovertemplate="<b>%{x}</b> (%{customdata})<br>Potenza massima: %{y:,.1f} kW<extra></extra>"),
+            row=2, col=1)
+        figure.update_yaxes(title_text="kW", rangemode="tozero", gridcolor=GRID, row=2, col=1)
+    figure.update_yaxes(title_text=unit, rangemode="tozero", gridcolor=GRID, row=1, col=1)
+    figure.update_yaxes(separatethousands=True)
+    figure.update_xaxes(type="category", showgrid=False, linecolor="#aab6c2", showline=True)
+    figure.update_layout(_base_layout(barmode="stack", bargap=0.25))
+    return figure
+
+
+# --- CSV ----------------------------------------------------------------------------
+# Semicolon-separated, decimal comma, CRLF line ends, quoted as RFC 4180 says. Text
+# cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV
+# injection). Numbers are never escaped: we format them ourselves (csv_number, or
+# fixed decimals in measurement_csv) as -?digits[,digits], which a spreadsheet reads
+# as a number, never as a formula, so a negative number stays a number.
+
+CSV_BOM = "\ufeff"  # lets Excel recognise UTF-8
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text):
+    """A text cell, safe for spreadsheets and quoted where needed."""
+    if text is None:
+        return ""
+    text = str(text).replace("\x00", "")
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    if any(character in text for character in ';"\r\n'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_number(value, decimals=3):
+    """1234.5 -> '1234,5', 0.125 -> '0,125', 2.0 -> '2'; None -> ''."""
+    if value is None:
+        return ""
+    text = ("%.*f" % (decimals, value)).rstrip("0").rstrip(".")
+    if text == "-0":
+        text = "0"
+    return text.replace(".", ",")
+
+
+def csv_line(cells):
+    return ";".join(cells) + "\r\n"
+
+
+MEASUREMENT_CSV_HEADER = ("Data e ora inizio", "Fuso orario", "Fascia",
+                          "Energia attiva (kWh)", "Potenza (kW)")
+_ZONES = {1: "UTC+01:00", 2: "UTC+02:00"}
+
+
+def measurement_csv(rows, clock=None, batch=1000):
+    """The CSV of raw interval rows (timestamp, kWh, 1, kW), header first, `batch` lines a
+    chunk: one pass over the rows, constant memory.
+
+    Times are the interval start in Rome local time, with the UTC offset beside it so
+    the hour that repeats when summer time ends stays unambiguous. Energy and power
+    have three decimals (the meter's Wh and W)."""
+    clock = clock or RomeClock()
+    yield CSV_BOM + csv_line(csv_cell(name) for name in MEASUREMENT_CSV_HEADER)
+    lines = []
+    current_hour = first_hour = end_hour = -1
+    rome_day = None
+    prefix = zone_and_band = ""
+    for timestamp, kwh, _, power in rows:
+        hour = timestamp // 3600
+        if hour != current_hour:
+            current_hour = hour
+            if not first_hour <= hour < end_hour:
+                rome_day = clock.day_of(hour)
+                first_hour, end_hour = rome_day.first_hour, rome_day.end_hour
+                date_text = f"{rome_day.day.day:02d}/{rome_day.day.month:02d}/{rome_day.day.year}"
+            index = hour - first_hour
+            offset = rome_day.offsets[index]
+            prefix = f"{date_text} {rome_day.hours[index]:02d}:"
+            zone_and_band = f";{_ZONES.get(offset, f'UTC+{offset:02d}:00')};{BANDS[rome_day.slots[index]]};"
+        if power is None:
+            lines.append(f"{prefix}{timestamp % 3600 // 60:02d}{zone_and_band}{kwh:.3f};\r\n")
+        else:
+            lines.append(f"{prefix}{timestamp % 3600 // 60:02d}{zone_and_band}{kwh:.3f};{power:.3f}\r\n")
+        if len(lines) >= batch:
+            # Only the numbers hold a "." (dates use "/" and ":"): one replace makes
+            # every decimal separator a comma.
+            yield "".join(lines).replace(".", ",")
+            lines = []
+    if lines:
+        yield "".join(lines).replace(".", ",")
+
+
+def consumption_csv(billed):
+    """The CSV of a year of billed periods (one row per period)."""
+    unit = billed.unit
+    header = ["Dal", "Al"]
+    if billed.has_bands:
+        header += [f"Energia {band} ({unit})" for band in BANDS]
+    header += [f"Energia totale ({unit})", "Potenza massima (kW)"]
+    yield CSV_BOM + csv_line(csv_cell(name) for name in header)
+    for period in billed.periods:
+        cells = [date_it(period.start), date_it(period.end)]
+        if billed.has_bands:
+            cells += [csv_number(period.f1), csv_number(period.f2), csv_number(period.f3)]
+        cells += [csv_number(period.total), csv_number(period.max_power)]
+        yield csv_line(cells)
