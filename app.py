@@ -8,13 +8,14 @@ import uuid
 from pathlib import Path
 
 from dotenv import load_dotenv
-from flask import Flask, make_response, render_template, request, session, url_for
+from flask import Flask, g, make_response, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2_fragments.flask import render_block
+import peewee
 from werkzeug.routing import IntegerConverter
 
 import formatting
@@ -289,6 +290,7 @@ _ERROR_TITLES = {
     422: "Dati non validi",
     429: "Troppi tentativi",
     500: "Errore del servizio",
+    503: "Servizio momentaneamente non disponibile",
 }
 
 _ERROR_MESSAGES = {
@@ -300,6 +302,9 @@ _ERROR_MESSAGES = {
     429: "Troppi tentativi in poco tempo. Attendi qualche minuto e riprova.",
     500: "Si è verificato un errore imprevisto. Riprova tra qualche minuto; se il problema "
          "persiste contatta il servizio clienti indicando il codice dell'incidente.",
+    503: "Non è stato possibile salvare i dati: l'operazione non è stata registrata. "
+         "Riprova tra qualche minuto; se il problema persiste contatta il servizio clienti "
+         "indicando il codice dell'incidente.",
 }
 
 
@@ -328,6 +333,31 @@ def _register_error_handlers(app):
     @app.errorhandler(HTTPException)
     def http_error(error):
         return render_error(error.code)
+
+    @app.errorhandler(peewee.OperationalError)
+    def database_unavailable(error):
+        """A full disk, an I/O error or a database that stayed locked: nothing was saved,
+        and the customer is told so. The page asks nothing of the database (not even
+        who is logged in): it may be the very thing that is down."""
+        incident = uuid.uuid4().hex[:12]
+        log.error("incident %s: database unavailable on %s %s: %s", incident,
+                  request.method, request.path, error)
+        g.database_down = True
+        try:
+            if not models.db.is_closed():
+                models.db.close()
+        except peewee.PeeweeException:
+            pass  # closing a broken connection may fail too; it is dropped either way
+        # Straight from the Jinja environment: Flask's context processors would load the
+        # logged-in user from the database.
+        page = app.jinja_env.get_template("error_database.html").render(
+            config=app.config, url_for=url_for, incident=incident,
+            message=_ERROR_MESSAGES[503], title=_ERROR_TITLES[503])
+        response = make_response(page, 503)
+        if request.headers.get("HX-Request"):
+            response.headers["HX-Retarget"] = "#flash"
+            response.headers["HX-Reswap"] = "innerHTML"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(error):

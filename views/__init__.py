@@ -142,7 +142,7 @@ def menu_sections(supply_point):
 
 def portal_context():
     """What base.html needs on every page: the customer's supply points and the menu."""
-    if not isinstance(current_user._get_current_object(), Customer):
+    if g.get("database_down") or not isinstance(current_user._get_current_object(), Customer):
         return {}
     supply_point = selected_supply_point()
     return dict(supply_points=customer_supply_points(), supply_point=supply_point,
