@@ -56,6 +56,9 @@ ENVIRONMENT = {
     "RATELIMIT_STORAGE_URI": str,
     "ACQUISITION_INTERVAL": int,
     "READINGS_POLL_SECONDS": int,
+    "AUDIT_RETENTION_DAYS": int,
+    "MAIL_RETENTION_DAYS": int,
+    "EXPORT_RETENTION_DAYS": int,
     "TICKET_NOTIFY_EMAIL": str,
 }
 
@@ -134,6 +137,11 @@ def create_app(test_config=None):
         ACQUISITION_INTERVAL=30,
         # Seconds between refreshes of a self-reading list that shows pending rows.
         READINGS_POLL_SECONDS=60,
+        # Retention (flask retention): security events two years (the Garante asks at
+        # least six months for access logs), mail records and export files one year.
+        AUDIT_RETENTION_DAYS=730,
+        MAIL_RETENTION_DAYS=365,
+        EXPORT_RETENTION_DAYS=365,
         # Mailbox told about every new ticket.
         TICKET_NOTIFY_EMAIL="clienti@example.it",
         RATELIMIT_HEADERS_ENABLED=False,

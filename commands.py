@@ -1,10 +1,11 @@
-"""Command-line interface: `flask init-db`, `flask demo`, `flask backup`."""
+"""Command-line interface: `flask init-db`, `flask demo`, `flask backup`, `flask retention`."""
 import sqlite3
 import time
 from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 import models
 
@@ -16,6 +17,7 @@ def init_app(app):
     app.cli.add_command(init_db)
     app.cli.add_command(demo)
     app.cli.add_command(backup)
+    app.cli.add_command(retention)
     app.cli.add_command(readings_cli)
     app.cli.add_command(operator_cli)
     exchange.init_app(app)
@@ -36,6 +38,7 @@ def init_db():
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has customers.")
 @click.option("--seed", default=20150215, show_default=True, help="Random seed.")
 def demo(if_empty, seed):
@@ -92,3 +95,17 @@ def backup(destination):
         raise click.ClickException(f"The copy failed its integrity check: {verdict}")
     partial.rename(destination)
     click.echo(f"Backup written to {destination} (integrity ok, {customers} customers).")
+
+
+@click.command("retention")
+@with_appcontext
+def retention():
+    """Delete audit rows, mail records and export files older than their retention
+    (AUDIT_RETENTION_DAYS, MAIL_RETENTION_DAYS, EXPORT_RETENTION_DAYS); run it daily."""
+    import privacy
+    config = current_app.config
+    with models.db.connection_context():
+        removed = privacy.purge_expired(config["AUDIT_RETENTION_DAYS"],
+                                        config["MAIL_RETENTION_DAYS"],
+                                        config["EXPORT_RETENTION_DAYS"], config["EXPORT_DIR"])
+    click.echo("Removed: " + ", ".join(f"{count} {kind}" for kind, count in removed.items()))

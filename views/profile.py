@@ -1,4 +1,5 @@
 """Dati Anagrafici: the customer record, with phone, fax and e-mail editable."""
+import json
 import logging
 import re
 
@@ -9,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+import privacy
 from app import limiter
 from mail import MailError, send_mail
 from models import Customer, audit, db
@@ -141,6 +143,19 @@ def _current_password_confirmed(form, customer):
         form.current_password.errors.append("La password attuale non è corretta.")
         return False
     return True
+
+
+@bp.get("/dati-anagrafici/esporta")
+@customer_required
+def export():
+    """Download every personal datum the portal holds, as JSON (GDPR Art. 15 and 20)."""
+    customer = Customer.get_by_id(current_user.id)
+    audit("gdpr_export", customer=customer, ip=client_ip())
+    body = json.dumps(privacy.personal_data(customer), ensure_ascii=False, indent=2)
+    response = current_app.response_class(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=dati-personali-{customer.code}.json")
+    return response
 
 
 def _saved_message(changes, notified):

@@ -1,0 +1,84 @@
+"""GDPR duties: a customer's copy of their own data (Art. 15/20) and the deletion of
+records kept longer than needed (Art. 5(1)(e))."""
+import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from models import (AuditLog, BilledConsumption, Document, Invoice, OutgoingMail, SelfReading,
+                    SupplyPoint, Ticket, TicketMessage, db, utcnow)
+
+# Fields of the customer record that are secrets or bookkeeping, never exported.
+_CUSTOMER_FIELDS = ("code", "name", "tax_code", "is_company", "address", "phone", "fax",
+                    "email", "registered_at", "last_login_at", "previous_login_at")
+
+
+def _plain(value):
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _rows(query, *fields):
+    return [{field.name: _plain(value) for field, value in zip(fields, row)}
+            for row in query.select(*fields).tuples()]
+
+
+def personal_data(customer):
+    """Everything the portal holds about `customer`, as JSON-ready data. Interval
+    measurements are left to the CSV download of Misure elettriche (their size)."""
+    points = SupplyPoint.select().where(SupplyPoint.customer == customer).order_by(SupplyPoint.code)
+    return {
+        "customer": {name: _plain(getattr(customer, name)) for name in _CUSTOMER_FIELDS},
+        "supply_points": [
+            {"code": point.code, "commodity": point.commodity, "pdr_pod": point.pdr_pod,
+             "address": point.address, "meter_serial": point.meter_serial,
+             "has_corrector": point.has_corrector, "technical_data": point.technical_data,
+             "contract_data": point.contract_data,
+             "invoices": _rows(Invoice.for_supply_point(point), Invoice.number, Invoice.date,
+                               Invoice.period_start, Invoice.period_end, Invoice.amount,
+                               Invoice.due_date, Invoice.paid),
+             "billed_consumption": _rows(
+                 BilledConsumption.for_supply_point(point), BilledConsumption.period_start,
+                 BilledConsumption.period_end, BilledConsumption.energy_f1,
+                 BilledConsumption.energy_f2, BilledConsumption.energy_f3,
+                 BilledConsumption.energy_total, BilledConsumption.max_power,
+                 BilledConsumption.unit),
+             "self_readings": _rows(
+                 SelfReading.for_supply_point(point), SelfReading.reading_date,
+                 SelfReading.meter_reading, SelfReading.corrector_reading, SelfReading.status,
+                 SelfReading.submitted_at, SelfReading.outcome, SelfReading.outcome_reason)}
+            for point in points],
+        "tickets": [
+            {"number": ticket.id, "subject": ticket.subject, "category": ticket.category,
+             "status": ticket.status, "created_at": _plain(ticket.created_at),
+             "messages": _rows(TicketMessage.select()
+                               .where((TicketMessage.ticket == ticket) & ~TicketMessage.internal)
+                               .order_by(TicketMessage.created_at),
+                               TicketMessage.created_at, TicketMessage.from_customer,
+                               TicketMessage.body, TicketMessage.attachment_name)}
+            for ticket in Ticket.for_customer(customer)],
+        "documents": _rows(Document.for_customer(customer), Document.title, Document.date),
+        "security_events": _rows(AuditLog.select().where(AuditLog.customer == customer)
+                                 .order_by(AuditLog.at), AuditLog.at, AuditLog.event, AuditLog.ip),
+    }
+
+
+def purge_expired(audit_days, mail_days, export_days, export_dir, now=None):
+    """Delete audit rows, mail records and acquisition export files older than their
+    retention; return what went, per kind."""
+    now = now or utcnow()
+    with db.atomic():
+        audit = AuditLog.delete().where(
+            AuditLog.at < now - datetime.timedelta(days=audit_days)).execute()
+        mail = OutgoingMail.delete().where(
+            OutgoingMail.created_at < now - datetime.timedelta(days=mail_days)).execute()
+    cutoff = (now - datetime.timedelta(days=export_days)).replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    exports = 0
+    for path in Path(export_dir).glob("readings-*.csv"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink()
+            exports += 1
+    return {"audit rows": audit, "mail records": mail, "export files": exports}
