@@ -29,6 +29,7 @@ from pathlib import Path
 from fpdf import FPDF, XPos, YPos
 from stdnum.it import codicefiscale, iva
 
+import charts
 import models
 import passwords
 from models import (
@@ -459,42 +460,19 @@ def _utc(day, hour, minute=0):
     return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def _easter(year):
-    """Easter Sunday (anonymous Gregorian algorithm)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l_ = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 22 * l_) // 451
-    month, day = divmod(h + l_ - 7 * m + 114, 31)
-    return datetime.date(year, month, day + 1)
-
-
-@functools.cache
-def _holidays(year):
-    """Italian national holidays: they count as Sundays in the time bands."""
-    fixed = ((1, 1), (1, 6), (4, 25), (5, 1), (6, 2), (8, 15), (11, 1), (12, 8),
-             (12, 25), (12, 26))
-    return frozenset([datetime.date(year, month, day) for month, day in fixed]
-                     + [_easter(year) + datetime.timedelta(days=1)])
+# Index order of the load shapes and band totals below; the calendar is charts'.
+_DAY_KINDS = (charts.WORKDAY, charts.SATURDAY, charts.HOLIDAY)
+_BANDS = (charts.F1, charts.F2, charts.F3)
 
 
 def _day_kind(day):
-    """0 working day, 1 Saturday, 2 Sunday or holiday."""
-    if day.weekday() == 6 or day in _holidays(day.year):
-        return 2
-    return 1 if day.weekday() == 5 else 0
+    """0 working day, 1 Saturday, 2 Sunday or national holiday."""
+    return _DAY_KINDS.index(charts.day_kind(day))
 
 
 def _band(day_kind, hour):
     """ARERA time band (0 = F1, 1 = F2, 2 = F3) of an hour of a day of that kind."""
-    if day_kind == 2 or hour < 7 or hour >= 23:
-        return 2
-    if day_kind == 1 or hour < 8 or hour >= 19:
-        return 1
-    return 0
+    return _BANDS.index(charts.BAND_BY_HOUR[_DAY_KINDS[day_kind]][hour])
 
 
 def _weighted(rng, weights):
