@@ -4,9 +4,9 @@ import math
 from flask import request
 
 
-def requested_page():
-    """The `pag` query argument as a page number; anything odd is page 1."""
-    value = request.args.get("pag", "")
+def requested_page(name="pag"):
+    """The query argument `name` as a page number; anything odd is page 1."""
+    value = request.values.get(name, "")
     return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else 1
 
 

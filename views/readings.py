@@ -8,7 +8,7 @@ from wtforms import StringField
 import self_readings
 from formatting import date_it
 from models import ReadingWindow, SelfReading, rome_now
-from paging import Pager
+from paging import Pager, requested_page
 from views import customer_required, is_htmx, render_page, selected_supply_point
 
 bp = Blueprint("readings", __name__)
@@ -29,12 +29,6 @@ class ReadingForm(FlaskForm):
     corrector_reading = StringField("Lettura correttore")
 
 
-def _page_number(name):
-    """A page number from the query; anything odd is page 1."""
-    value = request.values.get(name, "")
-    return max(1, int(value)) if value.isascii() and value.isdigit() and len(value) < 7 else 1
-
-
 def _page_context(supply_point, **extra):
     """Everything the page and each of its fragments need for this gas point."""
     now = rome_now()
@@ -43,9 +37,9 @@ def _page_context(supply_point, **extra):
     window_rows = self_readings.rows_per_page(request.values.get("righe_periodi"),
                                               self_readings.WINDOWS_PER_PAGE)
     readings = Pager(SelfReading.for_supply_point(supply_point), reading_rows,
-                     page=_page_number("pag"))
+                     page=requested_page("pag"))
     windows = Pager(self_readings.windows_to_show(supply_point, now), window_rows,
-                    page=_page_number("pag_periodi"))
+                    page=requested_page("pag_periodi"))
     state = dict(punto=supply_point.code, pag=readings.page, righe=reading_rows,
                  pag_periodi=windows.page, righe_periodi=window_rows)
 
