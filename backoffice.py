@@ -1,6 +1,5 @@
 """What the back-office does outside its views: operator accounts and their login,
 customer search, publishing documents, reading the audit log."""
-import datetime
 import re
 
 from flask import current_app
@@ -10,8 +9,6 @@ import attachments
 from models import AuditLog, Customer, Document, Form, Operator, audit, db, utcnow
 from passwords import hash_password, needs_rehash, policy_errors, verify_password
 
-MAX_FAILED_LOGINS = 10
-LOCKOUT = datetime.timedelta(minutes=15)
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 ROLES = (Operator.OPERATOR, Operator.ADMIN)
 
@@ -88,8 +85,7 @@ def authenticate(username, password, ip=""):
     unless it exists."""
     now = utcnow()
     operator = Operator.get_or_none(Operator.username == normalise_username(username))
-    usable = (operator is not None and operator.active
-              and not (operator.locked_until and operator.locked_until > now))
+    usable = operator is not None and operator.active and not operator.is_locked(now)
     if verify_password(operator.password_hash if usable else None, password):
         changes = dict(failed_logins=0, locked_until=None)
         if needs_rehash(operator.password_hash):
@@ -97,19 +93,9 @@ def authenticate(username, password, ip=""):
         Operator.update(**changes).where(Operator.id == operator.id).execute()
         return Operator.get_by_id(operator.id)
     if usable:
-        _record_failed_login(operator, ip)
+        if operator.record_failed_login():
+            audit("operator_account_locked", operator=operator, ip=ip)
     return None
-
-
-def _record_failed_login(operator, ip):
-    locked_until = utcnow() + LOCKOUT if operator.failed_logins + 1 >= MAX_FAILED_LOGINS else None
-    (Operator
-     .update(failed_logins=0 if locked_until else Operator.failed_logins + 1,
-             locked_until=locked_until)
-     .where(Operator.id == operator.id)
-     .execute())
-    if locked_until:
-        audit("operator_account_locked", operator=operator, ip=ip)
 
 
 def search_customers(term, limit=50):

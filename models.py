@@ -75,7 +75,31 @@ class JSONField(TextField):
         return json.loads(value) if value else {}
 
 
-class Customer(BaseModel):
+class LoginThrottle:
+    """Failed-login counting shared by customers and operators: after
+    MAX_FAILED_LOGINS in a row the account is locked for LOCKOUT."""
+
+    MAX_FAILED_LOGINS = 10
+    LOCKOUT = datetime.timedelta(minutes=15)
+
+    def is_locked(self, now):
+        return bool(self.locked_until and self.locked_until > now)
+
+    def record_failed_login(self):
+        """Count one failure (a conditional update, safe under concurrency); True when
+        this failure locked the account."""
+        model = type(self)
+        locked_until = (utcnow() + self.LOCKOUT
+                        if self.failed_logins + 1 >= self.MAX_FAILED_LOGINS else None)
+        (model
+         .update(failed_logins=0 if locked_until else model.failed_logins + 1,
+                 locked_until=locked_until)
+         .where(model.id == self.id)
+         .execute())
+        return locked_until is not None
+
+
+class Customer(LoginThrottle, BaseModel):
     code = CharField(max_length=6, unique=True)
     name = CharField()
     tax_code = CharField(max_length=16, index=True)
@@ -364,7 +388,7 @@ class Ticket(BaseModel):
         return cls.select().where((cls.id == ticket_id) & (cls.customer == customer)).first()
 
 
-class Operator(BaseModel):
+class Operator(LoginThrottle, BaseModel):
     OPERATOR = "operator"
     ADMIN = "admin"
 

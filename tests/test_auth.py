@@ -449,7 +449,7 @@ def test_change_password_htmx_errors_come_as_a_fragment(client, logged_in):
 
 def test_posts_without_csrf_token_are_refused_kindly(tmp_path, factory):
     application = make_app(tmp_path / "csrf", WTF_CSRF_ENABLED=True)
-    customer = factory.customer(code="654321")
+    factory.customer(code="654321")
     client = application.test_client()
     response = client.post("/login", data={"code": "654321", "password": PASSWORD})
     assert response.status_code == 400

@@ -1,7 +1,6 @@
 """Account journeys in a real browser (Chromium through Playwright)."""
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 import models

@@ -1,5 +1,4 @@
 """The page frame: header, menu, supply-point picker, fragments, headers."""
-import pytest
 
 
 def test_home_shows_welcome_last_access_and_picker(client, logged_in):

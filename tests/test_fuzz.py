@@ -5,7 +5,6 @@ The forms are not listed by hand: every page a customer can open is crawled, eve
 with codes, dates, numbers, NUL bytes, unicode and huge values. The normal suite runs
 a few examples per form; `make fuzz` runs FUZZ_EXAMPLES (1,000) per form."""
 import os
-import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 

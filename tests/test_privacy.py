@@ -4,7 +4,6 @@ import json
 import os
 
 import models
-from conftest import PASSWORD
 
 
 def test_export_holds_my_data_and_nobody_elses(client, logged_in, other_customer):

@@ -25,8 +25,6 @@ from views import client_ip, customer_required, start_page, htmx_redirect, is_sa
 
 bp = Blueprint("auth", __name__)
 
-MAX_FAILED_LOGINS = 10
-LOCKOUT = datetime.timedelta(minutes=15)
 TEMPORARY_PASSWORD_LIFETIME = datetime.timedelta(hours=24)
 REGISTRATION_LIFETIME = 15 * 60  # seconds between the two registration screens
 
@@ -110,8 +108,7 @@ def _authenticate(code, password):
     unknown one."""
     now = utcnow()
     customer = Customer.get_or_none(Customer.code == code) if code.isdigit() else None
-    usable = (customer is not None and customer.is_registered
-              and not (customer.locked_until and customer.locked_until > now))
+    usable = customer is not None and customer.is_registered and not customer.is_locked(now)
     temporary_valid = (usable and customer.temp_password_hash
                        and customer.temp_password_expires_at > now)
     password_ok = verify_password(customer.password_hash if usable else None, password)
@@ -130,20 +127,9 @@ def _authenticate(code, password):
         if consumed:
             return customer, "temporary"
     if usable:
-        _record_failed_login(customer)
+        if customer.record_failed_login():
+            audit("account_locked", customer=customer, ip=client_ip())
     return None, None
-
-
-def _record_failed_login(customer):
-    failures = customer.failed_logins + 1
-    locked_until = utcnow() + LOCKOUT if failures >= MAX_FAILED_LOGINS else None
-    (Customer
-     .update(failed_logins=0 if locked_until else Customer.failed_logins + 1,
-             locked_until=locked_until)
-     .where(Customer.id == customer.id)
-     .execute())
-    if locked_until:
-        audit("account_locked", customer=customer, ip=client_ip())
 
 
 def _start_session(customer, password, method):
