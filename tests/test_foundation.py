@@ -19,6 +19,22 @@ def test_sqlite_pragmas(app):
     assert database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
+def test_postgresql_urls_use_psycopg_3():
+    """postgresql:// and postgres:// both open Peewee's psycopg 3 database, with the
+    percent-encoded parts of the URL decoded and its query string passed to psycopg."""
+    from peewee import PostgresqlDatabase, Psycopg3Adapter
+    for scheme in ("postgresql", "postgres"):
+        database = models.open_database(f"{scheme}://portal:p%40ss%2Fw@db.example.it:5433/"
+                                        "portal?sslmode=require")
+        assert isinstance(database, PostgresqlDatabase)
+        assert isinstance(database._adapter, Psycopg3Adapter)
+        assert database.database == "portal"
+        assert database.connect_params == {"user": "portal", "password": "p@ss/w",
+                                           "host": "db.example.it", "port": 5433,
+                                           "sslmode": "require"}
+        assert database.is_closed()  # nothing connects before the first request
+
+
 def test_one_reading_per_supply_point_per_day(app, factory):
     point = factory.supply_point(factory.customer())
     day = datetime.date(2015, 2, 15)
