@@ -157,6 +157,8 @@ class SupplyPoint(BaseModel):
     @classmethod
     def get_for_customer(cls, code, customer):
         """The customer's supply point with this code, or None: never another's."""
+        if "\x00" in code:
+            return None  # no code has one, and PostgreSQL refuses NUL in a text value
         return (cls
                 .select()
                 .where((cls.code == code) & (cls.customer == customer))

@@ -503,6 +503,8 @@ def test_every_section_of_a_customer_is_audited(app, staff, operator, customer, 
 def test_unknown_customer_is_not_found(staff):
     assert staff.get("/operatore/clienti/000000").status_code == 404
     assert staff.get("/operatore/clienti/654321/segreti").status_code == 404
+    assert staff.get("/operatore/clienti/654321%00").status_code == 404
+    assert staff.get("/operatore/clienti/%00/fatture").status_code == 404
 
 
 def test_invoice_pdf_download_is_audited_and_checked(app, staff, customer, other_customer):
