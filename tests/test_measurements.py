@@ -12,7 +12,7 @@ import time_machine
 
 import charts
 import models
-from views.measurements import hourly_rows, interval_rows
+from views.measurements import hourly_rows, interval_rows, stream
 
 # Thursday 13 March 2025, 10:00 in Rome: the default range is 07/03 - 13/03.
 NOW = datetime.datetime(2025, 3, 13, 10, 0, tzinfo=models.ROME)
@@ -192,6 +192,19 @@ def test_csv_export_of_the_range(client, metered, factory, other_customer):
     assert lines[-2] == "04/03/2025 23:45;UTC+01:00;F3;0,250;1,000"
     assert "9,999" not in response.get_data(as_text=True)
     assert models.db.is_closed()  # the stream's own connection was closed at its end
+
+
+def test_csv_rows_stream_from_the_database(app, metered):
+    """The export never holds the range in memory: on PostgreSQL, whose driver would
+    read the whole result first, the rows come through a server-side cursor."""
+    query = interval_rows(metered, 0, 10 ** 10)
+    with app.app_context():
+        rows = stream(query, batch=100)
+        first = next(rows)
+        if not isinstance(models.db.obj, models.SqliteDatabase):
+            assert models.db.execute_sql("SELECT count(*) FROM pg_cursors").fetchone()[0] == 1
+        assert [first, *rows] == [tuple(row) for row in models.db.execute(query)]
+        assert first[0] == charts.midnight_timestamp(datetime.date(2025, 3, 1))
 
 
 def test_csv_export_across_the_summer_time_change(client, frozen, logged_in):
