@@ -36,17 +36,19 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def database_url_for(tmp_path):
-    """The database of an app made on tmp_path: the same path, the same database."""
+def database_url_for(tmp_path, schemas=_schemas):
+    """The database of an app made on tmp_path: the same path, the same database.
+    On PostgreSQL the schema goes into `schemas`, dropped at the end of the test by
+    default (a module-scoped fixture passes its own list to drop_schemas)."""
     if not ON_POSTGRES:
         return f"sqlite:///{tmp_path / 'portal.db'}"
     schema = "t_" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:20]
-    if schema not in _schemas:
+    if schema not in schemas:
         with _admin_connection() as admin:
             # A name left over by an interrupted run starts empty again.
             admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             admin.execute(f"CREATE SCHEMA {schema}")
-        _schemas.append(schema)
+        schemas.append(schema)
     # Every connection of the app (threads, subprocesses) works in the schema and
     # carries its name, by which the teardown finds it.
     query = urllib.parse.urlencode({"options": f"-c search_path={schema}",
@@ -59,21 +61,25 @@ def _admin_connection():
     return psycopg.connect(TEST_DATABASE_URL, autocommit=True)
 
 
-@pytest.fixture(autouse=True)
-def _drop_postgres_schemas():
-    """Drop the test's schemas, ending whatever connections (live servers,
-    subprocesses) still use them."""
-    yield
-    if not _schemas:
+def drop_schemas(schemas):
+    """Drop these schemas, ending whatever connections (live servers, subprocesses)
+    still use them."""
+    if not schemas:
         return
     if not models.db.is_closed():
         models.db.close()
     with _admin_connection() as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE application_name = ANY(%s)", (_schemas,))
-        for schema in _schemas:
+                      "WHERE application_name = ANY(%s)", (schemas,))
+        for schema in schemas:
             admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    _schemas.clear()
+    schemas.clear()
+
+
+@pytest.fixture(autouse=True)
+def _drop_postgres_schemas():
+    yield
+    drop_schemas(_schemas)
 
 
 def make_app(tmp_path, **overrides):
