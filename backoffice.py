@@ -14,6 +14,7 @@ MAX_FAILED_LOGINS = 10
 LOCKOUT = datetime.timedelta(minutes=15)
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 ROLES = (Operator.OPERATOR, Operator.ADMIN)
+MAX_NAME = 100
 
 # The demo accounts (README): only ever created by `flask demo`, on demo data.
 DEMO_OPERATOR_USERNAME = "operatore"
@@ -47,12 +48,15 @@ def create_operator(username, password, role=Operator.OPERATOR, name=""):
                            "cifre, punto, trattino e trattino basso.")
     if role not in ROLES:
         raise AccountError(f"Ruolo non valido: {role}.")
+    name = name.strip()
+    if len(name) > MAX_NAME:  # the column holds 255; PostgreSQL refuses more
+        raise AccountError(f"Nome troppo lungo: al massimo {MAX_NAME} caratteri.")
     errors = password_errors(username, password)
     if errors:
         raise AccountError(" ".join(errors))
     try:
         with db.atomic():
-            return Operator.create(username=username, name=name.strip(), role=role,
+            return Operator.create(username=username, name=name, role=role,
                                    password_hash=hash_password(password))
     except IntegrityError:
         raise AccountError(f"Esiste già un operatore «{username}».") from None

@@ -114,6 +114,9 @@ def test_create_command_refuses_mismatch_duplicates_and_bad_names(runner, operat
     assert duplicate.exit_code == 1 and "Esiste già un operatore «mario.rossi»" in duplicate.output
     bad = runner.invoke(args=["operator", "create", "a b"], input=f"{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n")
     assert bad.exit_code == 1 and "Nome utente non valido" in bad.output
+    long_name = runner.invoke(args=["operator", "create", "nuovo", "--name", "Maria " * 50],
+                              input=f"{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n")
+    assert long_name.exit_code == 1 and "Nome troppo lungo: al massimo 100 caratteri" in long_name.output
     assert [account.username for account in Operator.select()] == ["mario.rossi"]
 
 
