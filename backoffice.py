@@ -31,6 +31,13 @@ def normalise_username(username):
     return (username or "").strip().lower()
 
 
+def operator_named(username):
+    """The operator with this username, or None. A name no account can have is not
+    looked up (PostgreSQL refuses a NUL in a text value)."""
+    username = normalise_username(username)
+    return Operator.get_or_none(Operator.username == username) if USERNAME.match(username) else None
+
+
 def password_errors(username, password):
     """The customers' policy, plus: the password may not contain the username."""
     errors = policy_errors(password)
@@ -91,7 +98,7 @@ def authenticate(username, password, ip=""):
     account costs one argon2 verification like a real one, and counts no failure
     unless it exists."""
     now = utcnow()
-    operator = Operator.get_or_none(Operator.username == normalise_username(username))
+    operator = operator_named(username)
     usable = (operator is not None and operator.active
               and not (operator.locked_until and operator.locked_until > now))
     if verify_password(operator.password_hash if usable else None, password):

@@ -169,6 +169,7 @@ def test_login_starts_a_fresh_session_and_is_audited(app, operator):
     ("mario.rossi", "password-sbagliata"),
     ("nessuno", OPERATOR_PASSWORD),
     ("inattivo", OPERATOR_PASSWORD),
+    ("mario.rossi\x00", OPERATOR_PASSWORD),
 ])
 def test_every_login_failure_looks_the_same(app, operator, username, password):
     backoffice.create_operator("inattivo", OPERATOR_PASSWORD)
