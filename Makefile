@@ -1,4 +1,5 @@
-# Area Clienti: `make run` serves the demo portal, `make test` runs every test.
+# Area Clienti: `make run` serves the demo portal, `make test` runs every test
+# (`make test-postgres`: every test again on PostgreSQL).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -6,7 +7,11 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := app
 
-.PHONY: run test test-fast fuzz clean-demo
+# The database of `make test-postgres`: its role must be able to create schemas in it
+# (each test gets its own). README, "PostgreSQL", shows how to make one.
+TEST_DATABASE_URL ?= postgresql://portal:portal@127.0.0.1/portal_test
+
+.PHONY: run test test-postgres test-fast fuzz clean-demo
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +38,11 @@ test: $(BIN)/.installed
 		echo "*** chromium not found: browser tests NOT run. Install it: sudo apt-get install -y chromium ***" >&2; \
 		$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
 	fi
+
+# The whole suite on PostgreSQL; the tests of SQLite itself (marked sqlite_only) are
+# left out.
+test-postgres: $(BIN)/.installed
+	TEST_DATABASE_URL='$(TEST_DATABASE_URL)' $(MAKE) --no-print-directory test
 
 # Everything but the browser and slow tests: the quick loop while developing.
 test-fast: $(BIN)/.installed

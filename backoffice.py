@@ -11,6 +11,7 @@ from passwords import hash_password, needs_rehash, policy_errors, verify_passwor
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 ROLES = (Operator.OPERATOR, Operator.ADMIN)
+MAX_NAME = 100
 
 # The demo accounts (README): only ever created by `flask demo`, on demo data.
 DEMO_OPERATOR_USERNAME = "operatore"
@@ -25,6 +26,13 @@ class AccountError(ValueError):
 
 def normalise_username(username):
     return (username or "").strip().lower()
+
+
+def operator_named(username):
+    """The operator with this username, or None. A name no account can have is not
+    looked up (PostgreSQL refuses a NUL in a text value)."""
+    username = normalise_username(username)
+    return Operator.get_or_none(Operator.username == username) if USERNAME.match(username) else None
 
 
 def password_errors(username, password):
@@ -44,12 +52,15 @@ def create_operator(username, password, role=Operator.OPERATOR, name=""):
                            "cifre, punto, trattino e trattino basso.")
     if role not in ROLES:
         raise AccountError(f"Ruolo non valido: {role}.")
+    name = name.strip()
+    if len(name) > MAX_NAME:  # the column holds 255; PostgreSQL refuses more
+        raise AccountError(f"Nome troppo lungo: al massimo {MAX_NAME} caratteri.")
     errors = password_errors(username, password)
     if errors:
         raise AccountError(" ".join(errors))
     try:
         with db.atomic():
-            return Operator.create(username=username, name=name.strip(), role=role,
+            return Operator.create(username=username, name=name, role=role,
                                    password_hash=hash_password(password))
     except IntegrityError:
         raise AccountError(f"Esiste già un operatore «{username}».") from None
@@ -84,7 +95,7 @@ def authenticate(username, password, ip=""):
     account costs one argon2 verification like a real one, and counts no failure
     unless it exists."""
     now = utcnow()
-    operator = Operator.get_or_none(Operator.username == normalise_username(username))
+    operator = operator_named(username)
     usable = operator is not None and operator.active and not operator.is_locked(now)
     if verify_password(operator.password_hash if usable else None, password):
         changes = dict(failed_logins=0, locked_until=None)

@@ -19,7 +19,7 @@ from peewee import (
     TextField,
     fn,
 )
-from playhouse.db_url import connect
+from playhouse.db_url import connect, parse
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -38,7 +38,8 @@ SQLITE_PRAGMAS = {
 
 
 def open_database(url):
-    """Return a Peewee database for a DATABASE_URL (SQLite gets the portal's pragmas)."""
+    """Return a Peewee database for a DATABASE_URL (SQLite gets the portal's pragmas,
+    postgresql:// and postgres:// the psycopg 3 driver)."""
     if url.startswith("sqlite"):
         # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them.
         path = url.split("://", 1)[1][1:]
@@ -46,6 +47,13 @@ def open_database(url):
         # into SQLITE_BUSY halfway through.
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
                               check_same_thread=False)
+    if url.startswith(("postgresql://", "postgres://")):
+        # Peewee's psycopg 3 database (with server-side cursors for streaming). Outside
+        # db.atomic() every statement commits on its own, so a failed one never leaves
+        # the connection in an aborted transaction. Query-string arguments go to psycopg
+        # (e.g. ?sslmode=require); a percent-encoded user or password is decoded.
+        from playhouse.postgres_ext import Psycopg3Database
+        return Psycopg3Database(**parse(url, unquote_password=True, unquote_user=True))
     return connect(url)
 
 
@@ -173,6 +181,8 @@ class SupplyPoint(BaseModel):
     @classmethod
     def get_for_customer(cls, code, customer):
         """The customer's supply point with this code, or None: never another's."""
+        if "\x00" in code:
+            return None  # no code has one, and PostgreSQL refuses NUL in a text value
         return (cls
                 .select()
                 .where((cls.code == code) & (cls.customer == customer))

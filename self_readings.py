@@ -300,5 +300,5 @@ def has_pending(supply_point):
 
 def rows_per_page(value, choices):
     """The requested rows per page when it is one of the choices, else the first."""
-    return int(value) if value and value.isascii() and value.isdigit() and int(value) in choices \
-        else choices[0]
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 4 \
+        and int(value) in choices else choices[0]

@@ -40,14 +40,15 @@ def test_login_page_speaks_the_seed(client):
 
 
 @pytest.mark.parametrize("case", ["unknown code", "wrong password", "unregistered",
-                                  "malformed code"])
+                                  "malformed code", "NUL in the code"])
 def test_failed_logins_look_the_same(client, factory, case):
     factory.customer(code="111111")
     factory.customer(code="222222", registered=False)
     code, password = {"unknown code": ("333333", PASSWORD),
                       "wrong password": ("111111", "not the password"),
                       "unregistered": ("222222", PASSWORD),
-                      "malformed code": ("12ab", PASSWORD)}[case]
+                      "malformed code": ("12ab", PASSWORD),
+                      "NUL in the code": ("111111\x00", PASSWORD)}[case]
     reference = client.post("/login", data={"code": "444444", "password": "x" * 12})
     response = client.post("/login", data={"code": code, "password": password})
     assert response.status_code == reference.status_code == 422

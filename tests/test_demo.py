@@ -1,7 +1,8 @@
 """Demo data: valid Italian identifiers, the two scripted customers, coherent billing,
 measurements and readings, real files, refusal on a non-empty database, reproducibility.
 
-Self-contained: builds its own SQLite databases, uses no conftest fixture."""
+Self-contained: builds its own databases (SQLite files, or PostgreSQL schemas when
+TEST_DATABASE_URL names one), uses no conftest fixture."""
 import datetime
 import re
 from decimal import Decimal
@@ -12,6 +13,7 @@ from stdnum.it import codicefiscale, iva
 import demo
 import models
 import passwords
+from conftest import database_url_for, drop_schemas
 from models import (
     BilledConsumption,
     Customer,
@@ -31,8 +33,8 @@ POD = re.compile(r"IT\d{3}E\d{8}")
 ADDRESS = re.compile(r"[A-Z0-9 '.,/]+ - \d{5} [A-Z' ]+ \([A-Z]{2}\)")
 
 
-def _open_database(path):
-    database = models.open_database("sqlite:///" + str(path))
+def _open_database(path, **schemas):
+    database = models.open_database(database_url_for(path, **schemas))
     models.db.initialize(database)
     database.connect()
     models.init_schema()
@@ -43,13 +45,15 @@ def _open_database(path):
 def generated(tmp_path_factory):
     """One full default-size generation shared by the module (it takes a while)."""
     directory = tmp_path_factory.mktemp("demo")
-    database = _open_database(directory / "demo.db")
+    schemas = []  # dropped with the module, not after its first test
+    database = _open_database(directory, schemas=schemas)
     lines = []
     today = models.rome_now().date()  # what generate() defaults to
     summary = demo.generate(directory / "files", customers=50, log=lines.append)
     yield {"database": database, "summary": summary, "files": directory / "files",
            "log": lines, "today": today}
     database.close()
+    drop_schemas(schemas)
 
 
 @pytest.fixture
@@ -359,7 +363,7 @@ def _read_back(files_dir):
 def _quick_generation(directory, today, seed=demo.DEFAULT_SEED, customers=50):
     """generate() into a fresh database without invoice PDFs and measurement rows."""
     directory.mkdir()
-    database = _open_database(directory / "demo.db")
+    database = _open_database(directory)
     try:
         demo.generate(directory / "files", seed=seed, today=today, customers=customers,
                       pdfs=False, measurements=False, log=lambda message: None)

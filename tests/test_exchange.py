@@ -511,8 +511,9 @@ def test_unknown_kind_is_refused_by_the_command(app, runner, samples):
 
 def test_import_needs_a_schema(tmp_path):
     from app import create_app
+    from conftest import database_url_for
     application = create_app({"TESTING": True, "SECRET_KEY": "x",
-                              "DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+                              "DATABASE_URL": database_url_for(tmp_path),  # empty
                               "FILES_DIR": str(tmp_path / "files")})
     result = application.test_cli_runner().invoke(
         args=["import", "customers", str(SAMPLES / "customers.csv")])

@@ -1,7 +1,6 @@
 """Measurements: Rome local time across the DST changes, large files with flat
 memory, progress bar, and a portal that keeps writing while a file is checked."""
 import datetime
-import sqlite3
 import tracemalloc
 
 import pytest
@@ -160,17 +159,21 @@ def test_progress_bar_goes_to_stderr(app, runner, measured):
 
 def test_portal_can_write_while_a_file_is_checked(app, runner, measured, monkeypatch):
     """The staging pass never holds the write lock of the portal's database."""
-    database_path = app.config["DATABASE_URL"].split("sqlite:///", 1)[1]
     writes = []
     original_flush = exchange._Stager.flush
 
     def flush_then_write_elsewhere(stager):
         original_flush(stager)
-        other = sqlite3.connect(database_path, timeout=0, isolation_level=None)
+        # Another connection, which gives up at once if it has to wait for a lock.
+        other = models.open_database(app.config["DATABASE_URL"])
         try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("UPDATE customer SET phone = phone")
-            other.execute("COMMIT")
+            other.connect()
+            if isinstance(other, models.SqliteDatabase):
+                other.execute_sql("PRAGMA busy_timeout = 0")
+            else:
+                other.execute_sql("SET lock_timeout = '10ms'")
+            with other.atomic():  # BEGIN IMMEDIATE on SQLite: the write lock
+                other.execute_sql("UPDATE customer SET phone = phone")
             writes.append(True)
         finally:
             other.close()

@@ -11,12 +11,29 @@ from app import create_app
 from conftest import make_app
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_pragmas(app):
     database = models.db.obj
     assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
     assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_postgresql_urls_use_psycopg_3():
+    """postgresql:// and postgres:// both open Peewee's psycopg 3 database, with the
+    percent-encoded parts of the URL decoded and its query string passed to psycopg."""
+    from peewee import PostgresqlDatabase, Psycopg3Adapter
+    for scheme in ("postgresql", "postgres"):
+        database = models.open_database(f"{scheme}://portal:p%40ss%2Fw@db.example.it:5433/"
+                                        "portal?sslmode=require")
+        assert isinstance(database, PostgresqlDatabase)
+        assert isinstance(database._adapter, Psycopg3Adapter)
+        assert database.database == "portal"
+        assert database.connect_params == {"user": "portal", "password": "p@ss/w",
+                                           "host": "db.example.it", "port": 5433,
+                                           "sslmode": "require"}
+        assert database.is_closed()  # nothing connects before the first request
 
 
 def test_one_reading_per_supply_point_per_day(app, factory):
@@ -35,6 +52,7 @@ def test_init_db_creates_then_reports_current(runner):
     assert f"already at version {models.SCHEMA_VERSION}" in result.output
 
 
+@pytest.mark.sqlite_only
 def test_migration_from_schema_version_1_keeps_data(tmp_path):
     """A database made by schema version 1 reaches the current version with its rows."""
     path = tmp_path / "old.db"
@@ -56,6 +74,28 @@ def test_migration_from_schema_version_1_keeps_data(tmp_path):
         assert models.schema_version() == models.SCHEMA_VERSION
         reading.outcome = "validata"
         reading.save()
+
+
+def test_migration_to_version_2_on_this_database(app, runner, factory):
+    """The migrations run on either database: one at version 1 (without the columns
+    of version 2) reaches the current version with its rows."""
+    reading = models.SelfReading.create(supply_point=factory.supply_point(factory.customer()),
+                                        reading_date=datetime.date(2015, 2, 15),
+                                        meter_reading=45000)
+    for column in ("outcome", "outcome_reason"):
+        models.db.execute_sql(f"ALTER TABLE self_reading DROP COLUMN {column}")
+    models.SchemaVersion.delete().execute()
+    models.SchemaVersion.create(version=1)
+    models.db.close()
+
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert f"migrated from version 1 to {models.SCHEMA_VERSION}" in result.output
+    with models.db.connection_context():
+        stored = models.SelfReading.get_by_id(reading.id)
+        assert stored.meter_reading == 45000
+        assert stored.outcome is None and stored.outcome_reason == ""
+        assert models.schema_version() == models.SCHEMA_VERSION
 
 
 def test_secret_key_generated_once_and_kept(tmp_path, monkeypatch):

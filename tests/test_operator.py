@@ -114,6 +114,9 @@ def test_create_command_refuses_mismatch_duplicates_and_bad_names(runner, operat
     assert duplicate.exit_code == 1 and "Esiste già un operatore «mario.rossi»" in duplicate.output
     bad = runner.invoke(args=["operator", "create", "a b"], input=f"{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n")
     assert bad.exit_code == 1 and "Nome utente non valido" in bad.output
+    long_name = runner.invoke(args=["operator", "create", "nuovo", "--name", "Maria " * 50],
+                              input=f"{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n")
+    assert long_name.exit_code == 1 and "Nome troppo lungo: al massimo 100 caratteri" in long_name.output
     assert [account.username for account in Operator.select()] == ["mario.rossi"]
 
 
@@ -166,6 +169,7 @@ def test_login_starts_a_fresh_session_and_is_audited(app, operator):
     ("mario.rossi", "password-sbagliata"),
     ("nessuno", OPERATOR_PASSWORD),
     ("inattivo", OPERATOR_PASSWORD),
+    ("mario.rossi\x00", OPERATOR_PASSWORD),
 ])
 def test_every_login_failure_looks_the_same(app, operator, username, password):
     backoffice.create_operator("inattivo", OPERATOR_PASSWORD)
@@ -503,6 +507,8 @@ def test_every_section_of_a_customer_is_audited(app, staff, operator, customer, 
 def test_unknown_customer_is_not_found(staff):
     assert staff.get("/operatore/clienti/000000").status_code == 404
     assert staff.get("/operatore/clienti/654321/segreti").status_code == 404
+    assert staff.get("/operatore/clienti/654321%00").status_code == 404
+    assert staff.get("/operatore/clienti/%00/fatture").status_code == 404
 
 
 def test_invoice_pdf_download_is_audited_and_checked(app, staff, customer, other_customer):

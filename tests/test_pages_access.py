@@ -128,7 +128,7 @@ def test_another_customers_supply_point_is_404_on_every_page(client, logged_in, 
     assert_nothing_of_theirs(follow, theirs)
 
 
-@pytest.mark.parametrize("code", ["PR999999", "", "' OR 1=1 --", "PR%"])
+@pytest.mark.parametrize("code", ["PR999999", "", "' OR 1=1 --", "PR%", "PR\x00", "x" * 10_000])
 def test_unknown_supply_points_are_404(client, logged_in, code):
     assert client.get("/fatture", query_string={"punto": code}).status_code == 404
 

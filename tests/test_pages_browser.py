@@ -17,6 +17,7 @@ def login(page, url, code):
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Accedi").click()
     expect(page).to_have_url(re.compile(r"/home(\?punto=\w+)?$"))
+    page.wait_for_load_state("load")  # htmx is ready only once the new page has loaded
 
 
 def add_invoice(point, number, date, pdf_path=None):

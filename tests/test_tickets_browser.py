@@ -30,6 +30,7 @@ def operator_page(browser, live_server):
     staff.get_by_label("Password").fill(OPERATOR_PASSWORD)
     staff.get_by_role("button", name="Accedi").click()
     expect(staff.get_by_role("heading", name="Ticket", exact=True)).to_be_visible()
+    staff.wait_for_load_state("load")  # htmx is ready only once the new page has loaded
     return staff, errors
 
 
@@ -45,6 +46,8 @@ def test_ticket_journey(live_server, page, console_errors, browser, factory, smt
     page.get_by_label("User").fill("654321")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Accedi").click()
+    expect(page.get_by_text("Benvenuto")).to_be_visible()
+    page.wait_for_load_state("load")  # htmx is ready only once the new page has loaded
     page.get_by_role("navigation", name="Menu").get_by_role("link", name="Ticket").click()
     expect(page.get_by_text("Non hai ancora aperto ticket.")).to_be_visible()
     page.get_by_role("link", name="Nuovo ticket").click()

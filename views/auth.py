@@ -169,8 +169,9 @@ def login():
             _start_session(customer, form.password.data, method)
             target = request.args.get("next")
             return redirect(target if is_safe_next(target) else url_for("home.index"), 303)
-        audit("login_failed", customer=Customer.get_or_none(Customer.code == code),
-              ip=client_ip())
+        # Only digits can be a code (and PostgreSQL refuses a NUL in a text value).
+        audit("login_failed", ip=client_ip(),
+              customer=Customer.get_or_none(Customer.code == code) if code.isdigit() else None)
         error = LOGIN_FAILED
     status = 422 if request.method == "POST" else 200
     return render_page("auth/login.html", form=form, error=error), status

@@ -31,7 +31,7 @@ def chosen_year(years):
     """The year asked for (?anno=), else the latest with data. A year that is not a
     number or has no data falls back to the latest: a filter never errors."""
     asked = request.args.get("anno", "")
-    if asked.isascii() and asked.isdigit() and int(asked) in years:
+    if asked.isascii() and asked.isdigit() and len(asked) == 4 and int(asked) in years:
         return int(asked)
     return years[0]
 

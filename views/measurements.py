@@ -85,6 +85,18 @@ def fetch(query):
     return models.db.execute(query)
 
 
+def stream(query, batch=2000):
+    """The same rows one by one, never all in memory. SQLite steps its cursor; psycopg
+    would read the whole result first, so PostgreSQL gets a server-side cursor, which
+    lives inside a transaction."""
+    if isinstance(models.db.obj, models.SqliteDatabase):
+        yield from fetch(query)
+        return
+    with models.db.atomic():
+        cursor = models.db.execute(query, named_cursor=True, array_size=batch)
+        yield from iter(cursor.fetchone, None)
+
+
 def interval_rows(supply_point, start, end):
     """Raw intervals (timestamp, kWh, 1, kW) of [start, end): a range scan of the
     (supply_point, timestamp) index, whatever else the table holds."""
@@ -164,9 +176,8 @@ def download():
         # The request's connection closed when the view returned; the stream opens its
         # own, and the request teardown closes it again when the stream ends.
         models.db.connect(reuse_if_open=True)
-        # Rows go from the cursor to the client one by one, never all in memory
-        # (SQLite steps the cursor; PostgreSQL would need a server-side cursor).
-        yield from fetch(query)
+        # Rows go from the cursor to the client one by one, never all in memory.
+        yield from stream(query)
 
     body = stream_with_context(charts.measurement_csv(rows()))
     response = Response(body, mimetype="text/csv")

@@ -141,8 +141,7 @@ def login():
             if not (is_safe_next(target) and target.startswith("/operatore")):
                 target = url_for("operator.index")
             return redirect(target, 303)
-        named = Operator.get_or_none(
-            Operator.username == backoffice.normalise_username(form.username.data))
+        named = backoffice.operator_named(form.username.data)
         audit("operator_login_failed", operator=named, ip=client_ip())
         error = LOGIN_FAILED
     status = 422 if request.method == "POST" else 200
@@ -286,7 +285,7 @@ def create_demo_operators():
 
 
 def _operator_named(username):
-    operator = Operator.get_or_none(Operator.username == backoffice.normalise_username(username))
+    operator = backoffice.operator_named(username)
     if operator is None:
         raise click.ClickException(f"Nessun operatore «{username}».")
     return operator

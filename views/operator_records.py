@@ -173,6 +173,8 @@ CUSTOMER_SECTIONS = {
 
 
 def _customer_or_404(code):
+    if "\x00" in code:
+        abort(404)  # no code has one, and PostgreSQL refuses NUL in a text value
     customer = Customer.get_or_none(Customer.code == code)
     if customer is None:
         abort(404)
