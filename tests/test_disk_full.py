@@ -50,6 +50,7 @@ def test_injected_disk_full_error(app, factory, monkeypatch):
                                   lambda: monkeypatch.setattr(models.db.obj, "execute_sql", original))
 
 
+@pytest.mark.sqlite_only  # the database file must live on the tiny filesystem
 @pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get("CI"),
                     reason="mounting a tiny filesystem needs root (CI runs as root)")
 def test_real_full_filesystem(tmp_path, factory):
