@@ -41,9 +41,14 @@ def init_db():
 @with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has customers.")
 @click.option("--seed", default=20150215, show_default=True, help="Random seed.")
-def demo(if_empty, seed):
+@click.option("--scale", type=click.Choice(["small", "medium", "large"]), default="small",
+              show_default=True,
+              help="small: 50 customers with every bill since 2014; medium: 20,000 customers, "
+                   "25,000 points, 500,000 invoices; large: ten times medium (load tests).")
+def demo(if_empty, seed, scale):
     """Fill an empty database with realistic demo data."""
     import demo as demo_data
+    import demo_scale
 
     with models.db.connection_context():
         models.init_schema()
@@ -54,8 +59,11 @@ def demo(if_empty, seed):
             raise click.ClickException("The database is not empty: demo data go only "
                                        "into an empty database.")
         started = time.monotonic()
-        summary = demo_data.generate(Path(current_app.config["FILES_DIR"]), seed=seed,
-                                     log=click.echo)
+        files_dir = Path(current_app.config["FILES_DIR"])
+        if scale == "small":
+            summary = demo_data.generate(files_dir, seed=seed, log=click.echo)
+        else:
+            summary = demo_scale.generate(files_dir, scale=scale, seed=seed, log=click.echo)
         from views.operator import create_demo_operators
         create_demo_operators()
     click.echo(f"Demo data ready in {time.monotonic() - started:.1f} s: "
