@@ -95,8 +95,17 @@ def _secret_key(app):
         raise RuntimeError("SECRET_KEY must be set when PRODUCTION=1.")
     key_file = Path(app.instance_path) / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
+        # Several workers may start at once: each writes a candidate and links it into
+        # place; the first link wins and every worker reads that one key.
+        candidate = key_file.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        candidate.write_text(secrets.token_hex(32))
+        candidate.chmod(0o600)
+        try:
+            os.link(candidate, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
     return key_file.read_text().strip()
 
 
