@@ -233,7 +233,7 @@ def init_app(app):
         log.addHandler(handler)
     if log.level == logging.NOTSET:
         log.setLevel(logging.INFO)
-    scheduler = Scheduler(app, interval)
+    scheduler = Scheduler(app, interval, tick_seconds=app.config.get("ACQUISITION_TICK_SECONDS") or 60)
     app.extensions["acquisition_scheduler"] = scheduler
     app.before_request(scheduler.ensure_started)
 

@@ -55,6 +55,7 @@ ENVIRONMENT = {
     "PRODUCTION": bool,
     "RATELIMIT_STORAGE_URI": str,
     "ACQUISITION_INTERVAL": int,
+    "ACQUISITION_TICK_SECONDS": int,
     "READINGS_POLL_SECONDS": int,
     "AUDIT_RETENTION_DAYS": int,
     "MAIL_RETENTION_DAYS": int,
@@ -144,6 +145,8 @@ def create_app(test_config=None):
         RATELIMIT_STORAGE_URI="memory://",
         # Minutes between automatic acquisitions of self-readings; 0 turns them off.
         ACQUISITION_INTERVAL=30,
+        # Seconds between the schedule's checks whether a run is due (in every worker).
+        ACQUISITION_TICK_SECONDS=60,
         # Seconds between refreshes of a self-reading list that shows pending rows.
         READINGS_POLL_SECONDS=60,
         # Retention (flask retention): security events two years (the Garante asks at
