@@ -11,7 +11,7 @@ export FLASK_APP := app
 # (each test gets its own). README, "PostgreSQL", shows how to make one.
 TEST_DATABASE_URL ?= postgresql://portal:portal@127.0.0.1/portal_test
 
-.PHONY: run test test-postgres test-fast fuzz clean-demo
+.PHONY: run test test-postgres test-fast fuzz bench clean-demo
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ test-fast: $(BIN)/.installed
 # Hypothesis with 1,000 examples per form and per page (the normal suite runs 25).
 fuzz: $(BIN)/.installed
 	FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/test_fuzz.py $(PYTEST_ARGS)
+
+# Load test of every customer page under gunicorn against a bare Flask route, on a
+# generated medium database (made once under BENCH_DIR, about 2 minutes); appends the
+# figures to bench/RESULTS.md. BENCH_ARGS="--duration 300" for the 5-minute run,
+# BENCH_ARGS="--scale large" for ten times the data. See bench/README.md.
+bench: $(BIN)/.installed
+	$(BIN)/python bench/bench_pages.py $(BENCH_ARGS)
 
 clean-demo:
 	rm -rf instance/portal.db instance/portal.db-wal instance/portal.db-shm instance/files instance/outbox
