@@ -159,7 +159,7 @@ def free_port():
 
 
 def gunicorn_command(args, port, target):
-    return [sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
+    return [args.server_python or sys.executable, "-m", "gunicorn", "--workers", str(args.workers),
             "--threads", str(args.threads), "--worker-class", "gthread",
             "--bind", f"127.0.0.1:{port}", target]
 
@@ -497,9 +497,10 @@ def percentile(ordered, fraction):
     return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
-def summarise(samples, duration):
-    """{step: figures} plus "all"; rates per second of the run's duration (every
-    request sent in it is counted once answered)."""
+def summarise(samples, wall):
+    """{step: figures} plus "all". Rates are per second of wall time, from the start
+    to the last answer: a server that falls behind stretches the run (a customer
+    sends every request it was due to send, late if need be), so its rate drops."""
     by_step = {}
     for sample in samples:
         by_step.setdefault(sample[0], []).append(sample)
@@ -508,7 +509,7 @@ def summarise(samples, duration):
     for name, rows in by_step.items():
         times = sorted(row[1] * 1000 for row in rows if row[3])
         figures[name] = dict(
-            requests=len(rows), per_second=len(rows) / duration,
+            requests=len(rows), per_second=len(rows) / wall,
             errors=sum(1 for row in rows if not row[3]),
             late=sum(1 for row in rows if row[5]),
             p50=percentile(times, 0.50), p95=percentile(times, 0.95),
@@ -546,6 +547,14 @@ def machine_cpu():
     return (sum(values[:8]) - idle) / ticks, sum(values[:8]) / ticks
 
 
+def server_python_version(args):
+    if not args.server_python:
+        return f"Python {platform.python_version()} ({sys.executable})"
+    version = subprocess.run([args.server_python, "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    return f"Python {version} ({args.server_python})"
+
+
 def load_average():
     return "{:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
 
@@ -558,7 +567,7 @@ def markdown(run):
         "",
         f"- Command: `{run['command']}`",
         f"- Machine: {run['machine']}",
-        f"- Server: `{run['server']}` (PRODUCTION=1, no access log)",
+        f"- Server: `{run['server']}` (PRODUCTION=1, no access log), {run['server_python']}",
         f"- Data: {run['data']}",
         f"- Load average (1/5/15 min): before {run['load']['before']}, after the portal "
         f"run {run['load']['portal']}, after the bare run {run['load']['bare']}",
@@ -643,6 +652,8 @@ def main():
     parser.add_argument("--warmup", type=float, default=10, help="seconds before measuring")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--server-python", help="the Python of a virtualenv with "
+                        "requirements.txt to serve with (default: this one)")
     parser.add_argument("--bench-dir", default=os.environ.get("BENCH_DIR", "/tmp/area-clienti-bench"))
     parser.add_argument("--database-url", help="use this database instead of a generated one")
     parser.add_argument("--files-dir", help="FILES_DIR of --database-url")
@@ -708,7 +719,7 @@ def main():
         load_portal = load_average()
     finally:
         server.stop()
-    portal = summarise(samples, args.duration)
+    portal = summarise(samples, wall)
 
     bare_command = gunicorn_command(args, port, "bench.bare_app:create_app()")
     print(f"Bare route: {shlex.join(bare_command[2:])}")
@@ -725,7 +736,7 @@ def main():
         load_bare = load_average()
     finally:
         server.stop()
-    bare = summarise(bare_samples, args.duration)
+    bare = summarise(bare_samples, bare_wall)
 
     logins.sort()
     data = (f"{args.scale} demo generated {generated['generated']} "
@@ -733,6 +744,7 @@ def main():
     run = dict(date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), scale=args.scale,
                rate=args.rate, duration=args.duration, users=args.users, command=command,
                machine=machine(), server=shlex.join(["gunicorn"] + server_command[3:]),
+               server_python=server_python_version(args),
                data=data, load=dict(before=load_before, portal=load_portal, bare=load_bare),
                login=dict(p50=percentile(logins, 0.5), p99=percentile(logins, 0.99)),
                cpu=dict(portal_server=portal_cpu[0], portal_client=portal_cpu[1],
