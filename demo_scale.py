@@ -122,9 +122,8 @@ def _bulk(model, fields, rows):
             fields = list(fields) + [field for field, _ in defaults]
             extra = tuple(value for _, value in defaults)
             rows = [row + extra for row in rows]
-        columns = ", ".join(f'"{field.column_name}"' for field in fields)
-        marks = ", ".join("?" * len(fields))
-        sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})'
+        # Peewee writes the statement (one row of placeholders); executemany reuses it.
+        sql, _ = model.insert_many([[None] * len(fields)], fields=fields).sql()
         cursor = database.cursor()
         for first in range(0, len(rows), _SQLITE_BATCH):
             cursor.executemany(sql, rows[first:first + _SQLITE_BATCH])
@@ -142,20 +141,20 @@ class _FastLoad:
         self.sqlite = isinstance(models.db.obj, SqliteDatabase)
         if self.sqlite:
             db = models.db
-            self.journal = db.execute_sql("PRAGMA journal_mode").fetchone()[0]
+            self.journal = db.pragma("journal_mode")
             # A rollback journal only keeps pages that existed before: nothing, here.
-            db.execute_sql("PRAGMA journal_mode=DELETE")
-            db.execute_sql("PRAGMA synchronous=OFF")
-            db.execute_sql("PRAGMA cache_size=-262144")  # 256 MiB
-            db.execute_sql("PRAGMA temp_store=MEMORY")
+            db.pragma("journal_mode", "delete")
+            db.pragma("synchronous", "off")
+            db.pragma("cache_size", -262144)  # 256 MiB
+            db.pragma("temp_store", "memory")
         return self
 
     def __exit__(self, *exc):
         if self.sqlite:
             db = models.db
-            db.execute_sql(f"PRAGMA journal_mode={self.journal}")
-            db.execute_sql(f"PRAGMA synchronous={models.SQLITE_PRAGMAS['synchronous']}")
-            db.execute_sql("PRAGMA cache_size=-2000")
+            db.pragma("journal_mode", self.journal)
+            db.pragma("synchronous", models.SQLITE_PRAGMAS["synchronous"])
+            db.pragma("cache_size", -2000)
         return False
 
 
