@@ -65,10 +65,13 @@ ENVIRONMENT = {
 
 
 class PortalSessionInterface(SecureCookieSessionInterface):
-    """Responses anyone may cache (plotly.js) never set or vary on the session cookie."""
+    """Responses anyone may cache (plotly.js) never set or vary on the session cookie.
+    Nor do static files: one still loading with the cookie of the previous page would
+    put back the session that page's successor has just changed (the supply point)."""
 
     def save_session(self, app, session, response):
-        if response.headers.get("Cache-Control", "").startswith("public"):
+        if (request.endpoint == "static"
+                or response.headers.get("Cache-Control", "").startswith("public")):
             return
         super().save_session(app, session, response)
 

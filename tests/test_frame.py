@@ -40,6 +40,17 @@ def test_supply_point_choice_is_remembered_and_checked(client, logged_in, other_
     assert other_customer.name not in client.get("/home?punto=PR999001").text
 
 
+def test_static_files_never_set_the_session_cookie(client, logged_in):
+    """A page's stylesheets and scripts may still be loading with the cookie of before
+    the customer chose another supply point; had their answers set the cookie, they
+    would put the old choice back (every response refreshes the session)."""
+    for path in ("/static/css/portal.css", "/static/js/portal.js", "/static/favicon.svg"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "Set-Cookie" not in response.headers, path
+    assert "Set-Cookie" in client.get("/home").headers  # pages still refresh the session
+
+
 def test_security_headers_on_every_response(client, logged_in):
     for url in ("/home", "/login", "/static/css/portal.css", "/pagina-che-non-esiste"):
         headers = client.get(url).headers

@@ -561,6 +561,8 @@ def test_create_global_and_per_point_windows(staff, customer):
     (dict(start_date="domani"), "Data non valida"),
     (dict(start_time="25:00"), "Ora non valida"),
     (dict(end_date=""), "Campo obbligatorio."),
+    (dict(start_date=" "), "Campo obbligatorio."),
+    (dict(start_time="  "), "Campo obbligatorio."),
     (dict(start_date="2001-01-01", end_date="2001-02-01"), "Il periodo è già concluso"),
     (dict(supply_point="PR000000"), "Nessun punto di fornitura con questo codice."),
 ])

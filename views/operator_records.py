@@ -45,7 +45,8 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
 # --- Forms ------------------------------------------------------------------------
 
 class BlankableDateField(DateField):
-    """A date in ISO (the date picker) or dd/mm/yyyy; blank is None for InputRequired."""
+    """A date in ISO (the date picker) or dd/mm/yyyy; blank (or spaces) is None for
+    InputRequired."""
 
     def __init__(self, label, validators=None, **kwargs):
         super().__init__(label, validators, format=["%Y-%m-%d", "%d/%m/%Y"],
@@ -55,6 +56,7 @@ class BlankableDateField(DateField):
     def process_formdata(self, valuelist):
         if valuelist and not "".join(valuelist).strip():
             self.data = None
+            self.raw_data = []  # spaces are no input either: InputRequired must say so
             return
         super().process_formdata(valuelist)
 
@@ -67,6 +69,7 @@ class BlankableTimeField(TimeField):
     def process_formdata(self, valuelist):
         if valuelist and not "".join(valuelist).strip():
             self.data = None
+            self.raw_data = []  # spaces are no input either: InputRequired must say so
             return
         super().process_formdata(valuelist)
 
