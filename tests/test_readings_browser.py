@@ -45,6 +45,9 @@ def test_seed_journey(live_server, live_app, factory, page, console_errors):
 
     def add(meter, corrector):
         page.get_by_role("link", name="Aggiungi").click()
+        # The form opens with the cursor in the meter reading. htmx moves the focus there
+        # once the swap settles, so typing before that could land in the wrong field.
+        expect(page.get_by_label("Lettura contatore")).to_be_focused()
         page.get_by_label("Lettura contatore").fill(meter)
         page.get_by_label("Lettura correttore").fill(corrector)
         page.get_by_role("button", name="Salva").click()
