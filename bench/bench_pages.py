@@ -436,6 +436,36 @@ class BareUser:
         return status, status == 200 and data == b"ok", len(data), elapsed
 
 
+def one_at_a_time(server, actor, steps, repeat):
+    """Each step `repeat` times in a row by one customer, nothing else running:
+    {step: (p50 ms, server CPU ms per request)}. The cost of a page on its own."""
+    figures = {}
+    for name in steps:
+        if name == "reading: delete":
+            continue  # measured with its add
+        times, deletes = [], []
+        cpu = server.cpu_seconds()
+        for _ in range(repeat):
+            status, ok, _, elapsed = actor.step(name)
+            if not ok:
+                raise SystemExit(f"{name} failed ({status}) in the one-at-a-time pass")
+            times.append(elapsed * 1000)
+            if name == "reading: add":
+                status, ok, _, elapsed = actor.step("reading: delete")
+                if not ok:
+                    raise SystemExit(f"reading: delete failed ({status})")
+                deletes.append(elapsed * 1000)
+        cpu = (server.cpu_seconds() - cpu) * 1000
+        if deletes:
+            # The pair's CPU, split in proportion to the two answers' times.
+            share = sum(times) / (sum(times) + sum(deletes))
+            figures["reading: delete"] = (percentile(sorted(deletes), 0.5),
+                                          cpu * (1 - share) / repeat)
+            cpu *= share
+        figures[name] = (percentile(sorted(times), 0.5), cpu / repeat)
+    return figures
+
+
 def run_load(actors, steps, rate, duration, seed, record=True):
     """Every actor replays `steps` in a loop from a random place, at rate/len(actors)
     requests per second each, for `duration` seconds. Returns the samples
@@ -619,6 +649,19 @@ def markdown(run):
         f"({overall['per_second']:.1f}/s, {overall['errors']} errors).",
         "",
     ]
+    if run.get("alone"):
+        bare_p50, bare_cpu = run["bare_alone"]
+        lines += [
+            f"One request at a time (one customer, each page {run['alone_repeat']} times in a "
+            "row, before the load; the bare route likewise): what a page costs on its own.",
+            "",
+            "| page or fragment | p50 ms | p50 / bare p50 | server CPU ms per request |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, kind in PAGES:
+            p50, cpu = run["alone"][name]
+            lines.append(f"| {name} ({kind}) | {p50:.2f} | {p50 / bare_p50:.1f}× | {cpu:.2f} |")
+        lines += [f"| bare Flask route | {bare_p50:.2f} | 1.0× | {bare_cpu:.2f} |", ""]
     return "\n".join(lines)
 
 
@@ -636,6 +679,15 @@ def compare(paths):
     cells = " | ".join(f"{run['bare']['all']['p50']:.1f} | {run['bare']['all']['p95']:.1f}"
                        for run in runs)
     lines.append(f"| bare route | {cells} | |")
+    if all(run.get("alone") for run in runs):
+        head = " | ".join(f"{run['scale']} p50 alone | {run['scale']} CPU" for run in runs)
+        lines += ["", f"| page, one request at a time | {head} | p50 {runs[-1]['scale']} / "
+                      f"{runs[0]['scale']} |", "|---|" + "---:|" * (2 * len(runs) + 1)]
+        for name, _ in PAGES:
+            cells = " | ".join(f"{run['alone'][name][0]:.2f} | {run['alone'][name][1]:.2f}"
+                               for run in runs)
+            ratio = runs[-1]["alone"][name][0] / runs[0]["alone"][name][0]
+            lines.append(f"| {name} | {cells} | {ratio:.2f}× |")
     return "\n".join(lines)
 
 
@@ -650,6 +702,8 @@ def main():
     parser.add_argument("--rate", type=float, default=300, help="requests per second offered")
     parser.add_argument("--duration", type=float, default=60, help="seconds of each measured run")
     parser.add_argument("--warmup", type=float, default=10, help="seconds before measuring")
+    parser.add_argument("--alone", type=int, default=100,
+                        help="times each page is asked alone, one request at a time")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--server-python", help="the Python of a virtualenv with "
@@ -711,6 +765,8 @@ def main():
         actors = [actor for _, actor in sorted(clients, key=lambda pair: pair[0])]
         print(f"{len(actors)} customers logged in; warming up {args.warmup:g} s...")
         run_load(actors, steps, args.rate, args.warmup, seed=1, record=False)
+        print(f"One request at a time: each page {args.alone} times...")
+        alone = one_at_a_time(server, actors[0], steps, args.alone)
         print(f"Portal: {args.rate:g} req/s for {args.duration:g} s...")
         cpu = (server.cpu_seconds(), time.process_time(), machine_cpu())
         samples, wall = run_load(actors, steps, args.rate, args.duration, seed=2)
@@ -728,6 +784,7 @@ def main():
         server.wait_ready(port, "/")
         bare_actors = [BareUser(Client(port)) for _ in users]
         run_load(bare_actors, ["bare"], args.rate, args.warmup, seed=1, record=False)
+        bare_alone = one_at_a_time(server, bare_actors[0], ["bare"], args.alone)["bare"]
         print(f"Bare route: {args.rate:g} req/s for {args.duration:g} s...")
         cpu = (server.cpu_seconds(), time.process_time(), machine_cpu())
         bare_samples, bare_wall = run_load(bare_actors, ["bare"], args.rate, args.duration, seed=2)
@@ -751,7 +808,8 @@ def main():
                         portal_others=(portal_cpu[2] - portal_cpu[0] - portal_cpu[1]) / wall,
                         bare_server=bare_cpu[0], bare_client=bare_cpu[1],
                         bare_others=(bare_cpu[2] - bare_cpu[0] - bare_cpu[1]) / bare_wall),
-               portal=portal, bare=bare)
+               portal=portal, bare=bare, alone=alone, bare_alone=bare_alone,
+               alone_repeat=args.alone)
     text = markdown(run)
     print("\n" + text)
     results = ROOT / "bench" / "results"
