@@ -197,6 +197,25 @@ def test_email_change_needs_the_current_password(client, logged_in):
     assert [event.event for event in contact_events(logged_in)] == ["contact_change_refused"]
 
 
+def test_email_change_ends_other_sessions_keeps_this_one(app, client, logged_in):
+    other = app.test_client()
+    other.post("/login", data={"code": logged_in.code, "password": PASSWORD})
+    assert other.get("/dati-anagrafici").status_code == 200
+
+    phone_only = client.post("/dati-anagrafici", headers=HTMX,
+                             data=contacts(logged_in, phone="0586 444555"))
+    assert phone_only.status_code == 200
+    assert other.get("/dati-anagrafici").status_code == 200  # a phone number ends nothing
+
+    response = client.post("/dati-anagrafici", headers=HTMX,
+                           data=contacts(logged_in, phone="0586 444555", email="nuovo@example.it",
+                                         current_password=PASSWORD))
+    assert response.status_code == 200
+    assert reload(logged_in).email == "nuovo@example.it"
+    assert "nuovo@example.it" in client.get("/dati-anagrafici").text
+    assert other.get("/dati-anagrafici").status_code == 302
+
+
 def test_phone_change_does_not_need_the_password(client, logged_in):
     response = client.post("/dati-anagrafici", headers=HTMX,
                            data=contacts(logged_in, phone="0586 444555",

@@ -5,7 +5,7 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, current_app, flash, redirect, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
@@ -118,11 +118,18 @@ def update():
     changes = changed_fields(customer, form)
     old_email = customer.email
     if changes:
+        update = dict(changes)
+        if "email" in changes:
+            # The address that can reset the password changed: like a new password, it
+            # ends every other session (one opened by whoever knew the old password).
+            update["session_version"] = Customer.session_version + 1
         with db.atomic():
-            Customer.update(**changes).where(Customer.id == customer.id).execute()
+            Customer.update(**update).where(Customer.id == customer.id).execute()
         audit("contact_changed", customer=customer, ip=client_ip(),
               detail="fields: " + ", ".join(changes))
     customer = Customer.get_by_id(customer.id)
+    if "email" in changes:
+        login_user(customer)  # this session goes on with the new version
     notified = _notify_email_change(customer, old_email) if "email" in changes else None
     message = _saved_message(changes, notified)
     if not is_htmx():
