@@ -42,6 +42,8 @@ from models import (
     ReadingWindow,
     SelfReading,
     SupplyPoint,
+    Ticket,
+    TicketMessage,
 )
 
 DEMO_PASSWORD = "Collesalvetti-2015"
@@ -1775,6 +1777,87 @@ def _insert_self_readings(planned, today, rng):
 
 
 # ---------------------------------------------------------------------------
+# Tickets
+# ---------------------------------------------------------------------------
+
+# The company's threads: one answered and closed, one the back-office is working on
+# (with an internal note the customer never sees). Each message: (days before today,
+# hour, who: "customer", "reply" or "note", text).
+_COMPANY_TICKETS = (
+    ("Fatturazione", "Conguaglio gas più alto del previsto", Ticket.CLOSED, 0, (
+        (41, 9, "customer", "Buongiorno, la fattura di conguaglio del punto gas è quasi il "
+                            "doppio della precedente. Potete verificare le letture usate?"),
+        (40, 15, "reply", "Buongiorno, la fattura comprende il conguaglio di quattro mesi "
+                          "stimati: l'ultima lettura rilevata dal distributore era più alta "
+                          "della stima. Per evitare conguagli può inserire l'autolettura "
+                          "nei periodi indicati nella pagina Autolettura Contatore."),
+        (39, 10, "customer", "Chiaro, grazie. Inserirò l'autolettura ogni mese."),
+    )),
+    ("Letture", "Lettura del correttore", Ticket.IN_PROGRESS, 0, (
+        (3, 11, "customer", "Il display del correttore mostra due valori: quale dei due va "
+                            "inserito nell'autolettura?"),
+        (2, 9, "note", "Chiedere al distributore il modello del correttore installato."),
+        (2, 16, "reply", "Buongiorno, stiamo verificando con il distributore il modello del "
+                         "correttore installato: le risponderemo entro due giorni lavorativi."),
+    )),
+)
+_OTHER_SUBJECTS = (
+    ("Fatturazione", "Richiesta duplicato fattura",
+     "Non trovo la fattura di gennaio tra i documenti: potete inviarmene una copia?"),
+    ("Contratto", "Cambio intestatario",
+     "Devo volturare la fornitura a mia figlia: quali documenti servono?"),
+    ("Letture", "Autolettura non accettata",
+     "Ho inserito la lettura ma risulta scartata: il contatore segna proprio quel valore."),
+    ("Guasto / tecnico", "Contatore con display spento",
+     "Da ieri il display del contatore è spento. Devo chiamare il distributore?"),
+    ("Altro", "Modalità di pagamento",
+     "Vorrei passare dal bollettino all'addebito diretto sul conto corrente."),
+    ("Fatturazione", "Rateizzazione",
+     "È possibile pagare l'ultima fattura in tre rate?"),
+)
+
+
+def _ticket_rows(ticket, messages, today, customer_id, point_id):
+    """The Ticket row and its TicketMessage rows; times are UTC, the thread's last
+    message is the ticket's last activity."""
+    def at(days, hour):
+        return _utc(today - datetime.timedelta(days=days), hour)
+
+    created, updated = at(*messages[0][:2]), at(*messages[-1][:2])
+    category, subject, status = ticket
+    row = {"customer": customer_id, "supply_point": point_id, "category": category,
+           "subject": subject, "status": status, "created_at": created, "updated_at": updated}
+    message_rows = [{"from_customer": who == "customer", "internal": who == "note",
+                     "operator": None, "body": text, "created_at": at(days, hour)}
+                    for days, hour, who, text in messages]
+    return row, message_rows
+
+
+def _insert_tickets(planned, today, rng):
+    """The company's two threads, and one open request from each of a few other
+    registered customers waiting in the back-office queue."""
+    company = next(customer for customer in planned if customer.code == COMPANY_CODE)
+    gas_points = [point for point in company.points if point.is_gas]
+    threads = [_ticket_rows((category, subject, status), messages, today, company.id,
+                            gas_points[point_index].id)
+               for category, subject, status, point_index, messages in _COMPANY_TICKETS]
+    others = [customer for customer in planned
+              if customer.code not in FIXED_CUSTOMERS and customer.registered_at is not None]
+    for customer, (category, subject, text) in zip(rng.sample(others, min(len(others), 6)),
+                                                    _OTHER_SUBJECTS):
+        days = rng.randint(1, 6)
+        threads.append(_ticket_rows((category, subject, Ticket.OPEN),
+                                    ((days, rng.randint(8, 19), "customer", text),),
+                                    today, customer.id, rng.choice(customer.points).id))
+    message_count = 0
+    for ticket_row, message_rows in threads:
+        ticket_id = Ticket.insert(ticket_row).execute()
+        message_count += _insert(TicketMessage, [dict(row, ticket=ticket_id)
+                                                 for row in message_rows])
+    return len(threads), message_count
+
+
+# ---------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------
 
@@ -1797,7 +1880,7 @@ def generate(files_dir, *, seed=DEFAULT_SEED, today=None, customers=50,
     # One stream per step: skipping PDFs or measurements cannot shift the others.
     rng = {step: random.Random(master.getrandbits(64))
            for step in ("customers", "consumption", "measurements", "billing", "documents",
-                        "readings")}
+                        "readings", "tickets")}
 
     def progress(message):
         log(f"[{time.perf_counter() - started:5.1f} s] {message}")
@@ -1829,6 +1912,9 @@ def generate(files_dir, *, seed=DEFAULT_SEED, today=None, customers=50,
         counts["SelfReading"] = _insert_self_readings(planned, today, rng["readings"])
         progress(f"{counts['ReadingWindow']} reading windows, "
                  f"{counts['SelfReading']} self-readings")
+        counts["Ticket"], counts["TicketMessage"] = _insert_tickets(planned, today,
+                                                                    rng["tickets"])
+        progress(f"{counts['Ticket']} tickets")
 
     files_bytes = sum(path.stat().st_size for path in files_dir.rglob("*") if path.is_file())
     progress(f"done: {files_bytes / 1e6:.1f} MB of files in {files_dir}")

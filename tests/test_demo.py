@@ -24,6 +24,8 @@ from models import (
     ReadingWindow,
     SelfReading,
     SupplyPoint,
+    Ticket,
+    TicketMessage,
 )
 
 # A full default-size generation runs once for the module: half a minute or more.
@@ -82,7 +84,7 @@ def test_codice_fiscale_and_partita_iva_check_characters():
 
 def test_summary_counts_every_table_and_the_log_tells_how_to_demo(data):
     models_filled = (Customer, SupplyPoint, Invoice, BilledConsumption, Measurement, Document,
-                     Form, ReadingWindow, SelfReading)
+                     Form, ReadingWindow, SelfReading, Ticket, TicketMessage)
     assert data["summary"] == {model.__name__: model.select().count() for model in models_filled}
     assert any("invoices" in line for line in data["log"])
     identities = "\n".join(data["log"][-2:])
@@ -320,6 +322,28 @@ def test_documents_and_forms_are_real_pdfs(data):
     assert 4 <= len(titles) <= 6
     for form in Form.select():
         assert (data["files"] / form.file_path).read_bytes().startswith(b"%PDF")
+
+
+def test_tickets_give_the_company_two_threads_and_the_back_office_a_queue(data):
+    company = _customer("654321")
+    working, closed = Ticket.for_customer(company)  # newest activity first
+    assert (working.status, working.category) == (Ticket.IN_PROGRESS, "Letture")
+    assert (closed.status, closed.category) == (Ticket.CLOSED, "Fatturazione")
+    assert working.supply_point.customer_id == company.id
+    thread = list(working.messages.order_by(TicketMessage.created_at))
+    assert [(m.from_customer, m.internal) for m in thread] == [
+        (True, False), (False, True), (False, False)]
+    assert working.updated_at == thread[-1].created_at
+    others = Ticket.select().where(Ticket.customer != company)
+    registered = Customer.select().where(Customer.registered_at.is_null(False)
+                                         & Customer.code.not_in(demo.FIXED_CUSTOMERS))
+    assert others.count() == min(6, registered.count()) > 0
+    now = models.utcnow()
+    for ticket in others:
+        assert ticket.status == Ticket.OPEN and ticket.customer.registered_at is not None
+        assert ticket.supply_point.customer_id == ticket.customer_id
+        assert [m.from_customer for m in ticket.messages] == [True]
+    assert TicketMessage.select().where(TicketMessage.created_at > now).count() == 0
 
 
 def test_a_second_run_is_refused(data, tmp_path):
