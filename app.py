@@ -367,8 +367,7 @@ def _register_error_handlers(app):
                   request.method, request.path, error)
         g.database_down = True
         try:
-            if not models.db.is_closed():
-                models.db.close()
+            models.db.manual_close()  # never back to the pool: it may be broken
         except peewee.PeeweeException:
             pass  # closing a broken connection may fail too; it is dropped either way
         # Straight from the Jinja environment: Flask's context processors would load the

@@ -20,6 +20,7 @@ from peewee import (
     fn,
 )
 from playhouse.db_url import connect, parse
+from playhouse.pool import PooledSqliteDatabase
 
 ROME = ZoneInfo("Europe/Rome")
 
@@ -35,6 +36,8 @@ SQLITE_PRAGMAS = {
     # An acknowledged reading must survive a power cut, not only a crash.
     "synchronous": "FULL",
 }
+# Seconds a pooled database connection is reused before it is closed and opened afresh.
+CONNECTION_LIFETIME = 600
 
 
 def open_database(url):
@@ -44,16 +47,23 @@ def open_database(url):
         # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy reads them.
         path = url.split("://", 1)[1][1:]
         # BEGIN IMMEDIATE for every transaction: a read-then-write never deadlocks
-        # into SQLITE_BUSY halfway through.
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
-                              check_same_thread=False)
+        # into SQLITE_BUSY halfway through. Requests open and close the database;
+        # the pool keeps the connections (opening one costs its pragmas and a new
+        # parse of the schema on first use) and rolls back anything left open.
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
+                                    check_same_thread=False, max_connections=None,
+                                    stale_timeout=CONNECTION_LIFETIME)
     if url.startswith(("postgresql://", "postgres://")):
-        # Peewee's psycopg 3 database (with server-side cursors for streaming). Outside
+        # Peewee's psycopg 3 database (with server-side cursors for streaming), pooled
+        # like SQLite's: a new connection costs a handshake and authentication. Outside
         # db.atomic() every statement commits on its own, so a failed one never leaves
-        # the connection in an aborted transaction. Query-string arguments go to psycopg
+        # the connection in an aborted transaction; one returned inside a transaction
+        # is closed, not reused. Query-string arguments go to psycopg
         # (e.g. ?sslmode=require); a percent-encoded user or password is decoded.
-        from playhouse.postgres_ext import Psycopg3Database
-        return Psycopg3Database(**parse(url, unquote_password=True, unquote_user=True))
+        from playhouse.postgres_ext import PooledPsycopg3Database
+        return PooledPsycopg3Database(**parse(url, unquote_password=True, unquote_user=True),
+                                      max_connections=None,
+                                      stale_timeout=CONNECTION_LIFETIME)
     return connect(url)
 
 
