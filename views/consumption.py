@@ -53,7 +53,7 @@ def index():
             context.update(years=years, year=year, view=view, billed=billed,
                            asked_year=request.args.get("anno"))
             if view == "grafico":
-                context["figure_json"] = charts.consumption_figure(billed).to_json()
+                context["figure_json"] = charts.figure_json(charts.consumption_figure_data(billed))
     return render_page("consumption/index.html", **context)
 
 
