@@ -93,7 +93,8 @@ def selected_supply_point():
         if supply_point is None:
             g.supply_point = None  # the error page must not abort again
             abort(404)
-        session["punto"] = supply_point.code
+        if session.get("punto") != supply_point.code:
+            session["punto"] = supply_point.code
     else:
         supply_point = None
         if session.get("punto"):
