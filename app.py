@@ -238,6 +238,8 @@ def load_user(user_id):
     model = {"c": models.Customer, "o": models.Operator}.get(kind)
     if model is None or not ident.isdigit() or not version.isdigit():
         return None
+    if model is models.Customer:
+        return models.Customer.for_session(int(ident), int(version))
     return (model
             .select()
             .where((model.id == int(ident)) & (model.session_version == int(version)))
