@@ -29,6 +29,10 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 log = logging.getLogger("area_clienti")
 
 IDLE_TIMEOUT = datetime.timedelta(minutes=30)
+# How stale the session's "last seen" may get before a response rewrites the cookie:
+# re-signing and re-sending it on every page view costs CPU and bytes for nothing.
+# An idle session so ends between 29 and 30 minutes after its last request.
+SEEN_RESOLUTION = 60
 ABSOLUTE_TIMEOUT = datetime.timedelta(hours=12)
 
 # Environment variables read into the configuration, with their types.
@@ -167,6 +171,8 @@ def create_app(test_config=None):
         SESSION_COOKIE_NAME=None,
         SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=IDLE_TIMEOUT,
+        # The cookie is rewritten when the session changes (see SEEN_RESOLUTION).
+        SESSION_REFRESH_EACH_REQUEST=False,
         REMEMBER_COOKIE_DURATION=datetime.timedelta(0),
         WTF_CSRF_TIME_LIMIT=3600,
         TEMPLATES_AUTO_RELOAD=False,
@@ -232,6 +238,8 @@ def load_user(user_id):
     model = {"c": models.Customer, "o": models.Operator}.get(kind)
     if model is None or not ident.isdigit() or not version.isdigit():
         return None
+    if model is models.Customer:
+        return models.Customer.for_session(int(ident), int(version))
     return (model
             .select()
             .where((model.id == int(ident)) & (model.session_version == int(version)))
@@ -269,8 +277,10 @@ def _register_request_hooks(app):
             session.clear()
             session["expired"] = True
             return htmx_redirect(url_for("auth.login" if is_customer else "operator.login"))
-        session["seen"] = now
-        session.permanent = True
+        if now - seen >= SEEN_RESOLUTION:
+            session["seen"] = now
+        if not session.permanent:
+            session.permanent = True
         return None
 
     @app.before_request
@@ -367,8 +377,7 @@ def _register_error_handlers(app):
                   request.method, request.path, error)
         g.database_down = True
         try:
-            if not models.db.is_closed():
-                models.db.close()
+            models.db.manual_close()  # never back to the pool: it may be broken
         except peewee.PeeweeException:
             pass  # closing a broken connection may fail too; it is dropped either way
         # Straight from the Jinja environment: Flask's context processors would load the

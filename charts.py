@@ -5,8 +5,10 @@ Plain functions on plain values (tuples from the database, dates, numbers): noth
 needs Flask or a database, so every rule is unit-tested on its own.
 """
 import calendar
+import copy
 import datetime
 import functools
+import json
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -315,6 +317,23 @@ def _clock_label(local, minute, seconds):
     return text
 
 
+@functools.lru_cache(maxsize=2048)
+def _day_slots(day, seconds):
+    """The 15-minute or hourly buckets of one Rome day, as the calendar alone makes
+    them: (start timestamp, x, label, band, fold). Shared by every point and request
+    (a week at 15 minutes is 672 labels to format)."""
+    clock = RomeClock()
+    slots = []
+    for bucket_start in range(midnight_timestamp(day),
+                              midnight_timestamp(day + datetime.timedelta(days=1)), seconds):
+        local = clock.hour(bucket_start // 3600)
+        minute = bucket_start % 3600 // 60
+        slots.append((bucket_start, f"{local.day.isoformat()} {local.hour:02d}:{minute:02d}",
+                      _clock_label(local, minute, seconds), local.band,
+                      (0 if local.offset == 2 else 1) if local.repeated else None))
+    return tuple(slots)
+
+
 def next_month(day):
     """The first day of the month after `day`'s."""
     return (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
@@ -373,17 +392,17 @@ def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock
 
     buckets = []
     if seconds:
-        for bucket_start in range(start, end, seconds):
-            local = clock.hour(bucket_start // 3600)
-            minute = bucket_start % 3600 // 60
-            values = sums.get(bucket_start)
-            buckets.append(Bucket(
-                x=f"{local.day.isoformat()} {local.hour:02d}:{minute:02d}",
-                label=_clock_label(local, minute, seconds),
-                energy=_band_energy(values), intervals=values[3] if values else 0,
-                expected=expected(bucket_start, bucket_start + seconds),
-                band=local.band, width_ms=seconds * 1000,
-                fold=(0 if local.offset == 2 else 1) if local.repeated else None))
+        width_ms = seconds * 1000
+        limit = min(expected_until, end)
+        day = first_day
+        while day <= last_day:
+            for bucket_start, x, label, band, fold in _day_slots(day, seconds):
+                values = sums.get(bucket_start)
+                buckets.append(Bucket(
+                    x, label, _band_energy(values), values[3] if values else 0,
+                    max(min(bucket_start + seconds, limit) - bucket_start, 0) // step,
+                    band, width_ms, fold))
+            day += datetime.timedelta(days=1)
     elif resolution is DAILY:
         day = first_day
         bucket_start = start
@@ -431,11 +450,35 @@ PREVIOUS_COLOUR = "#5f6b76"
 POWER_COLOUR = "#073f53"
 
 
+@functools.cache
+def _none_template():
+    """Plotly's "none" template as plotly.py sends it to plotly.js."""
+    return json.loads(go.Figure(layout=dict(template="none")).to_json())["layout"]["template"]
+
+
+@functools.cache
+def _subplot_axes(rows):
+    """The axes make_subplots lays out for `rows` charts stacked on one x axis (the
+    power chart below the energy one), worked out once per process."""
+    if rows == 2:
+        figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+                               row_heights=[0.68, 0.32])
+    else:
+        figure = make_subplots(rows=1, cols=1)
+    layout = figure.to_plotly_json()["layout"]
+    return {name: value for name, value in layout.items() if name[1:5] == "axis"}
+
+
+def figure_json(figure):
+    """A figure (a dict of plain values) as the JSON plotly.js reads."""
+    return json.dumps(figure, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _base_layout(**extra):
     """Shared look: Italian separators (1.234,5), no Plotly template, a horizontal
     legend above the plot that wraps on a phone."""
     layout = dict(
-        template="none",
+        template=copy.deepcopy(_none_template()),
         separators=",.",
         font=dict(family=FONT, size=13, color=TEXT),
         paper_bgcolor="#ffffff",
@@ -450,10 +493,11 @@ def _base_layout(**extra):
     return layout
 
 
-def measurement_figure(series):
+def measurement_figure_data(series):
     """Energy of a Series as bars coloured by band (bands stacked at daily and monthly
     resolution); periods without data appear as grey columns ("Senza dati"), never
-    as zeros."""
+    as zeros. A plain dict, the JSON plotly.py would send: building it through
+    plotly.py's validating objects cost tens of milliseconds per chart."""
     decimals = series.resolution.decimals
     traces = []
     measured = [bucket for bucket in series.buckets if bucket.intervals]
@@ -470,20 +514,19 @@ def measurement_figure(series):
             chosen, details = measured, stacked_details
         # x is the start of the period and each bar covers most of it.
         width, offset = _bar_geometry(chosen, 0.85)
-        traces.append(go.Bar(
-            name=band, x=[bucket.x for bucket in chosen],
+        traces.append(dict(
+            type="bar", name=band, x=[bucket.x for bucket in chosen],
             y=[round(bucket.energy[band], 6) for bucket in chosen], width=width, offset=offset,
             marker=dict(color=BAND_COLOURS[band], line=dict(width=0)), legendrank=BANDS.index(band),
-            # Flat lists of strings keep plotly.py's validation cheap; the numbers in
-            # the hover use the figure's Italian separators.
+            # The numbers in the hover use the figure's Italian separators.
             customdata=[bucket.label for bucket in chosen], hovertext=details,
             hovertemplate=(f"<b>%{{customdata}}</b><br>{band}: %{{y:,.{decimals}f}} kWh"
                            "%{hovertext}<extra></extra>")))
     gaps = series.missing_buckets
     width, offset = _bar_geometry(gaps, 1)
-    traces.append(go.Bar(
-        name="Senza dati", x=[bucket.x for bucket in gaps], y=[1] * len(gaps), legendrank=10,
-        width=width, offset=offset, yaxis="y2",
+    traces.append(dict(
+        type="bar", name="Senza dati", x=[bucket.x for bucket in gaps], y=[1] * len(gaps),
+        legendrank=10, width=width, offset=offset, yaxis="y2",
         marker=dict(color=GAP_COLOUR, line=dict(width=0)), showlegend=bool(gaps),
         customdata=[bucket.label for bucket in gaps],
         hovertemplate="<b>%{customdata}</b><br>Dati non disponibili<extra></extra>"))
@@ -491,7 +534,7 @@ def measurement_figure(series):
         # 15-minute and hourly bars have one band each and never share a slot (the
         # repeated autumn hour sits side by side): only days and months stack bands.
         barmode="overlay" if series.resolution.seconds else "stack",
-        xaxis=dict(type="date", range=series.x_range, showgrid=False, ticks="outside",
+        xaxis=dict(type="date", range=list(series.x_range), showgrid=False, ticks="outside",
                    ticklen=4, linecolor="#aab6c2", showline=True),
         yaxis=dict(title=dict(text="kWh"), rangemode="tozero", gridcolor=GRID,
                    separatethousands=True, zeroline=True, zerolinecolor="#aab6c2",
@@ -503,7 +546,12 @@ def measurement_figure(series):
                                       xref="paper", yref="paper", x=0.5, y=0.5,
                                       font=dict(size=15, color=PREVIOUS_COLOUR))]
         layout["yaxis"]["range"] = [0, 1]
-    return go.Figure(data=traces, layout=layout)
+    return dict(data=traces, layout=layout)
+
+
+def measurement_figure(series):
+    """measurement_figure_data as a plotly Figure (validated: for tests and tools)."""
+    return go.Figure(measurement_figure_data(series))
 
 
 def _bar_geometry(buckets, share):
@@ -651,53 +699,61 @@ def billed_year(rows, year):
         decimals=0 if all(float(value).is_integer() for value in numbers) else 1)
 
 
-def consumption_figure(billed):
+def consumption_figure_data(billed):
     """Energy per billing period (stacked by band for electricity) with the same months
-    of the previous year as a dashed line; below it, the maximum power."""
+    of the previous year as a dashed line; below it, the maximum power. A plain dict,
+    the JSON plotly.py would send (see measurement_figure_data)."""
     unit = billed.unit
     decimals = billed.decimals
     labels = [period.label for period in billed.periods]
     dates = [period.dates for period in billed.periods]
-    if billed.has_power:
-        figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
-                               row_heights=[0.68, 0.32])
-    else:
-        figure = make_subplots(rows=1, cols=1)
+    energy_axes = dict(xaxis="x", yaxis="y")
     energy_hover = (f"<b>%{{x}}</b> (%{{customdata}})<br>%{{fullData.name}}: "
                     f"%{{y:,.{decimals}f}} {unit}<extra></extra>")
+    traces = []
     if billed.has_bands:
         for band in BANDS:
-            figure.add_trace(go.Bar(
-                name=band, x=labels, y=[getattr(period, band.lower()) for period in billed.periods],
+            traces.append(dict(
+                type="bar", name=band, x=labels,
+                y=[getattr(period, band.lower()) for period in billed.periods],
                 customdata=dates, marker=dict(color=BAND_COLOURS[band]),
-                hovertemplate=energy_hover), row=1, col=1)
+                hovertemplate=energy_hover, **energy_axes))
     else:
-        figure.add_trace(go.Bar(
-            name=f"Energia {billed.year}", x=labels, y=[period.total for period in billed.periods],
-            customdata=dates, marker=dict(color=BAND_COLOURS[F3]),
-            hovertemplate=energy_hover), row=1, col=1)
+        traces.append(dict(
+            type="bar", name=f"Energia {billed.year}", x=labels,
+            y=[period.total for period in billed.periods], customdata=dates,
+            marker=dict(color=BAND_COLOURS[F3]), hovertemplate=energy_hover, **energy_axes))
     if any(period.previous_total is not None for period in billed.periods):
-        figure.add_trace(go.Scatter(
-            name=f"{billed.year - 1} (stessi mesi)", x=labels,
+        traces.append(dict(
+            type="scatter", name=f"{billed.year - 1} (stessi mesi)", x=labels,
             y=[period.previous_total for period in billed.periods],
             mode="lines+markers", connectgaps=False,
             line=dict(color=PREVIOUS_COLOUR, dash="dash", width=2),
             marker=dict(size=7, color=PREVIOUS_COLOUR),
             hovertemplate=(f"<b>%{{x}} {billed.year - 1}</b><br>Totale: %{{y:,.{decimals}f}} {unit}"
-                           "<extra></extra>")), row=1, col=1)
+                           "<extra></extra>"), **energy_axes))
+    axes = copy.deepcopy(_subplot_axes(2 if billed.has_power else 1))
     if billed.has_power:
-        figure.add_trace(go.Scatter(
-            name="Potenza massima", x=labels, y=[period.max_power for period in billed.periods],
+        traces.append(dict(
+            type="scatter", name="Potenza massima", x=labels,
+            y=[period.max_power for period in billed.periods],
             customdata=dates, mode="lines+markers", connectgaps=False,
             line=dict(color=POWER_COLOUR, width=2), marker=dict(size=7, color=POWER_COLOUR),
-            hovertemplate="<b>%{x}</b> (%{customdata})<br>Potenza massima: %{y:,.1f} kW<extra></extra>"),
-            row=2, col=1)
-        figure.update_yaxes(title_text="kW", rangemode="tozero", gridcolor=GRID, row=2, col=1)
-    figure.update_yaxes(title_text=unit, rangemode="tozero", gridcolor=GRID, row=1, col=1)
-    figure.update_yaxes(separatethousands=True)
-    figure.update_xaxes(type="category", showgrid=False, linecolor="#aab6c2", showline=True)
-    figure.update_layout(_base_layout(barmode="stack", bargap=0.25))
-    return figure
+            hovertemplate="<b>%{x}</b> (%{customdata})<br>Potenza massima: %{y:,.1f} kW<extra></extra>",
+            xaxis="x2", yaxis="y2"))
+        axes["yaxis2"].update(title=dict(text="kW"), rangemode="tozero", gridcolor=GRID)
+    axes["yaxis"].update(title=dict(text=unit), rangemode="tozero", gridcolor=GRID)
+    for name, axis in axes.items():
+        if name.startswith("y"):
+            axis["separatethousands"] = True
+        else:
+            axis.update(type="category", showgrid=False, linecolor="#aab6c2", showline=True)
+    return dict(data=traces, layout=_base_layout(barmode="stack", bargap=0.25, **axes))
+
+
+def consumption_figure(billed):
+    """consumption_figure_data as a plotly Figure (validated: for tests and tools)."""
+    return go.Figure(consumption_figure_data(billed))
 
 
 # --- CSV ----------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import re
 from peewee import IntegrityError
 
 from formatting import date_it, number_it
-from models import ReadingWindow, SelfReading, SupplyPoint, db, rome_now
+from models import Prepared, ReadingWindow, SelfReading, SupplyPoint, db, rome_now
 
 CORRECTOR_DIGITS = 9
 PLAUSIBILITY_FACTOR = 3
@@ -90,17 +90,24 @@ def parse_reading(text, register):
     return int(text), None
 
 
+def _reference_query(field):
+    return Prepared(lambda supply_point: SelfReading
+                    .select()
+                    .where((SelfReading.supply_point == supply_point)
+                           & (SelfReading.status == SelfReading.ACQUIRED)
+                           & ((SelfReading.outcome.is_null()) | (SelfReading.outcome != "scartata"))
+                           & field.is_null(False))
+                    .order_by(SelfReading.reading_date.desc())
+                    .limit(1))
+
+
+_REFERENCE = {name: _reference_query(getattr(SelfReading, name))
+              for name in ("meter_reading", "corrector_reading")}
+
+
 def reference_reading(supply_point, register):
     """The last acquired reading of this register that billing has not rejected."""
-    field = getattr(SelfReading, register.field)
-    return (SelfReading
-            .select()
-            .where((SelfReading.supply_point == supply_point)
-                   & (SelfReading.status == SelfReading.ACQUIRED)
-                   & ((SelfReading.outcome.is_null()) | (SelfReading.outcome != "scartata"))
-                   & field.is_null(False))
-            .order_by(SelfReading.reading_date.desc())
-            .first())
+    return _REFERENCE[register.field].first(getattr(supply_point, "id", supply_point))
 
 
 @dataclasses.dataclass
@@ -169,12 +176,15 @@ def windows_to_show(supply_point, now):
             .order_by(ReadingWindow.start_at, ReadingWindow.id))
 
 
+_reading_of_day = Prepared(lambda supply_point, day: SelfReading
+                           .select(SelfReading.id)
+                           .where((SelfReading.supply_point == supply_point)
+                                  & (SelfReading.reading_date == day))
+                           .limit(1))
+
+
 def read_today(supply_point, today):
-    return (SelfReading
-            .select()
-            .where((SelfReading.supply_point == supply_point)
-                   & (SelfReading.reading_date == today))
-            .exists())
+    return bool(_reading_of_day.tuples(getattr(supply_point, "id", supply_point), today))
 
 
 def form_notices(supply_point, now):

@@ -527,6 +527,17 @@ def percentile(ordered, fraction):
     return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
+def sustained_verdict(run, overall):
+    """Whether the portal kept up with at least 300 requests a second for 5 minutes.
+    The load is an open loop, so the rate answered can only fall short of the rate
+    offered (the wall time runs to the last answer): keeping up means answering 99% of
+    it or more."""
+    if run["rate"] < 300 or run["duration"] < 300:
+        return "not measured by this run (it asks 300/s for 300 s)"
+    kept_up = overall["per_second"] >= 0.99 * run["rate"] and overall["errors"] == 0
+    return "met" if kept_up else "missed"
+
+
 def summarise(samples, wall):
     """{step: figures} plus "all". Rates are per second of wall time, from the start
     to the last answer: a server that falls behind stretches the run (a customer
@@ -644,9 +655,10 @@ def markdown(run):
         "Targets: every page p50 ≤ 3× bare p50: "
         f"{'met' if worst_ratio <= 3 else 'missed'} (worst {worst_ratio:.1f}×); "
         f"every page p95 ≤ 50 ms: {'met' if worst_p95 <= 50 else 'missed'} "
-        f"(worst {worst_p95:.1f} ms); ≥ 300 page views/s with zero errors: "
-        f"{'met' if overall['per_second'] >= 300 and overall['errors'] == 0 else 'missed'} "
-        f"({overall['per_second']:.1f}/s, {overall['errors']} errors).",
+        f"(worst {worst_p95:.1f} ms); ≥ 300 page views/s for 5 minutes with zero errors: "
+        f"{sustained_verdict(run, overall)} "
+        f"({overall['per_second']:.1f}/s of {run['rate']:g} offered for {run['duration']:g} s, "
+        f"{overall['errors']} errors).",
         "",
     ]
     if run.get("alone"):

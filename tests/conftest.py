@@ -61,13 +61,17 @@ def _admin_connection():
     return psycopg.connect(TEST_DATABASE_URL, autocommit=True)
 
 
+def release_database():
+    """Close every connection of the app's database: the pool keeps them open."""
+    models.db.close_all()
+
+
 def drop_schemas(schemas):
     """Drop these schemas, ending whatever connections (live servers, subprocesses)
     still use them."""
     if not schemas:
         return
-    if not models.db.is_closed():
-        models.db.close()
+    release_database()
     with _admin_connection() as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE application_name = ANY(%s)", (schemas,))
@@ -109,8 +113,7 @@ def make_app(tmp_path, **overrides):
 def app(tmp_path):
     application = make_app(tmp_path)
     yield application
-    if not models.db.is_closed():
-        models.db.close()
+    release_database()
 
 
 @pytest.fixture
@@ -247,8 +250,7 @@ def mail_app(tmp_path, smtp_server):
     """The app sending real SMTP to the test server."""
     application = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port)
     yield application
-    if not models.db.is_closed():
-        models.db.close()
+    release_database()
 
 
 # --- Browser tests -----------------------------------------------------------------
@@ -300,8 +302,7 @@ def live_app(tmp_path, smtp_server):
     application = make_app(tmp_path, WTF_CSRF_ENABLED=True, MAIL_SERVER="127.0.0.1",
                            MAIL_PORT=smtp_server.port)
     yield application
-    if not models.db.is_closed():
-        models.db.close()
+    release_database()
 
 
 class HttpSession:

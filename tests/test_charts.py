@@ -433,3 +433,30 @@ def test_consumption_csv_has_one_row_per_period():
                         "Energia totale (kWh);Potenza massima (kW)")
     assert lines[1] == "01/01/2025;31/01/2025;110;50;25;185;3,1"
     assert len(lines) == 1 + 12 + 1
+
+
+@pytest.mark.parametrize("figure", [
+    lambda: charts.measurement_figure_data(charts.aggregate(
+        hourly_groups(quarter_hours(datetime.date(2025, 3, 1), datetime.date(2025, 3, 31))),
+        datetime.date(2025, 3, 1), datetime.date(2025, 3, 31), charts.DAILY, 900, FAR_FUTURE)),
+    lambda: charts.measurement_figure_data(charts.aggregate(
+        quarter_hours(datetime.date(2025, 10, 26), datetime.date(2025, 10, 26)),
+        datetime.date(2025, 10, 26), datetime.date(2025, 10, 26), charts.QUARTER_HOUR, 900,
+        FAR_FUTURE)),
+    lambda: charts.measurement_figure_data(charts.aggregate(
+        [], datetime.date(2025, 3, 1), datetime.date(2025, 3, 1), charts.QUARTER_HOUR, 900,
+        FAR_FUTURE)),
+    lambda: charts.consumption_figure_data(charts.billed_year(billed_rows(), 2025)),
+    lambda: charts.consumption_figure_data(charts.billed_year(billed_rows(), 2024)),
+    lambda: charts.consumption_figure_data(charts.billed_year(
+        [(datetime.date(2025, 1, 1), datetime.date(2025, 2, 28), None, None, None, 33.5, None, "Smc")],
+        2025)),
+])
+def test_figure_data_is_exactly_what_plotly_would_send(figure):
+    """The pages send plain dicts (plotly.py's objects cost tens of milliseconds per
+    chart): plotly validates them and serialises them to the very same JSON."""
+    data = figure()
+    sent = json.loads(charts.figure_json(data))
+    assert json.loads(go.Figure(data).to_json()) == sent
+    assert sent["layout"]["template"] == json.loads(
+        go.Figure(layout=dict(template="none")).to_json())["layout"]["template"]

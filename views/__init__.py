@@ -88,25 +88,27 @@ def selected_supply_point():
         code = request.values.get("punto")
     except RequestEntityTooLarge:
         code = request.args.get("punto")  # the 413 page must not read the body again
+    # The picker lists the customer's points anyway: one query serves both.
+    points = {point.code: point for point in customer_supply_points()}
     if code is not None:
-        supply_point = SupplyPoint.get_for_customer(code, current_user.id)
+        supply_point = points.get(code)
         if supply_point is None:
             g.supply_point = None  # the error page must not abort again
             abort(404)
-        session["punto"] = supply_point.code
+        if session.get("punto") != supply_point.code:
+            session["punto"] = supply_point.code
     else:
-        supply_point = None
-        if session.get("punto"):
-            supply_point = SupplyPoint.get_for_customer(session["punto"], current_user.id)
-        if supply_point is None:
-            supply_point = current_user.supply_points_in_order().first()
+        supply_point = points.get(session.get("punto"))
+        if supply_point is None and points:
+            supply_point = next(iter(points.values()))
     g.supply_point = supply_point
     return supply_point
 
 
 def customer_supply_points():
+    """The customer's supply points in code order, once per request."""
     if "supply_points" not in g:
-        g.supply_points = list(current_user.supply_points_in_order())
+        g.supply_points = SupplyPoint.of_customer(current_user.id)
     return g.supply_points
 
 

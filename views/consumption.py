@@ -17,14 +17,7 @@ VIEWS = ("grafico", "tabella")
 
 def billed_rows(supply_point):
     """The point's billed periods as tuples, oldest first (a few dozen rows)."""
-    return list(BilledConsumption
-                .select(BilledConsumption.period_start, BilledConsumption.period_end,
-                        BilledConsumption.energy_f1, BilledConsumption.energy_f2,
-                        BilledConsumption.energy_f3, BilledConsumption.energy_total,
-                        BilledConsumption.max_power, BilledConsumption.unit)
-                .where(BilledConsumption.supply_point == supply_point)
-                .order_by(BilledConsumption.period_start)
-                .tuples())
+    return BilledConsumption.periods_of(supply_point)
 
 
 def chosen_year(years):
@@ -53,7 +46,7 @@ def index():
             context.update(years=years, year=year, view=view, billed=billed,
                            asked_year=request.args.get("anno"))
             if view == "grafico":
-                context["figure_json"] = charts.consumption_figure(billed).to_json()
+                context["figure_json"] = charts.figure_json(charts.consumption_figure_data(billed))
     return render_page("consumption/index.html", **context)
 
 

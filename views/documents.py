@@ -27,7 +27,7 @@ def index():
     """I miei documenti: the files published to this customer."""
     selected_supply_point()
     return render_page("documents/index.html",
-                       documents=list(Document.for_customer(current_user.id)))
+                       documents=Document.list_for(current_user.id))
 
 
 @bp.get("/documenti/<int:document_id>")

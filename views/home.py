@@ -23,8 +23,8 @@ def index():
     if supply_point is not None:
         now = rome_now()
         summary = dict(
-            latest_invoice=Invoice.for_supply_point(supply_point).first(),
-            latest_reading=SelfReading.for_supply_point(supply_point).first(),
+            latest_invoice=Invoice.latest_for(supply_point),
+            latest_reading=SelfReading.latest_for(supply_point),
             open_window=ReadingWindow.open_at(supply_point, now),
             next_window=ReadingWindow.next_after(supply_point, now),
         )

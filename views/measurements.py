@@ -67,7 +67,7 @@ def page_context(supply_point, form, series=None):
     context = dict(supply_point=supply_point, form=form, series=series, shortcuts=shortcuts, today=today,
                    bands=charts.BANDS, band_hours=charts.BAND_HOURS)
     if series is not None:
-        context["figure_json"] = charts.measurement_figure(series).to_json()
+        context["figure_json"] = charts.figure_json(charts.measurement_figure_data(series))
     return context
 
 

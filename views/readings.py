@@ -36,10 +36,13 @@ def _page_context(supply_point, **extra):
                                                self_readings.READINGS_PER_PAGE)
     window_rows = self_readings.rows_per_page(request.values.get("righe_periodi"),
                                               self_readings.WINDOWS_PER_PAGE)
-    readings = Pager(SelfReading.for_supply_point(supply_point), reading_rows,
-                     page=requested_page("pag"))
-    windows = Pager(self_readings.windows_to_show(supply_point, now), window_rows,
-                    page=requested_page("pag_periodi"))
+    readings = Pager.of(SelfReading.count_for(supply_point),
+                        lambda limit, offset: SelfReading.page_for(supply_point, limit, offset),
+                        reading_rows, page=requested_page("pag"))
+    # Few windows: one query gives the list and the open one.
+    not_over = ReadingWindow.not_over(supply_point, now)
+    windows = Pager.of_list(not_over, window_rows, page=requested_page("pag_periodi"))
+    open_windows = [window for window in not_over if window.start_at <= now]
     state = dict(punto=supply_point.code, pag=readings.page, righe=reading_rows,
                  pag_periodi=windows.page, righe_periodi=window_rows)
 
@@ -48,7 +51,8 @@ def _page_context(supply_point, **extra):
 
     context = dict(
         supply_point=supply_point, now=now, readings=readings, windows=windows,
-        open_window=ReadingWindow.open_at(supply_point, now),
+        # The latest started, as ReadingWindow.open_at chooses.
+        open_window=max(open_windows, key=lambda window: window.start_at, default=None),
         reading_rows=reading_rows, window_rows=window_rows, list_url=list_url,
         reading_choices=self_readings.READINGS_PER_PAGE,
         window_choices=self_readings.WINDOWS_PER_PAGE,
