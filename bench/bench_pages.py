@@ -603,7 +603,8 @@ def load_average():
 def markdown(run):
     portal, bare = run["portal"], run["bare"]["all"]
     lines = [
-        f"## {run['date']} · {run['scale']} · {run['rate']:g} req/s offered for "
+        f"## {run['date']} · {run['scale']} · {run.get('engine', 'SQLite')} · "
+        f"{run['rate']:g} req/s offered for "
         f"{run['duration']:g} s",
         "",
         f"- Command: `{run['command']}`",
@@ -811,6 +812,7 @@ def main():
     data = (f"{args.scale} demo generated {generated['generated']} "
             f"({generated['seconds']} s to generate)" if generated else url)
     run = dict(date=datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), scale=args.scale,
+               engine="PostgreSQL" if url.startswith("postgres") else "SQLite",
                rate=args.rate, duration=args.duration, users=args.users, command=command,
                machine=machine(), server=shlex.join(["gunicorn"] + server_command[3:]),
                server_python=server_python_version(args),
