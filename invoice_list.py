@@ -3,16 +3,11 @@ import collections
 import datetime
 import math
 
-from models import Invoice, Prepared
+from models import Invoice, Prepared, id_of
 
 FIRST_YEAR = 2014
+SINCE = datetime.date(FIRST_YEAR, 1, 1)
 PER_PAGE = 12
-
-
-def invoices_since_first_year(supply_point):
-    return (Invoice.for_supply_point(supply_point)
-            .where(Invoice.date >= datetime.date(FIRST_YEAR, 1, 1)))
-
 
 # The dates of every invoice (an index-only scan: a few hundred at most) give the
 # years and the counts of the filter and the pager in one query.
@@ -29,15 +24,9 @@ _page_of_year = Prepared(lambda supply_point, since, first, last, limit, offset:
                          .limit(limit).offset(offset))
 
 
-def invoice_years(supply_point):
-    """The years that have invoices, newest first."""
-    return sorted(_years_counted(supply_point), reverse=True)
-
-
 def _years_counted(supply_point):
-    since = datetime.date(FIRST_YEAR, 1, 1)
     return collections.Counter(day.year for (day,) in
-                               _invoice_dates.tuples(getattr(supply_point, "id", supply_point), since))
+                               _invoice_dates.tuples(id_of(supply_point), SINCE))
 
 
 class InvoiceListing:
@@ -52,12 +41,11 @@ class InvoiceListing:
         self.pages = max(1, math.ceil(self.total / PER_PAGE))
         self.page = min(max(page or 1, 1), self.pages)
         point = supply_point.id
-        since = datetime.date(FIRST_YEAR, 1, 1)
         offset = (self.page - 1) * PER_PAGE
         if self.year is None:
-            self.invoices = _page_of_all(point, since, PER_PAGE, offset)
+            self.invoices = _page_of_all(point, SINCE, PER_PAGE, offset)
         else:
-            self.invoices = _page_of_year(point, since, datetime.date(self.year, 1, 1),
+            self.invoices = _page_of_year(point, SINCE, datetime.date(self.year, 1, 1),
                                           datetime.date(self.year, 12, 31), PER_PAGE, offset)
 
     @property

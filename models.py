@@ -131,7 +131,7 @@ def _probe(value, index):
     raise TypeError(f"no stand-in for a {type(value).__name__} argument")
 
 
-def _id(value):
+def id_of(value):
     """The id of a model instance; an id stays an id."""
     return getattr(value, "id", value)
 
@@ -315,11 +315,11 @@ class Invoice(BaseModel):
 
     @classmethod
     def latest_for(cls, supply_point):
-        return _latest_invoice.first(_id(supply_point))
+        return _latest_invoice.first(id_of(supply_point))
 
     @classmethod
     def get_for_customer(cls, invoice_id, customer):
-        return _invoice_of_customer.first(invoice_id, _id(customer))
+        return _invoice_of_customer.first(invoice_id, id_of(customer))
 
 
 _latest_invoice = Prepared(lambda supply_point: Invoice.for_supply_point(supply_point).limit(1))
@@ -352,7 +352,7 @@ class BilledConsumption(BaseModel):
     def periods_of(cls, supply_point):
         """(period_start, period_end, f1, f2, f3, total, max_power, unit) tuples, oldest
         first."""
-        return _billed_periods.tuples(_id(supply_point))
+        return _billed_periods.tuples(id_of(supply_point))
 
 
 _billed_periods = Prepared(lambda supply_point: BilledConsumption
@@ -397,7 +397,7 @@ class Document(BaseModel):
 
     @classmethod
     def list_for(cls, customer):
-        return _documents_of_customer(_id(customer))
+        return _documents_of_customer(id_of(customer))
 
 
 _documents_of_customer = Prepared(lambda customer: Document.for_customer(customer))
@@ -433,16 +433,16 @@ class ReadingWindow(BaseModel):
 
     @classmethod
     def open_at(cls, supply_point, moment):
-        return _open_window.first(_id(supply_point), moment, moment)
+        return _open_window.first(id_of(supply_point), moment, moment)
 
     @classmethod
     def next_after(cls, supply_point, moment):
-        return _next_window.first(_id(supply_point), moment)
+        return _next_window.first(id_of(supply_point), moment)
 
     @classmethod
     def not_over(cls, supply_point, moment):
         """The windows that have not ended at `moment`, the soonest first."""
-        return _windows_not_over(_id(supply_point), moment)
+        return _windows_not_over(id_of(supply_point), moment)
 
 
 _open_window = Prepared(lambda supply_point, start, end: ReadingWindow
@@ -510,16 +510,16 @@ class SelfReading(BaseModel):
 
     @classmethod
     def latest_for(cls, supply_point):
-        return _latest_reading.first(_id(supply_point))
+        return _latest_reading.first(id_of(supply_point))
 
     @classmethod
     def count_for(cls, supply_point):
-        return _reading_count.tuples(_id(supply_point))[0][0]
+        return _reading_count.tuples(id_of(supply_point))[0][0]
 
     @classmethod
     def page_for(cls, supply_point, limit, offset):
         """`limit` readings of the point from `offset`, newest first."""
-        return _reading_page(_id(supply_point), limit, offset)
+        return _reading_page(id_of(supply_point), limit, offset)
 
 
 _latest_reading = Prepared(lambda supply_point: SelfReading.for_supply_point(supply_point).limit(1))

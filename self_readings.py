@@ -18,7 +18,7 @@ import re
 from peewee import IntegrityError
 
 from formatting import date_it, number_it
-from models import Prepared, ReadingWindow, SelfReading, SupplyPoint, db, rome_now
+from models import Prepared, ReadingWindow, SelfReading, SupplyPoint, db, id_of, rome_now
 
 CORRECTOR_DIGITS = 9
 PLAUSIBILITY_FACTOR = 3
@@ -107,7 +107,7 @@ _REFERENCE = {name: _reference_query(getattr(SelfReading, name))
 
 def reference_reading(supply_point, register):
     """The last acquired reading of this register that billing has not rejected."""
-    return _REFERENCE[register.field].first(getattr(supply_point, "id", supply_point))
+    return _REFERENCE[register.field].first(id_of(supply_point))
 
 
 @dataclasses.dataclass
@@ -184,7 +184,7 @@ _reading_of_day = Prepared(lambda supply_point, day: SelfReading
 
 
 def read_today(supply_point, today):
-    return bool(_reading_of_day.tuples(getattr(supply_point, "id", supply_point), today))
+    return bool(_reading_of_day.tuples(id_of(supply_point), today))
 
 
 def form_notices(supply_point, now):
