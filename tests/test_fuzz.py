@@ -1,16 +1,22 @@
 """Hostile input never yields a 5xx.
 
-The forms are not listed by hand: every page a customer can open is crawled, every
-`<form>` on it is collected (action, method, field names), and Hypothesis fills them
-with codes, dates, numbers, NUL bytes, unicode and huge values. The normal suite runs
-a few examples per form; `make fuzz` runs FUZZ_EXAMPLES (1,000) per form."""
+The forms are not listed by hand: every page a customer (or a back-office admin) can
+open is crawled, every `<form>` on it is collected (action, method, field names), and
+Hypothesis fills them with codes, dates, numbers, NUL bytes, unicode and huge values.
+The normal suite runs a few examples per form; `make fuzz` runs FUZZ_EXAMPLES (1,000)
+per form."""
 import os
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+import datetime
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import backoffice
+from models import ReadingWindow, Ticket, TicketMessage
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not os.environ.get("FUZZ_EXAMPLES"),
@@ -93,6 +99,26 @@ def portal(client, factory, other_customer):
     return client, pages | anonymous_pages, {**anonymous_forms, **forms}
 
 
+@pytest.fixture
+def backoffice_portal(app, factory):
+    """An admin logged in to the back-office, with a ticket, a reading window and a
+    customer to find, and the forms of every back-office page."""
+    person = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.")
+    point = factory.supply_point(person, "gas", has_corrector=True)
+    ticket = Ticket.create(customer=person, supply_point=point, category="Letture",
+                           subject="Lettura errata")
+    TicketMessage.create(ticket=ticket, body="Il contatore segna 44.100.")
+    ReadingWindow.create(start_at=datetime.datetime(2030, 2, 11, 8, 0),
+                         end_at=datetime.datetime(2030, 2, 14, 22, 0))
+    backoffice.create_operator("capo", "sportello-collesalvetti-2015", role="admin", name="Anna Capo")
+    client = app.test_client()
+    client.post("/operatore/login", data={"username": "capo", "password": "sportello-collesalvetti-2015"})
+    pages, forms = crawl(client, "/operatore/ticket")
+    pages |= {"/operatore/clienti/654321", f"/operatore/ticket/{ticket.id}"}
+    forms.pop(("/operatore/logout", "post"), None)
+    return client, pages, forms
+
+
 def test_crawl_finds_the_forms(portal):
     client, pages, forms = portal
     assert ("/login", "post") in forms and {"code", "password"} <= forms[("/login", "post")]
@@ -117,6 +143,34 @@ def test_every_form_survives_hostile_input(portal):
 
         send()
     assert failures == []
+
+
+def test_every_back_office_form_and_page_survives_hostile_input(backoffice_portal):
+    client, pages, forms = backoffice_portal
+    assert ("/operatore/finestre", "post") in forms and "/operatore/ticket" in pages
+    assert any(action.endswith("/rispondi") for action, _ in forms)
+    for (action, method), fields in sorted(forms.items()):
+        names = sorted(fields)
+
+        @FUZZ
+        @given(values=st.fixed_dictionaries({name: VALUES for name in names}))
+        def send(values):
+            response = (client.post(action, data=values) if method == "post"
+                        else client.get(action, query_string=values))
+            assert response.status_code < 500, (action, method, values)
+
+        send()
+    names = ["q", "stato", "categoria", "pag", "righe", "evento", "cliente", "operatore", "dal",
+             "al"]
+
+    @FUZZ
+    @given(values=st.fixed_dictionaries({name: VALUES for name in names}),
+           page=st.sampled_from(sorted(pages)))
+    def visit(values, page):
+        response = client.get(urlsplit(page).path, query_string=values)
+        assert response.status_code < 500, (page, values)
+
+    visit()
 
 
 def test_every_page_survives_hostile_query_strings(portal):
