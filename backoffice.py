@@ -3,7 +3,7 @@ customer search, publishing documents, reading the audit log."""
 import re
 
 from flask import current_app
-from peewee import JOIN, IntegrityError
+from peewee import JOIN, IntegrityError, fn
 
 import attachments
 from models import AuditLog, Customer, Document, Form, Operator, audit, db, utcnow
@@ -21,7 +21,12 @@ DEMO_ADMIN_PASSWORD = "Amministra-Demo-2015"
 
 
 class AccountError(ValueError):
-    """An operator account cannot be created or changed; the message says why."""
+    """An operator account cannot be created or changed; `errors` maps each form field
+    (username, name, role, password) to its messages, the text joins them all."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__(" ".join(message for messages in errors.values() for message in messages))
 
 
 def normalise_username(username):
@@ -43,39 +48,73 @@ def password_errors(username, password):
     return errors
 
 
+def account_errors(username, password, role=Operator.OPERATOR, name=""):
+    """Everything wrong with a new account, field by field ({} when nothing is): the
+    back-office form shows each message beside its field, the CLI prints them all."""
+    username = normalise_username(username)
+    errors = {}
+    if not USERNAME.match(username):
+        errors["username"] = ["Nome utente non valido: 3-32 caratteri tra lettere minuscole, "
+                              "cifre, punto, trattino e trattino basso."]
+    if role not in ROLES:
+        errors["role"] = [f"Ruolo non valido: {role}."]
+    if len(name.strip()) > MAX_NAME:  # the column holds 255; PostgreSQL refuses more
+        errors["name"] = [f"Nome troppo lungo: al massimo {MAX_NAME} caratteri."]
+    problems = password_errors(username, password)
+    if problems:
+        errors["password"] = problems
+    return errors
+
+
 def create_operator(username, password, role=Operator.OPERATOR, name=""):
     """A new operator account; AccountError for a bad name, role or password or a
     name already taken."""
-    username = normalise_username(username)
-    if not USERNAME.match(username):
-        raise AccountError("Nome utente non valido: 3-32 caratteri tra lettere minuscole, "
-                           "cifre, punto, trattino e trattino basso.")
-    if role not in ROLES:
-        raise AccountError(f"Ruolo non valido: {role}.")
-    name = name.strip()
-    if len(name) > MAX_NAME:  # the column holds 255; PostgreSQL refuses more
-        raise AccountError(f"Nome troppo lungo: al massimo {MAX_NAME} caratteri.")
-    errors = password_errors(username, password)
+    errors = account_errors(username, password, role, name)
     if errors:
-        raise AccountError(" ".join(errors))
+        raise AccountError(errors)
+    username = normalise_username(username)
     try:
         with db.atomic():
-            return Operator.create(username=username, name=name, role=role,
+            return Operator.create(username=username, name=name.strip(), role=role,
                                    password_hash=hash_password(password))
     except IntegrityError:
-        raise AccountError(f"Esiste già un operatore «{username}».") from None
+        raise AccountError({"username": [f"Esiste già un operatore «{username}»."]}) from None
 
 
 def set_password(operator, password):
     """A new password ends every session of the account."""
     errors = password_errors(operator.username, password)
     if errors:
-        raise AccountError(" ".join(errors))
+        raise AccountError({"password": errors})
     (Operator
      .update(password_hash=hash_password(password), failed_logins=0, locked_until=None,
              session_version=Operator.session_version + 1)
      .where(Operator.id == operator.id)
      .execute())
+
+
+def set_active(operator, active):
+    """Deactivate (ending every session of the account) or reactivate an operator."""
+    changes = dict(active=active)
+    if not active:
+        changes["session_version"] = Operator.session_version + 1
+    Operator.update(**changes).where(Operator.id == operator.id).execute()
+
+
+def operators():
+    """Every operator account, by username."""
+    return Operator.select().order_by(Operator.username)
+
+
+def last_logins():
+    """{operator id: time of the last successful login}, read from the audit log (the
+    account keeps no such column; after the retention job, older logins are gone)."""
+    query = (AuditLog
+             .select(AuditLog.operator, fn.MAX(AuditLog.at).alias("last_at"))
+             .where((AuditLog.event == "operator_login_ok") & AuditLog.operator.is_null(False))
+             .group_by(AuditLog.operator)
+             .tuples())
+    return {operator_id: last_at for operator_id, last_at in query}
 
 
 def create_demo_operators():

@@ -111,6 +111,9 @@ def backoffice_portal(app, factory):
     ReadingWindow.create(start_at=datetime.datetime(2030, 2, 11, 8, 0),
                          end_at=datetime.datetime(2030, 2, 14, 22, 0))
     backoffice.create_operator("capo", "sportello-collesalvetti-2015", role="admin", name="Anna Capo")
+    # A colleague, so that the Operatori page offers its per-account forms (the admin's
+    # own row offers none: those would end the crawl's session).
+    backoffice.create_operator("mario.rossi", "sportello-di-collesalvetti", name="Mario Rossi")
     client = app.test_client()
     client.post("/operatore/login", data={"username": "capo", "password": "sportello-collesalvetti-2015"})
     pages, forms = crawl(client, "/operatore/ticket")
@@ -149,6 +152,9 @@ def test_every_back_office_form_and_page_survives_hostile_input(backoffice_porta
     client, pages, forms = backoffice_portal
     assert ("/operatore/finestre", "post") in forms and "/operatore/ticket" in pages
     assert any(action.endswith("/rispondi") for action, _ in forms)
+    assert ("/operatore/operatori", "post") in forms
+    assert any(action.endswith("/disattiva") for action, _ in forms)
+    assert any(action.endswith("/password") for action, _ in forms)
     for (action, method), fields in sorted(forms.items()):
         names = sorted(fields)
 

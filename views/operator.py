@@ -1,7 +1,8 @@
 """The operator back-office under /operatore: access (login, logout, the guard), the
 ticket inbox and answers, and the `flask operator` commands. The other back-office
 pages (customers, reading windows, documents, acquisition, audit log) are in
-views/operator_records.py, on the same blueprint."""
+views/operator_records.py, the admins' page of operator accounts in
+views/operator_accounts.py, all on the same blueprint."""
 import functools
 import time
 
@@ -330,8 +331,7 @@ def deactivate_command(username):
     """Disable an operator account and end its sessions."""
     with db.connection_context():
         operator = _operator_named(username)
-        Operator.update(active=False, session_version=Operator.session_version + 1).where(
-            Operator.id == operator.id).execute()
+        backoffice.set_active(operator, False)
     click.echo(f"Operatore «{operator.username}» disattivato.")
 
 
@@ -346,4 +346,4 @@ def list_command():
 
 # The rest of the back-office registers its views on `bp` (imported last: it needs the
 # guard and helpers above).
-from views import operator_records  # noqa: E402,F401
+from views import operator_accounts, operator_records  # noqa: E402,F401
