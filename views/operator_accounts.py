@@ -76,8 +76,8 @@ class PasswordForm(FlaskForm):
 def _operators_page(form, status=200, password_for=None, password_form=None):
     """The list, and below it the new-operator form or `password_for`'s new password."""
     return render_page("operator/operators.html", form=form, password_for=password_for,
-                       password_form=password_form, accounts=list(backoffice.operators()), last_logins=backoffice.last_logins(),
-                       role_labels=ROLE_LABELS), status
+                       password_form=password_form, accounts=list(backoffice.operators()),
+                       last_logins=backoffice.last_logins(), role_labels=ROLE_LABELS), status
 
 
 def _account_or_404(operator_id):
