@@ -17,6 +17,14 @@ from models import Customer, SupplyPoint
 OUT_OF_BAND_BLOCKS = ["menu", "supply_picker", "flash"]
 
 
+def get_or_404(model, *conditions):
+    """The one row of `model` matching `conditions`, or a 404."""
+    row = model.get_or_none(*conditions)
+    if row is None:
+        abort(404)
+    return row
+
+
 def is_htmx():
     """An htmx request that wants a fragment (a history restore wants the full page)."""
     return (request.headers.get("HX-Request") == "true"

@@ -5,7 +5,7 @@ from flask_login import current_user
 from app import render_error
 from downloads import download_name, send_attachment, stored_file
 from models import Document, Form
-from views import customer_required, render_page, selected_supply_point
+from views import customer_required, get_or_404, render_page, selected_supply_point
 
 bp = Blueprint("documents", __name__)
 
@@ -57,7 +57,5 @@ def forms():
 def form_download(form_id):
     """One form of the Modulistica, as an attachment."""
     selected_supply_point()
-    form = Form.get_or_none(Form.id == form_id)
-    if form is None:
-        abort(404)
+    form = get_or_404(Form, Form.id == form_id)
     return _send_stored(form.title, form.file_path)

@@ -1,7 +1,7 @@
 """Operatori (admins only): the back-office accounts, a new one, deactivation and
 reactivation, a new password; the same rules as `flask operator`, on the operator
 blueprint."""
-from flask import abort, request
+from flask import request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, ValidationError
 
 import backoffice
 from models import Operator
-from views import render_page
+from views import get_or_404, render_page
 from views.operator import audit_action, bp, done, operator_required
 from views.tickets import REQUIRED, single_line
 
@@ -80,13 +80,6 @@ def _operators_page(form, status=200, password_for=None, password_form=None):
                        last_logins=backoffice.last_logins(), role_labels=ROLE_LABELS), status
 
 
-def _account_or_404(operator_id):
-    account = Operator.get_or_none(Operator.id == operator_id)
-    if account is None:
-        abort(404)
-    return account
-
-
 @bp.route("/operatori", methods=["GET", "POST"])
 @operator_required(role=Operator.ADMIN)
 def operators():
@@ -109,7 +102,7 @@ def operators():
 @operator_required(role=Operator.ADMIN)
 def operator_password(operator_id):
     """A new password for another operator, which ends all their sessions."""
-    account = _account_or_404(operator_id)
+    account = get_or_404(Operator, Operator.id == operator_id)
     if account.id == current_user.id:
         return done(NOT_YOUR_PASSWORD, "operator.operators", "error")
     form = PasswordForm(account)
@@ -126,7 +119,7 @@ def operator_password(operator_id):
 @operator_required(role=Operator.ADMIN)
 def operator_deactivate(operator_id):
     """Deactivate another operator: no more logins, every open session ends now."""
-    account = _account_or_404(operator_id)
+    account = get_or_404(Operator, Operator.id == operator_id)
     if account.id == current_user.id:
         return done(NOT_YOURSELF, "operator.operators", "error")
     backoffice.set_active(account, False)
@@ -139,7 +132,7 @@ def operator_deactivate(operator_id):
 @operator_required(role=Operator.ADMIN)
 def operator_reactivate(operator_id):
     """Reactivate an operator, who logs in again with their password."""
-    account = _account_or_404(operator_id)
+    account = get_or_404(Operator, Operator.id == operator_id)
     backoffice.set_active(account, True)
     audit_action("operator_account_reactivated", detail=f"«{account.username}»")
     return done(f"Operatore «{account.username}» riattivato.", "operator.operators")

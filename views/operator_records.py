@@ -28,7 +28,7 @@ from models import (
     rome_now,
 )
 from paging import Pager
-from views import is_htmx, render_page
+from views import get_or_404, is_htmx, render_page
 from views.operator import (
     audit_action,
     audit_customer_view,
@@ -178,10 +178,7 @@ CUSTOMER_SECTIONS = {
 def _customer_or_404(code):
     if "\x00" in code:
         abort(404)  # no code has one, and PostgreSQL refuses NUL in a text value
-    customer = Customer.get_or_none(Customer.code == code)
-    if customer is None:
-        abort(404)
-    return customer
+    return get_or_404(Customer, Customer.code == code)
 
 
 def _section_rows(customer, section):
@@ -250,13 +247,6 @@ def _windows_page(form, status=200, editing=None):
                        pager=Pager(windows, 20)), status
 
 
-def _window_or_404(window_id):
-    window = ReadingWindow.get_or_none(ReadingWindow.id == window_id)
-    if window is None:
-        abort(404)
-    return window
-
-
 @bp.route("/finestre", methods=["GET", "POST"])
 @operator_required()
 def windows():
@@ -280,7 +270,7 @@ def _window_detail(window):
 @operator_required()
 def window_edit(window_id):
     """Change a reading window."""
-    window = _window_or_404(window_id)
+    window = get_or_404(ReadingWindow, ReadingWindow.id == window_id)
     if request.method == "GET":
         form = ReadingWindowForm(formdata=None, data=dict(
             supply_point=window.supply_point.code if window.supply_point_id else "",
@@ -304,7 +294,7 @@ def window_edit(window_id):
 @operator_required()
 def window_delete(window_id):
     """Delete a reading window (htmx: the row goes, the list hears windowsChanged)."""
-    window = _window_or_404(window_id)
+    window = get_or_404(ReadingWindow, ReadingWindow.id == window_id)
     with db.atomic():
         ReadingWindow.delete().where(ReadingWindow.id == window.id).execute()
     audit_action("reading_window_deleted", detail=_window_detail(window))
@@ -337,10 +327,9 @@ def documents():
 
 def _published(kind, record_id):
     model = {"documento": Document, "modulo": Form}.get(kind)
-    record = model.get_or_none(model.id == record_id) if model else None
-    if record is None:
+    if model is None:
         abort(404)
-    return record
+    return get_or_404(model, model.id == record_id)
 
 
 @bp.route("/documenti/<any(documento, modulo):kind>/<int:record_id>/file")
