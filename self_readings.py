@@ -169,13 +169,6 @@ def window_message(supply_point, now):
                                      time=upcoming.start_at.strftime("%H:%M"))
 
 
-def windows_to_show(supply_point, now):
-    """The windows not yet over, the soonest first: when the customer may read."""
-    return (ReadingWindow.for_supply_point(supply_point)
-            .where(ReadingWindow.end_at >= now)
-            .order_by(ReadingWindow.start_at, ReadingWindow.id))
-
-
 _reading_of_day = Prepared(lambda supply_point, day: SelfReading
                            .select(SelfReading.id)
                            .where((SelfReading.supply_point == supply_point)
