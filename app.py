@@ -1,4 +1,5 @@
 """Application factory of Area Clienti."""
+import copy
 import datetime
 import logging
 import os
@@ -69,14 +70,27 @@ ENVIRONMENT = {
 
 
 class PortalSessionInterface(SecureCookieSessionInterface):
-    """Responses anyone may cache (plotly.js) never set or vary on the session cookie.
+    """The cookie is sent only when the session's values changed: writing a value the
+    session already holds (the same supply point, `permanent` again) costs no new
+    signature and no Set-Cookie.
+
+    Responses anyone may cache (plotly.js) never set or vary on the session cookie.
     Nor do static files: one still loading with the cookie of the previous page would
     put back the session that page's successor has just changed (the supply point)."""
+
+    def open_session(self, app, request):
+        session = super().open_session(app, request)
+        if session is not None:
+            # A deep copy: flash() appends to the list the session already holds.
+            session.loaded = copy.deepcopy(dict(session))
+        return session
 
     def save_session(self, app, session, response):
         if (request.endpoint == "static"
                 or response.headers.get("Cache-Control", "").startswith("public")):
             return
+        if session.modified and dict(session) == getattr(session, "loaded", None):
+            session.modified = False
         super().save_session(app, session, response)
 
 
@@ -279,8 +293,7 @@ def _register_request_hooks(app):
             return htmx_redirect(url_for("auth.login" if is_customer else "operator.login"))
         if now - seen >= SEEN_RESOLUTION:
             session["seen"] = now
-        if not session.permanent:
-            session.permanent = True
+        session.permanent = True
         return None
 
     @app.before_request

@@ -103,8 +103,7 @@ def selected_supply_point():
         if supply_point is None:
             g.supply_point = None  # the error page must not abort again
             abort(404)
-        if session.get("punto") != supply_point.code:
-            session["punto"] = supply_point.code
+        session["punto"] = supply_point.code
     else:
         supply_point = points.get(session.get("punto"))
         if supply_point is None and points:
