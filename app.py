@@ -19,7 +19,7 @@ from jinja2_fragments.flask import render_block
 import peewee
 from werkzeug.routing import IntegerConverter
 
-import formatting
+from portal import formatting
 import models
 import views
 from views import htmx_redirect
@@ -231,8 +231,8 @@ def create_app(test_config=None):
                    measurements, tickets, operator):
         app.register_blueprint(module.bp)
 
-    import acquisition
-    import commands
+    from portal import acquisition
+    from portal import cli as commands
     commands.init_app(app)
     acquisition.init_app(app)
     return app

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import exchange  # noqa: E402
+from portal import exchange  # noqa: E402
 import models  # noqa: E402
 from app import create_app  # noqa: E402
 

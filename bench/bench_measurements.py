@@ -22,10 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import charts  # noqa: E402
+from portal import charts  # noqa: E402
 import models  # noqa: E402
 from app import create_app  # noqa: E402
-from passwords import hash_password  # noqa: E402
+from portal.passwords import hash_password  # noqa: E402
 
 PASSWORD = "benchmark-password"
 POINT = "PR000001"

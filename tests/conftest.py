@@ -18,7 +18,7 @@ from werkzeug.serving import make_server
 
 import models
 from app import create_app
-from passwords import hash_password
+from portal.passwords import hash_password
 
 PASSWORD = "una-password-sicura"
 

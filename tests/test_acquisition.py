@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import acquisition
+from portal import acquisition
 import models
 from conftest import make_app
 from models import AcquisitionRun, SelfReading

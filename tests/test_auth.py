@@ -8,7 +8,7 @@ from markupsafe import escape
 
 import models
 from conftest import PASSWORD, free_port, make_app
-from passwords import verify_password
+from portal.passwords import verify_password
 from views.auth import LOGIN_FAILED, RECOVERY_SENT, REGISTRATION_MISMATCH
 
 NEW_PASSWORD = "cavallo batteria graffetta"

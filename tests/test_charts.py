@@ -5,8 +5,8 @@ import json
 import plotly.graph_objects as go
 import pytest
 
-import charts
-from charts import F1, F2, F3
+from portal import charts
+from portal.charts import F1, F2, F3
 from models import ROME
 
 UTC = datetime.timezone.utc

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-import charts
+from portal import charts
 import models
 from conftest import PASSWORD
 

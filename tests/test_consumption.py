@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-import charts
+from portal import charts
 import models
-from formatting import number_it
+from portal.formatting import number_it
 
 HTMX = {"HX-Request": "true", "HX-Target": "consumption-data"}
 

@@ -12,7 +12,7 @@ import pytest
 
 import models
 from conftest import PASSWORD, HttpSession, free_port, make_app
-from passwords import hash_password
+from portal.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = 30

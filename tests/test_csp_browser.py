@@ -6,7 +6,7 @@ import re
 from playwright.sync_api import expect
 
 import models
-from backoffice import DEMO_ADMIN_PASSWORD, create_demo_operators
+from portal.backoffice import DEMO_ADMIN_PASSWORD, create_demo_operators
 from conftest import PASSWORD
 
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 from stdnum.it import codicefiscale, iva
 
-import demo
+from portal import demo
 import models
-import passwords
+from portal import passwords
 from conftest import database_url_for, drop_schemas
 from models import (
     BilledConsumption,

@@ -6,10 +6,10 @@ import datetime
 import pytest
 from stdnum.it import codicefiscale, iva
 
-import demo
-import demo_scale
+from portal import demo
+from portal import demo_scale
 import models
-import passwords
+from portal import passwords
 from models import (
     BilledConsumption,
     Customer,

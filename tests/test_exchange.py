@@ -534,7 +534,7 @@ def test_every_import_is_audited(app, runner, samples, tmp_path):
 
 def test_database_failure_during_the_merge_keeps_nothing(app, runner, samples, monkeypatch):
     """A failure of the database itself is reported like a bad file, never half-kept."""
-    import exchange
+    from portal import exchange
     from peewee import IntegrityError
     load_samples(runner, samples, "invoices")
     original_merge = exchange.Kind.merge

@@ -5,7 +5,7 @@ import tracemalloc
 
 import pytest
 
-import exchange
+from portal import exchange
 import models
 from models import Measurement, SupplyPoint
 from test_exchange import (  # noqa: F401 (samples is a fixture)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import backoffice
+from portal import backoffice
 from models import ReadingWindow, Ticket, TicketMessage
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))

@@ -5,7 +5,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import models
 from conftest import Mailbox, free_port, make_app
-from mail import MailError, send_mail
+from portal.mail import MailError, send_mail
 
 
 def send_test_message(application):

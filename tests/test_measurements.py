@@ -10,7 +10,7 @@ import re
 import pytest
 import time_machine
 
-import charts
+from portal import charts
 import models
 from views.measurements import hourly_rows, interval_rows, stream
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import backoffice
+from portal import backoffice
 import models
 from models import AuditLog, Operator, ReadingWindow, Ticket, TicketMessage
 from views.operator import create_demo_operators

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-import backoffice
+from portal import backoffice
 from conftest import make_app
 from models import AuditLog, Operator
 from test_operator import (  # noqa: F401 (admin, admin_client, operator, staff are fixtures)

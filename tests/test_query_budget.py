@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-import charts
+from portal import charts
 import models
 from models import (BilledConsumption, Customer, Document, Invoice, Measurement, Prepared,
                     ReadingWindow, SelfReading)

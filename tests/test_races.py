@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import models
 from conftest import PASSWORD
-from passwords import verify_password
+from portal.passwords import verify_password
 
 
 def test_double_registration_of_one_code(live_server, smtp_server, factory, http_session):

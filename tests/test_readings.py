@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import models
-import self_readings
+from portal import readings as self_readings
 from conftest import PASSWORD
 from models import ROME, ReadingWindow, SelfReading
 

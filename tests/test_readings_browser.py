@@ -5,9 +5,9 @@ import re
 
 from playwright.sync_api import expect
 
-import acquisition
+from portal import acquisition
 from conftest import PASSWORD
-from formatting import date_it
+from portal.formatting import date_it
 from models import ReadingWindow, rome_now
 
 

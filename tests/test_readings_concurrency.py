@@ -11,9 +11,9 @@ from http.cookiejar import CookieJar
 
 import pytest
 
-import acquisition
+from portal import acquisition
 import models
-import self_readings
+from portal import readings as self_readings
 from conftest import PASSWORD
 from models import ReadingWindow, SelfReading
 

@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-import backoffice
+from portal import backoffice
 import models
 from conftest import PASSWORD
 

@@ -11,9 +11,9 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from app import limiter
-from mail import MailError, send_mail
+from portal.mail import MailError, send_mail
 from models import Customer, audit, db, utcnow
-from passwords import (
+from portal.passwords import (
     MAX_LENGTH,
     hash_password,
     needs_rehash,

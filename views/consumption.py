@@ -6,7 +6,7 @@ import threading
 
 from flask import Blueprint, Response, abort, make_response, request, url_for
 
-import charts
+from portal import charts
 from models import BilledConsumption
 from views import customer_required, render_page, selected_supply_point
 

@@ -3,7 +3,7 @@ from flask import Blueprint, abort
 from flask_login import current_user
 
 from app import render_error
-from downloads import download_name, send_attachment, stored_file
+from views.downloads import download_name, send_attachment, stored_file
 from models import Document, Form
 from views import customer_required, get_or_404, render_page, selected_supply_point
 

@@ -3,8 +3,8 @@ from flask import Blueprint, abort, request
 from flask_login import current_user
 
 from app import render_error
-from downloads import download_name, send_attachment, stored_file
-from invoice_list import FIRST_YEAR, InvoiceListing
+from views.downloads import download_name, send_attachment, stored_file
+from views.invoice_list import FIRST_YEAR, InvoiceListing
 from models import Invoice
 from views import customer_required, render_page, selected_supply_point
 

@@ -7,7 +7,7 @@ from peewee import SQL, fn
 from wtforms import DateField, Form
 from wtforms.validators import ValidationError
 
-import charts
+from portal import charts
 import models
 from models import Measurement, rome_now
 from views import customer_required, render_page, selected_supply_point

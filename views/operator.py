@@ -14,11 +14,11 @@ from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-import backoffice
-import ticketing
+from portal import backoffice
+from portal import tickets as ticketing
 from app import limiter
 from models import Customer, Operator, Ticket, TicketMessage, audit, db
-from paging import Pager
+from views.paging import Pager
 from views import client_ip, htmx_redirect, is_htmx, is_safe_next, render_page
 from views.tickets import MAX_MESSAGE, REQUIRED, MessageForm, clean_text, send_attachment
 

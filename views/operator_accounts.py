@@ -8,7 +8,7 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
-import backoffice
+from portal import backoffice
 from models import Operator
 from views import get_or_404, render_page
 from views.operator import audit_action, bp, done, operator_required

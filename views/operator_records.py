@@ -10,9 +10,9 @@ from wtforms import DateField, RadioField, StringField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-import attachments
-import backoffice
-import downloads
+from portal import attachments
+from portal import backoffice
+from views import downloads
 from models import (
     AcquisitionRun,
     Customer,
@@ -27,7 +27,7 @@ from models import (
     db,
     rome_now,
 )
-from paging import Pager
+from views.paging import Pager
 from views import get_or_404, is_htmx, render_page
 from views.operator import (
     audit_action,
@@ -378,7 +378,7 @@ def acquisition():
 @operator_required()
 def acquire_now():
     """Acquire the pending self-readings now and export them for billing."""
-    from acquisition import acquire
+    from portal.acquisition import acquire
 
     run = acquire(current_app.config["EXPORT_DIR"], trigger="operator")
     audit_action("acquisition_started",

@@ -10,11 +10,11 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-import privacy
+from portal import privacy
 from app import limiter
-from mail import MailError, send_mail
+from portal.mail import MailError, send_mail
 from models import Customer, audit, db
-from passwords import MAX_LENGTH, verify_password
+from portal.passwords import MAX_LENGTH, verify_password
 from views import client_ip, customer_required, is_htmx, render_page, selected_supply_point
 
 bp = Blueprint("profile", __name__)

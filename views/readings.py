@@ -5,10 +5,10 @@ from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 from wtforms import StringField
 
-import self_readings
-from formatting import date_it
+from portal import readings as self_readings
+from portal.formatting import date_it
 from models import ReadingWindow, SelfReading, rome_now
-from paging import Pager, requested_page
+from views.paging import Pager, requested_page
 from views import customer_required, is_htmx, render_page, selected_supply_point
 
 bp = Blueprint("readings", __name__)

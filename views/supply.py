@@ -2,7 +2,7 @@
 from flask import Blueprint
 from flask_login import current_user
 
-from supply_details import detail_rows
+from views.supply_details import detail_rows
 from views import customer_required, render_page, selected_supply_point
 
 bp = Blueprint("supply", __name__)

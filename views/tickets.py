@@ -10,10 +10,10 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-import attachments
-import ticketing
+from portal import attachments
+from portal import tickets as ticketing
 from models import SupplyPoint, Ticket
-from paging import Pager
+from views.paging import Pager
 from views import (
     customer_required,
     customer_supply_points,

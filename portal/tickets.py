@@ -5,8 +5,8 @@ import logging
 from flask import current_app
 from peewee import JOIN, fn
 
-import attachments
-from mail import MailError, send_mail
+from portal import attachments
+from portal.mail import MailError, send_mail
 from models import Customer, Operator, Ticket, TicketMessage, db, utcnow
 
 log = logging.getLogger("area_clienti.tickets")

@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs_version
 from plotly.subplots import make_subplots
 
-from formatting import MONTHS, date_it, number_it
+from portal.formatting import MONTHS, date_it, number_it
 from models import ROME
 
 PLOTLY_JS_VERSION = get_plotlyjs_version()

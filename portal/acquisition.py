@@ -32,7 +32,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from peewee import PostgresqlDatabase
 
-from formatting import local_datetime
+from portal.formatting import local_datetime
 from models import AcquisitionRun, SelfReading, SupplyPoint, db, utcnow
 
 try:

@@ -3,7 +3,7 @@ values with Italian labels and Italian formatting."""
 import datetime
 import re
 
-from formatting import date_it, number_it
+from portal.formatting import date_it, number_it
 
 # Known keys, in the order the pages show them: (label, unit of a numeric value).
 # Keys the billing system adds later still show, with a label made from the key.

@@ -17,7 +17,7 @@ import re
 
 from peewee import IntegrityError
 
-from formatting import date_it, number_it
+from portal.formatting import date_it, number_it
 from models import Prepared, ReadingWindow, SelfReading, SupplyPoint, db, id_of, rome_now
 
 CORRECTOR_DIGITS = 9

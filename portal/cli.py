@@ -11,8 +11,8 @@ import models
 
 
 def init_app(app):
-    import exchange
-    from acquisition import readings_cli
+    from portal import exchange
+    from portal.acquisition import readings_cli
     from views.operator import operator_cli
     app.cli.add_command(init_db)
     app.cli.add_command(demo)
@@ -47,8 +47,8 @@ def init_db():
                    "25,000 points, 500,000 invoices; large: ten times medium (load tests).")
 def demo(if_empty, seed, scale):
     """Fill an empty database with realistic demo data."""
-    import demo as demo_data
-    import demo_scale
+    from portal import demo as demo_data
+    from portal import demo_scale
 
     with models.db.connection_context():
         models.init_schema()
@@ -110,7 +110,7 @@ def backup(destination):
 def retention():
     """Delete audit rows, mail records and export files older than their retention
     (AUDIT_RETENTION_DAYS, MAIL_RETENTION_DAYS, EXPORT_RETENTION_DAYS); run it daily."""
-    import privacy
+    from portal import privacy
     config = current_app.config
     with models.db.connection_context():
         removed = privacy.purge_expired(config["AUDIT_RETENTION_DAYS"],

@@ -5,9 +5,9 @@ import re
 from flask import current_app
 from peewee import JOIN, IntegrityError, fn
 
-import attachments
+from portal import attachments
 from models import AuditLog, Customer, Document, Form, Operator, audit, db, utcnow
-from passwords import hash_password, needs_rehash, policy_errors, verify_password
+from portal.passwords import hash_password, needs_rehash, policy_errors, verify_password
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 ROLES = (Operator.OPERATOR, Operator.ADMIN)

@@ -29,9 +29,9 @@ from pathlib import Path
 from fpdf import FPDF, XPos, YPos
 from stdnum.it import codicefiscale, iva
 
-import charts
+from portal import charts
 import models
-import passwords
+from portal import passwords
 from models import (
     BilledConsumption,
     Customer,

@@ -40,9 +40,9 @@ from pathlib import Path
 
 from peewee import SqliteDatabase
 
-import demo
+from portal import demo
 import models
-import passwords
+from portal import passwords
 from models import (
     BilledConsumption,
     Customer,
