@@ -205,9 +205,14 @@ def create_app(test_config=None):
     if app.config["SESSION_COOKIE_NAME"] is None:
         app.config["SESSION_COOKIE_NAME"] = "__Host-session" if secure else "session"
 
-    if not app.testing and not logging.getLogger().handlers:
+    if not app.testing:
+        # The one logging setup: a line per event on stderr (a no-op where the server
+        # configured logging already), and the portal's own INFO lines (acquisition
+        # runs, incidents) whatever the root level.
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if log.level == logging.NOTSET:
+            log.setLevel(logging.INFO)
     models.db.initialize(models.open_database(app.config["DATABASE_URL"]))
 
     csrf.init_app(app)
@@ -231,9 +236,8 @@ def create_app(test_config=None):
                    measurements, tickets, operator):
         app.register_blueprint(module.bp)
 
-    from portal import acquisition
-    from portal import cli as commands
-    commands.init_app(app)
+    from portal import acquisition, cli
+    cli.init_app(app)
     acquisition.init_app(app)
     return app
 

@@ -27,9 +27,6 @@ import threading
 import time
 from pathlib import Path
 
-import click
-from flask import current_app
-from flask.cli import with_appcontext
 from peewee import PostgresqlDatabase
 
 from portal.formatting import local_datetime
@@ -226,33 +223,6 @@ def init_app(app):
     interval = app.config.get("ACQUISITION_INTERVAL") or 0
     if interval <= 0 or app.testing:
         return
-    if not log.hasHandlers():
-        # Nothing configures logging yet: each run must still leave a line on stderr.
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        log.addHandler(handler)
-    if log.level == logging.NOTSET:
-        log.setLevel(logging.INFO)
     scheduler = Scheduler(app, interval, tick_seconds=app.config.get("ACQUISITION_TICK_SECONDS") or 60)
     app.extensions["acquisition_scheduler"] = scheduler
     app.before_request(scheduler.ensure_started)
-
-
-# --- Command line ------------------------------------------------------------------
-
-readings_cli = click.Group("readings", help="Self-readings: acquisition for the billing system.")
-
-
-@readings_cli.command("acquire")
-@click.option("--export-dir", type=click.Path(file_okay=False),
-              help="Folder of the export files (default: EXPORT_DIR).")
-@with_appcontext
-def acquire_command(export_dir):
-    """Export the pending self-readings for billing and mark them "Acquisita"."""
-    export_dir = Path(export_dir or current_app.config["EXPORT_DIR"])
-    with db.connection_context():
-        run = acquire(export_dir, trigger="command")
-    if run is None:
-        click.echo("Nessuna lettura da acquisire: nessun file scritto.")
-    else:
-        click.echo(f"Acquisite {run.reading_count} letture: {export_dir / run.file_path}")

@@ -1,5 +1,10 @@
-"""Command-line interface: `flask init-db`, `flask demo`, `flask backup`, `flask retention`."""
+"""Every `flask` command of the portal: the schema, demo data, imports and exports
+with the billing system, self-reading acquisition, operator accounts, retention and
+backup."""
+import contextlib
+import fcntl
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -8,20 +13,37 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
+from portal import acquisition, backoffice, exchange, privacy
+from portal.demo import generate as generate_demo
+from portal.demo_scale import generate as generate_scale_demo
 
 
 def init_app(app):
-    from portal import exchange
-    from portal.acquisition import readings_cli
-    from views.operator import operator_cli
-    app.cli.add_command(init_db)
-    app.cli.add_command(demo)
-    app.cli.add_command(backup)
-    app.cli.add_command(retention)
-    app.cli.add_command(readings_cli)
-    app.cli.add_command(operator_cli)
-    exchange.init_app(app)
+    """Register the commands on the application's `flask` command line."""
+    for command in (init_db, demo, backup, retention, readings_cli, operator_cli,
+                    import_command, import_dir_command, export_all_command):
+        app.cli.add_command(command)
 
+
+@contextlib.contextmanager
+def _current_schema():
+    """The database for a command, whose schema must be current; closed after
+    unless it was already open."""
+    opened = models.db.connect(reuse_if_open=True)
+    try:
+        version = models.schema_version()
+        if version != models.SCHEMA_VERSION:
+            raise click.ClickException(
+                "the database has no schema yet: run `flask init-db` first" if version == 0
+                else f"the database schema is at version {version}, not "
+                     f"{models.SCHEMA_VERSION}: run `flask init-db` first")
+        yield
+    finally:
+        if opened and not models.db.is_closed():
+            models.db.close()
+
+
+# --- Schema and demo data -----------------------------------------------------------
 
 @click.command("init-db")
 def init_db():
@@ -47,9 +69,6 @@ def init_db():
                    "25,000 points, 500,000 invoices; large: ten times medium (load tests).")
 def demo(if_empty, seed, scale):
     """Fill an empty database with realistic demo data."""
-    from portal import demo as demo_data
-    from portal import demo_scale
-
     with models.db.connection_context():
         models.init_schema()
         if models.Customer.select().exists():
@@ -61,14 +80,15 @@ def demo(if_empty, seed, scale):
         started = time.monotonic()
         files_dir = Path(current_app.config["FILES_DIR"])
         if scale == "small":
-            summary = demo_data.generate(files_dir, seed=seed, log=click.echo)
+            summary = generate_demo(files_dir, seed=seed, log=click.echo)
         else:
-            summary = demo_scale.generate(files_dir, scale=scale, seed=seed, log=click.echo)
-        from views.operator import create_demo_operators
-        create_demo_operators()
+            summary = generate_scale_demo(files_dir, scale=scale, seed=seed, log=click.echo)
+        backoffice.create_demo_operators()
     click.echo(f"Demo data ready in {time.monotonic() - started:.1f} s: "
                + ", ".join(f"{count} {name}" for name, count in summary.items()))
 
+
+# --- Operations -------------------------------------------------------------------
 
 @click.command("backup")
 @click.argument("destination", type=click.Path(path_type=Path))
@@ -110,10 +130,160 @@ def backup(destination):
 def retention():
     """Delete audit rows, mail records and export files older than their retention
     (AUDIT_RETENTION_DAYS, MAIL_RETENTION_DAYS, EXPORT_RETENTION_DAYS); run it daily."""
-    from portal import privacy
     config = current_app.config
     with models.db.connection_context():
         removed = privacy.purge_expired(config["AUDIT_RETENTION_DAYS"],
                                         config["MAIL_RETENTION_DAYS"],
                                         config["EXPORT_RETENTION_DAYS"], config["EXPORT_DIR"])
     click.echo("Removed: " + ", ".join(f"{count} {kind}" for kind, count in removed.items()))
+
+
+# --- Self-readings ------------------------------------------------------------------
+
+readings_cli = click.Group("readings", help="Self-readings: acquisition for the billing system.")
+
+
+@readings_cli.command("acquire")
+@click.option("--export-dir", type=click.Path(file_okay=False),
+              help="Folder of the export files (default: EXPORT_DIR).")
+@with_appcontext
+def acquire_command(export_dir):
+    """Export the pending self-readings for billing and mark them "Acquisita"."""
+    export_dir = Path(export_dir or current_app.config["EXPORT_DIR"])
+    with models.db.connection_context():
+        run = acquisition.acquire(export_dir, trigger="command")
+    if run is None:
+        click.echo("Nessuna lettura da acquisire: nessun file scritto.")
+    else:
+        click.echo(f"Acquisite {run.reading_count} letture: {export_dir / run.file_path}")
+
+
+# --- Operator accounts ---------------------------------------------------------------
+
+operator_cli = click.Group("operator", help="Operator accounts of the back-office.")
+
+
+def _operator_named(username):
+    operator = backoffice.operator_named(username)
+    if operator is None:
+        raise click.ClickException(f"Nessun operatore «{username}».")
+    return operator
+
+
+def _prompt_password():
+    return click.prompt("Password", hide_input=True, confirmation_prompt="Ripeti la password")
+
+
+@operator_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(backoffice.ROLES), default=models.Operator.OPERATOR,
+              show_default=True, help="admin also reads the audit log.")
+@click.option("--name", default="", help="Full name shown in the back-office.")
+def create_command(username, role, name):
+    """Create an operator account (the password is asked, never given as an argument)."""
+    password = _prompt_password()
+    with models.db.connection_context():
+        try:
+            operator = backoffice.create_operator(username, password, role, name)
+        except backoffice.AccountError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"Operatore «{operator.username}» creato (ruolo {operator.role}).")
+
+
+@operator_cli.command("set-password")
+@click.argument("username")
+def set_password_command(username):
+    """Give an operator a new password (and end their sessions)."""
+    password = _prompt_password()
+    with models.db.connection_context():
+        try:
+            backoffice.set_password(_operator_named(username), password)
+        except backoffice.AccountError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"Password di «{username}» cambiata.")
+
+
+@operator_cli.command("deactivate")
+@click.argument("username")
+def deactivate_command(username):
+    """Disable an operator account and end its sessions."""
+    with models.db.connection_context():
+        operator = _operator_named(username)
+        backoffice.set_active(operator, False)
+    click.echo(f"Operatore «{operator.username}» disattivato.")
+
+
+@operator_cli.command("list")
+def list_command():
+    """List the operator accounts."""
+    with models.db.connection_context():
+        for operator in backoffice.operators():
+            state = "attivo" if operator.active else "disattivato"
+            click.echo(f"{operator.username}\t{operator.role}\t{state}\t{operator.name}")
+
+
+# --- Data exchange with the billing system --------------------------------------------
+
+def _kinds_help():
+    return "\n\n".join(f"{name}: {kind.description}" for name, kind in exchange.KINDS.items())
+
+
+@click.command("import", help=(
+    "Import FILE, a CSV of the billing system of kind KIND (see docs/data-exchange.md). "
+    "Nothing is imported unless every line is good; exits 1 when the file is rejected.\n\n"
+    + _kinds_help()))
+@click.argument("kind", type=click.Choice(list(exchange.KINDS)))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--files", "files_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the PDFs and documents the lines name (default: FILE's folder).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the report to this file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@with_appcontext
+def import_command(kind, file, files_dir, report_path, quiet):
+    with _current_schema():
+        report = exchange.import_file(kind, file, files_dir=files_dir, quiet=quiet)
+    text = report.text()
+    if report_path:
+        report_path.write_text(text, encoding="utf-8")
+    click.echo(text, nl=False)
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command("import-dir")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@with_appcontext
+def import_dir_command(folder, quiet):
+    """Nightly load: import every CSV of FOLDER whose name starts with a kind
+    (customers*.csv, supply_points*.csv, ...) in dependency order; move each to
+    FOLDER/done or FOLDER/failed with NAME.report.txt beside it. Exits 1 when
+    anything failed."""
+    with open(folder / ".import-dir.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise click.ClickException(f"another import-dir is running on {folder}") from None
+        with _current_schema():
+            reports = exchange.import_folder(folder, quiet=quiet)
+    if not reports:
+        click.echo(f"nothing to import in {folder}")
+    failures = sum(1 for report in reports if not report.ok)
+    if failures:
+        click.echo(f"{failures} of {len(reports)} file(s) failed: see {folder / 'failed'}", err=True)
+        sys.exit(1)
+
+
+@click.command("export-all")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def export_all_command(folder):
+    """Write the database's billing data as contract files into FOLDER (PDFs and
+    documents under FOLDER/files), ready for `flask import-dir FOLDER` on another
+    database."""
+    with _current_schema():
+        written = exchange.export_all(folder)
+    click.echo(", ".join(f"{count} {kind}" for kind, count in written.items())
+               + f" written to {folder}")
+

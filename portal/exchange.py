@@ -20,11 +20,9 @@ Memory stays flat: rows travel in batches, only the reference codes (customers,
 supply points) are held in memory, and the report keeps at most MAX_REPORTED errors.
 """
 import codecs
-import contextlib
 import csv
 import datetime
 import decimal
-import fcntl
 import filecmp
 import hashlib
 import io
@@ -40,7 +38,6 @@ from pathlib import Path, PurePosixPath
 import click
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from flask.cli import with_appcontext
 from peewee import (
     EXCLUDED,
     JOIN,
@@ -1597,96 +1594,3 @@ def export_all(out_dir):
         os.replace(partial, out_dir / f"{kind}.csv")
         written[kind] = count
     return written
-
-
-# ---------------------------------------------------------------------------
-# Commands
-# ---------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _database():
-    """The database for a command, whose schema must be current; closed after
-    unless it was already open."""
-    opened = models.db.connect(reuse_if_open=True)
-    try:
-        version = models.schema_version()
-        if version != models.SCHEMA_VERSION:
-            raise click.ClickException(
-                "the database has no schema yet: run `flask init-db` first" if version == 0
-                else f"the database schema is at version {version}, not "
-                     f"{models.SCHEMA_VERSION}: run `flask init-db` first")
-        yield
-    finally:
-        if opened and not models.db.is_closed():
-            models.db.close()
-
-
-def _kinds_help():
-    return "\n\n".join(f"{name}: {kind.description}" for name, kind in KINDS.items())
-
-
-@click.command("import", help=(
-    "Import FILE, a CSV of the billing system of kind KIND (see docs/data-exchange.md). "
-    "Nothing is imported unless every line is good; exits 1 when the file is rejected.\n\n"
-    + _kinds_help()))
-@click.argument("kind", type=click.Choice(list(KINDS)))
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--files", "files_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of the PDFs and documents the lines name (default: FILE's folder).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the report to this file.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-@with_appcontext
-def import_command(kind, file, files_dir, report_path, quiet):
-    with _database():
-        report = import_file(kind, file, files_dir=files_dir, quiet=quiet)
-    text = report.text()
-    if report_path:
-        report_path.write_text(text, encoding="utf-8")
-    click.echo(text, nl=False)
-    if not report.ok:
-        sys.exit(1)
-
-
-@click.command("import-dir")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--quiet", is_flag=True, help="No progress bars.")
-@with_appcontext
-def import_dir_command(folder, quiet):
-    """Nightly load: import every CSV of FOLDER whose name starts with a kind
-    (customers*.csv, supply_points*.csv, ...) in dependency order; move each to
-    FOLDER/done or FOLDER/failed with NAME.report.txt beside it. Exits 1 when
-    anything failed."""
-    with open(folder / ".import-dir.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise click.ClickException(f"another import-dir is running on {folder}") from None
-        with _database():
-            reports = import_folder(folder, quiet=quiet)
-    if not reports:
-        click.echo(f"nothing to import in {folder}")
-    failures = sum(1 for report in reports if not report.ok)
-    if failures:
-        click.echo(f"{failures} of {len(reports)} file(s) failed: see {folder / 'failed'}", err=True)
-        sys.exit(1)
-
-
-@click.command("export-all")
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@with_appcontext
-def export_all_command(folder):
-    """Write the database's billing data as contract files into FOLDER (PDFs and
-    documents under FOLDER/files), ready for `flask import-dir FOLDER` on another
-    database."""
-    with _database():
-        written = export_all(folder)
-    click.echo(", ".join(f"{count} {kind}" for kind, count in written.items())
-               + f" written to {folder}")
-
-
-def init_app(app):
-    """Register the import/export commands."""
-    app.cli.add_command(import_command)
-    app.cli.add_command(import_dir_command)
-    app.cli.add_command(export_all_command)

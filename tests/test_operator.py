@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from portal import backoffice
 import models
 from models import AuditLog, Operator, ReadingWindow, Ticket, TicketMessage
-from views.operator import create_demo_operators
+from portal.backoffice import create_demo_operators
 
 OPERATOR_PASSWORD = "sportello-di-collesalvetti"
 ADMIN_PASSWORD = "amministrazione-del-portale"

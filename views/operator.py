@@ -6,7 +6,6 @@ views/operator_accounts.py, all on the same blueprint."""
 import functools
 import time
 
-import click
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
@@ -23,7 +22,6 @@ from views import client_ip, htmx_redirect, is_htmx, is_safe_next, render_page
 from views.tickets import MAX_MESSAGE, REQUIRED, MessageForm, clean_text, send_attachment
 
 bp = Blueprint("operator", __name__, url_prefix="/operatore")
-operator_cli = click.Group("operator", help="Operator accounts of the back-office.")
 
 LOGIN_FAILED = ("Credenziali non valide. Controlla nome utente e password; dopo troppi "
                 "tentativi l'accesso resta sospeso per 15 minuti.")
@@ -275,73 +273,6 @@ def ticket_attachment(ticket_id, message_id):
         abort(404)
     audit_customer_view(ticket.customer, f"allegato del ticket n. {ticket.id}")
     return send_attachment(message)
-
-
-# --- Command line -----------------------------------------------------------------
-
-def create_demo_operators():
-    """The demo's accounts: operator "operatore" and admin "admin" (see backoffice for
-    their fixed passwords). Call it inside a database connection."""
-    return backoffice.create_demo_operators()
-
-
-def _operator_named(username):
-    operator = backoffice.operator_named(username)
-    if operator is None:
-        raise click.ClickException(f"Nessun operatore «{username}».")
-    return operator
-
-
-def _prompt_password():
-    return click.prompt("Password", hide_input=True, confirmation_prompt="Ripeti la password")
-
-
-@operator_cli.command("create")
-@click.argument("username")
-@click.option("--role", type=click.Choice(backoffice.ROLES), default=Operator.OPERATOR,
-              show_default=True, help="admin also reads the audit log.")
-@click.option("--name", default="", help="Full name shown in the back-office.")
-def create_command(username, role, name):
-    """Create an operator account (the password is asked, never given as an argument)."""
-    password = _prompt_password()
-    with db.connection_context():
-        try:
-            operator = backoffice.create_operator(username, password, role, name)
-        except backoffice.AccountError as error:
-            raise click.ClickException(str(error)) from None
-    click.echo(f"Operatore «{operator.username}» creato (ruolo {operator.role}).")
-
-
-@operator_cli.command("set-password")
-@click.argument("username")
-def set_password_command(username):
-    """Give an operator a new password (and end their sessions)."""
-    password = _prompt_password()
-    with db.connection_context():
-        try:
-            backoffice.set_password(_operator_named(username), password)
-        except backoffice.AccountError as error:
-            raise click.ClickException(str(error)) from None
-    click.echo(f"Password di «{username}» cambiata.")
-
-
-@operator_cli.command("deactivate")
-@click.argument("username")
-def deactivate_command(username):
-    """Disable an operator account and end its sessions."""
-    with db.connection_context():
-        operator = _operator_named(username)
-        backoffice.set_active(operator, False)
-    click.echo(f"Operatore «{operator.username}» disattivato.")
-
-
-@operator_cli.command("list")
-def list_command():
-    """List the operator accounts."""
-    with db.connection_context():
-        for operator in Operator.select().order_by(Operator.username):
-            state = "attivo" if operator.active else "disattivato"
-            click.echo(f"{operator.username}\t{operator.role}\t{state}\t{operator.name}")
 
 
 # The rest of the back-office registers its views on `bp` (imported last: it needs the
