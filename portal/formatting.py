@@ -43,6 +43,5 @@ def money(value):
     return "" if value is None else f"{number_it(value, 2)} €"
 
 
-def init_app(app):
-    app.jinja_env.filters.update(date_it=date_it, datetime_it=datetime_it,
-                                 number_it=number_it, money=money)
+# The Jinja filters of the templates.
+FILTERS = dict(date_it=date_it, datetime_it=datetime_it, number_it=number_it, money=money)

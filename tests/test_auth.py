@@ -113,7 +113,7 @@ def test_recovery_requests_never_lock_the_account(client, customer, auth):
 
 def test_login_rate_limit_per_code(tmp_path, factory):
     application = make_app(tmp_path / "limited", RATELIMIT_ENABLED=True)
-    from app import limiter
+    from views import limiter
     limiter.reset()
     client = application.test_client()
     statuses = [client.post("/login", data={"code": "555555", "password": "x" * 10},
@@ -127,7 +127,7 @@ def test_login_rate_limit_per_code(tmp_path, factory):
 
 def test_login_rate_limit_per_ip(tmp_path):
     application = make_app(tmp_path / "limited", RATELIMIT_ENABLED=True)
-    from app import limiter
+    from views import limiter
     limiter.reset()
     client = application.test_client()
     statuses = [client.post("/login", data={"code": f"{n:06d}", "password": "x" * 10}).status_code

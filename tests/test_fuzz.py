@@ -166,7 +166,7 @@ def test_every_back_office_form_and_page_survives_hostile_input(backoffice_porta
             assert response.status_code < 500, (action, method, values)
 
         send()
-    names = ["q", "stato", "categoria", "pag", "righe", "evento", "cliente", "operatore", "dal",
+    names = ["q", "stato", "categoria", "pagina", "righe", "evento", "cliente", "operatore", "dal",
              "al"]
 
     @FUZZ

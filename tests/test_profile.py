@@ -274,7 +274,7 @@ def test_email_change_stands_when_the_notice_cannot_be_sent(tmp_path, factory, c
 
 
 def test_repeated_wrong_passwords_are_rate_limited(tmp_path, factory):
-    from app import limiter
+    from views import limiter
     application = make_app(tmp_path, RATELIMIT_ENABLED=True)
     limiter.reset()
     customer = factory.customer(code="654321")

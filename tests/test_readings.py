@@ -130,14 +130,14 @@ def test_pagination_five_readings_by_default_and_a_rows_choice(client, logged_in
     assert "pag. 1 di 3" in first
     assert first.count('<tr id="reading-') == 5
     assert "12/03/2015" in first and "07/03/2015" not in first
-    last = client.get("/autolettura?pag=3", headers=htmx("reading-list")).text
+    last = client.get("/autolettura?pagina=3", headers=htmx("reading-list")).text
     assert "pag. 3 di 3" in last and last.count('<tr id="reading-') == 2
     assert "01/03/2015" in last
     ten = client.get("/autolettura?righe=10", headers=htmx("reading-list")).text
     assert "pag. 1 di 2" in ten and ten.count('<tr id="reading-') == 10
-    odd = client.get("/autolettura?righe=7&pag=99", headers=htmx("reading-list")).text
+    odd = client.get("/autolettura?righe=7&pagina=99", headers=htmx("reading-list")).text
     assert "pag. 3 di 3" in odd  # an unknown choice is 5 rows; a page past the end the last
-    for junk in ("pag=%C2%B2", "righe=%C2%B2", "pag=0&pag_periodi=0", "pag=-1", "righe=99999999999",
+    for junk in ("pagina=%C2%B2", "righe=%C2%B2", "pagina=0&pagina_periodi=0", "pagina=-1", "righe=99999999999",
                  "righe=" + "1" * 5000):
         response = client.get(f"/autolettura?{junk}", headers=htmx("reading-list"))
         assert response.status_code == 200 and "pag. 1 di 3" in response.text, junk
@@ -156,7 +156,7 @@ def test_windows_table_ten_per_page_only_those_not_over(client, logged_in, gas_p
         assert "pag. 1 di 2" in page
         assert "05/12/2024" not in page  # over: no longer a period in which to read
         assert "25/01/2025" in page and "25/10/2025" in page and "25/11/2025" not in page
-        second = client.get("/autolettura?pag_periodi=2", headers=htmx("window-list")).text
+        second = client.get("/autolettura?pagina_periodi=2", headers=htmx("window-list")).text
         assert "25/11/2025" in second and "25/12/2025" in second
 
 

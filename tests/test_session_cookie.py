@@ -1,6 +1,6 @@
 """The session cookie is rewritten when the session changes, not on every page view:
 "last seen" moves on at most once a minute, so the idle timeout still holds."""
-import app as app_module
+from views.sessions import SEEN_RESOLUTION
 
 
 def set_cookie_of(response):
@@ -19,14 +19,14 @@ def test_page_views_within_a_minute_leave_the_cookie_alone(client, logged_in):
 
 def test_a_minute_later_the_cookie_moves_last_seen_on(client, logged_in):
     with client.session_transaction() as session:
-        session["seen"] -= app_module.SEEN_RESOLUTION + 1
+        session["seen"] -= SEEN_RESOLUTION + 1
         before = session["seen"]
     response = client.get("/home")
     assert response.status_code == 200
     cookie = set_cookie_of(response)
     assert len(cookie) == 1 and "Expires=" in cookie[0] and "HttpOnly" in cookie[0]
     with client.session_transaction() as session:
-        assert session["seen"] > before + app_module.SEEN_RESOLUTION
+        assert session["seen"] > before + SEEN_RESOLUTION
 
 
 def test_choosing_another_supply_point_is_remembered(client, logged_in):

@@ -4,7 +4,7 @@ import re
 import pytest
 
 import models
-from views.supply_details import detail_rows, display_value, label_for
+from views.supply import detail_rows, display_value, label_for
 
 
 def summary_pairs(html):

@@ -109,13 +109,13 @@ def test_list_pages_ten_at_a_time_and_htmx_gets_the_list_alone(client, logged_in
     first = client.get("/ticket").text
     assert "Richiesta 00" in first and "Richiesta 09" in first and "Richiesta 10" not in first
     assert "pag. 1 di 2 righe 10" in first
-    second = client.get("/ticket?pag=2", headers={"HX-Request": "true", "HX-Target": "ticket-list"})
+    second = client.get("/ticket?pagina=2", headers={"HX-Request": "true", "HX-Target": "ticket-list"})
     assert second.status_code == 200
     assert "<html" not in second.text
     assert "Richiesta 11" in second.text and "Richiesta 00" not in second.text
     assert "HX-Request" in second.headers["Vary"]
-    assert client.get("/ticket?pag=abc").status_code == 200
-    assert "pag. 2 di 2" in client.get("/ticket?pag=999").text
+    assert client.get("/ticket?pagina=abc").status_code == 200
+    assert "pag. 2 di 2" in client.get("/ticket?pagina=999").text
 
 
 # --- New ticket ----------------------------------------------------------------------

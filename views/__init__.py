@@ -1,15 +1,31 @@
-"""Helpers shared by the views: page-or-fragment rendering, the selected supply point,
-access guards."""
+"""What the views share: the Flask extensions, page-or-fragment rendering, the
+selected supply point, access guards, the menu and the pager."""
 import functools
+import math
 from urllib.parse import urlsplit
 
 from flask import (abort, current_app, g, make_response, redirect, render_template, request,
                    session, url_for)
-from flask_login import current_user, login_required
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, login_required
+from flask_wtf.csrf import CSRFProtect
 from jinja2_fragments.flask import render_block, render_blocks
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from models import Customer, SupplyPoint
+
+# The extensions live here, not in app.py, so that views import them without importing
+# the factory; create_app() binds them to the application.
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Accedi per continuare."
+login_manager.session_protection = None  # the session version in the login id does this job
+
+# The query argument of every pager.
+PAGE_ARGUMENT = "pagina"
 
 # Blocks of base.html sent out of band with every content swap: the flash messages; the menu highlights
 # the new page and shows the entries of the new supply point's commodity; the
@@ -49,7 +65,7 @@ def render_page(template, **context):
 
 def htmx_redirect(location, status=303):
     """Redirect a normal request; tell htmx to navigate (it would swap a 3xx's body)."""
-    if request.headers.get("HX-Request") == "true":
+    if is_htmx():
         response = make_response("", 200)
         response.headers["HX-Redirect"] = location
         return response
@@ -65,6 +81,7 @@ def is_safe_next(target):
 
 
 def client_ip():
+    """The client's address, for the audit log and the rate limits."""
     return request.remote_addr or ""
 
 
@@ -72,7 +89,7 @@ def start_page():
     """Where a logged-in user starts: operators in the back-office, customers at home."""
     if isinstance(current_user._get_current_object(), Customer):
         return url_for("home.index")
-    return url_for("operator.index")
+    return url_for("backoffice.index")
 
 
 def customer_required(view):
@@ -156,3 +173,45 @@ def portal_context():
     supply_point = selected_supply_point()
     return dict(supply_points=customer_supply_points(), supply_point=supply_point,
                 menu=menu_sections(supply_point))
+
+
+def requested_page(name=PAGE_ARGUMENT):
+    """The query argument `name` as a page number; anything odd is page 1."""
+    value = request.values.get(name, "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else 1
+
+
+class Pager:
+    """The rows of one page of `query`; a page past the end shows the last one."""
+
+    def __init__(self, query, per_page, page=None):
+        self._fill(query.count(),
+                   lambda limit, offset: list(query.limit(limit).offset(offset)),
+                   per_page, page)
+
+    @classmethod
+    def of(cls, total, fetch, per_page, page=None):
+        """A pager over `total` rows that `fetch(limit, offset)` returns a page of."""
+        pager = cls.__new__(cls)
+        pager._fill(total, fetch, per_page, page)
+        return pager
+
+    @classmethod
+    def of_list(cls, items, per_page, page=None):
+        return cls.of(len(items), lambda limit, offset: items[offset:offset + limit],
+                      per_page, page)
+
+    def _fill(self, total, fetch, per_page, page):
+        self.per_page = per_page
+        self.total = total
+        self.pages = max(1, math.ceil(self.total / per_page))
+        self.page = min(max(1, page or requested_page()), self.pages)
+        self.items = fetch(per_page, (self.page - 1) * per_page)
+
+    @property
+    def previous(self):
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def next(self):
+        return self.page + 1 if self.page < self.pages else None

@@ -10,9 +10,8 @@ from stdnum.it import codicefiscale
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
-from app import limiter
-from portal.mail import MailError, send_mail
 from models import Customer, audit, db, utcnow
+from portal.mail import MailError, send_mail
 from portal.passwords import (
     MAX_LENGTH,
     hash_password,
@@ -21,7 +20,8 @@ from portal.passwords import (
     policy_errors,
     verify_password,
 )
-from views import client_ip, customer_required, start_page, htmx_redirect, is_safe_next, render_page
+from views import (client_ip, customer_required, htmx_redirect, is_safe_next, limiter,
+                   render_page, start_page)
 
 bp = Blueprint("auth", __name__)
 

@@ -2,23 +2,11 @@
 from flask import Blueprint, abort
 from flask_login import current_user
 
-from app import render_error
-from views.downloads import download_name, send_attachment, stored_file
 from models import Document, Form
 from views import customer_required, get_or_404, render_page, selected_supply_point
+from views.downloads import send_stored
 
 bp = Blueprint("documents", __name__)
-
-FILE_MISSING = ("Questo documento non è al momento disponibile: contatta il servizio "
-                "clienti.")
-
-
-def _send_stored(title, relative_path):
-    """The stored file as an attachment named after its title, or a clear message."""
-    path = stored_file(relative_path)
-    if path is None:
-        return render_error(404, FILE_MISSING)
-    return send_attachment(path, download_name(title, relative_path))
 
 
 @bp.get("/documenti")
@@ -41,7 +29,7 @@ def download(document_id):
                 .first())
     if document is None:
         abort(404)
-    return _send_stored(document.title, document.file_path)
+    return send_stored(document.file_path, document.title)
 
 
 @bp.get("/modulistica")
@@ -58,4 +46,4 @@ def form_download(form_id):
     """One form of the Modulistica, as an attachment."""
     selected_supply_point()
     form = get_or_404(Form, Form.id == form_id)
-    return _send_stored(form.title, form.file_path)
+    return send_stored(form.file_path, form.title)

@@ -1,4 +1,5 @@
-"""Stored files (invoice PDFs, documents, forms) sent to the customer as attachments."""
+"""Stored files sent as downloads: invoice PDFs, documents, forms and ticket
+attachments, each named by the server, or a clear 404 page when the file is gone."""
 import logging
 import re
 import unicodedata
@@ -7,7 +8,15 @@ from pathlib import Path
 from flask import current_app, send_file
 from werkzeug.security import safe_join
 
+from portal import attachments
+from views.errors import render_error
+
 log = logging.getLogger("area_clienti.downloads")
+
+FILE_MISSING = ("Questo documento non è al momento disponibile: contatta il servizio "
+                "clienti.")
+ATTACHMENT_MISSING = ("Il file allegato non è più disponibile. Se ti serve, contatta il "
+                      "servizio clienti.")
 
 
 def stored_file(relative_path):
@@ -17,8 +26,8 @@ def stored_file(relative_path):
         return None
     full_path = safe_join(current_app.config["FILES_DIR"], relative_path)
     if full_path is None:
-        # Paths come from the import, never from the request: one that escapes
-        # FILES_DIR is a data error the back-office must see.
+        # Paths come from the import or the upload, never from the request: one that
+        # escapes FILES_DIR is a data error the back-office must see.
         log.error("stored path outside FILES_DIR refused: %r", relative_path)
         return None
     path = Path(full_path)
@@ -42,6 +51,22 @@ def download_name(stem, stored_path):
     return f"{safe_stem or 'documento'}{extension}"
 
 
-def send_attachment(path, name):
-    """The file as a download; the browser never renders it inline."""
-    return send_file(path, as_attachment=True, download_name=name)
+def send_stored(relative_path, stem, missing=FILE_MISSING):
+    """The stored file as a download named `stem` (plus its extension); the browser
+    never renders it inline. A file that is not there gets the 404 page `missing`."""
+    path = stored_file(relative_path)
+    if path is None:
+        return render_error(404, missing)
+    return send_file(path, as_attachment=True, download_name=download_name(stem, relative_path))
+
+
+def send_ticket_attachment(message):
+    """A ticket message's attachment, with the type checked at upload and its
+    sanitised name."""
+    path = stored_file(message.attachment_path)
+    if path is None:
+        return render_error(404, ATTACHMENT_MISSING)
+    content_type = (message.attachment_type if message.attachment_type in attachments.CONTENT_TYPES
+                    else "application/octet-stream")
+    return send_file(path, mimetype=content_type, as_attachment=True,
+                     download_name=message.attachment_name or "allegato", max_age=0)

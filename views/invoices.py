@@ -1,17 +1,70 @@
-"""Elenco fatture: the supply point's invoices and their PDFs."""
+"""Elenco fatture: the supply point's invoices since 2014, a year and a page at a
+time, and their PDFs."""
+import collections
+import datetime
+import math
+
 from flask import Blueprint, abort, request
 from flask_login import current_user
 
-from app import render_error
-from views.downloads import download_name, send_attachment, stored_file
-from views.invoice_list import FIRST_YEAR, InvoiceListing
-from models import Invoice
-from views import customer_required, render_page, selected_supply_point
+from models import Invoice, Prepared, id_of
+from views import customer_required, render_page, requested_page, selected_supply_point
+from views.downloads import send_stored
 
 bp = Blueprint("invoices", __name__)
 
 PDF_MISSING = ("Il PDF di questa fattura non è al momento disponibile: contatta il "
                "servizio clienti.")
+FIRST_YEAR = 2014
+SINCE = datetime.date(FIRST_YEAR, 1, 1)
+PER_PAGE = 12
+
+# The dates of every invoice (an index-only scan: a few hundred at most) give the
+# years and the counts of the filter and the pager in one query.
+_invoice_dates = Prepared(lambda supply_point, since: Invoice
+                          .select(Invoice.date)
+                          .where((Invoice.supply_point == supply_point) & (Invoice.date >= since)))
+_page_of_all = Prepared(lambda supply_point, since, limit, offset: Invoice
+                        .for_supply_point(supply_point)
+                        .where(Invoice.date >= since)
+                        .limit(limit).offset(offset))
+_page_of_year = Prepared(lambda supply_point, since, first, last, limit, offset: Invoice
+                         .for_supply_point(supply_point)
+                         .where((Invoice.date >= since) & Invoice.date.between(first, last))
+                         .limit(limit).offset(offset))
+
+
+def _years_counted(supply_point):
+    return collections.Counter(day.year for (day,) in
+                               _invoice_dates.tuples(id_of(supply_point), SINCE))
+
+
+class InvoiceListing:
+    """The invoices of one page (newest first) with what the filter and pager need."""
+
+    def __init__(self, supply_point, year=None, page=1):
+        counted = _years_counted(supply_point)
+        self.years = sorted(counted, reverse=True)
+        # A year without invoices (or nonsense) shows every year rather than nothing.
+        self.year = year if year in self.years else None
+        self.total = counted[self.year] if self.year is not None else sum(counted.values())
+        self.pages = max(1, math.ceil(self.total / PER_PAGE))
+        self.page = min(max(page or 1, 1), self.pages)
+        point = supply_point.id
+        offset = (self.page - 1) * PER_PAGE
+        if self.year is None:
+            self.invoices = _page_of_all(point, SINCE, PER_PAGE, offset)
+        else:
+            self.invoices = _page_of_year(point, SINCE, datetime.date(self.year, 1, 1),
+                                          datetime.date(self.year, 12, 31), PER_PAGE, offset)
+
+    @property
+    def has_previous(self):
+        return self.page > 1
+
+    @property
+    def has_next(self):
+        return self.page < self.pages
 
 
 @bp.get("/fatture")
@@ -23,7 +76,7 @@ def index():
     if supply_point is not None:
         listing = InvoiceListing(supply_point,
                                  year=request.args.get("anno", type=int),
-                                 page=request.args.get("pagina", type=int))
+                                 page=requested_page())
     return render_page("invoices/index.html", supply_point=supply_point, listing=listing,
                        first_year=FIRST_YEAR)
 
@@ -36,7 +89,4 @@ def pdf(invoice_id):
     invoice = Invoice.get_for_customer(invoice_id, current_user.id)
     if invoice is None or not invoice.pdf_path:
         abort(404)
-    path = stored_file(invoice.pdf_path)
-    if path is None:
-        return render_error(404, PDF_MISSING)
-    return send_attachment(path, download_name(f"Fattura-{invoice.number}", "fattura.pdf"))
+    return send_stored(invoice.pdf_path, f"Fattura-{invoice.number}", missing=PDF_MISSING)

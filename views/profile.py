@@ -10,12 +10,11 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from portal import privacy
-from app import limiter
-from portal.mail import MailError, send_mail
 from models import Customer, audit, db
+from portal import privacy
+from portal.mail import MailError, send_mail
 from portal.passwords import MAX_LENGTH, verify_password
-from views import client_ip, customer_required, is_htmx, render_page, selected_supply_point
+from views import client_ip, customer_required, is_htmx, limiter, render_page, selected_supply_point
 
 bp = Blueprint("profile", __name__)
 log = logging.getLogger("area_clienti.profile")

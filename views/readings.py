@@ -5,17 +5,16 @@ from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 from wtforms import StringField
 
-from portal import readings as self_readings
-from portal.formatting import date_it
 from models import ReadingWindow, SelfReading, rome_now
-from views.paging import Pager, requested_page
-from views import customer_required, is_htmx, render_page, selected_supply_point
+from portal.formatting import date_it
+from portal.readings import (READINGS_PER_PAGE, WINDOWS_PER_PAGE, delete_pending, form_notices,
+                             get_for_customer, rows_per_page, submit)
+from views import (Pager, customer_required, is_htmx, render_page, requested_page,
+                   selected_supply_point)
 
 bp = Blueprint("readings", __name__)
 
 PAGE = "readings/index.html"
-# Seconds between refreshes of a list showing readings still "Da acquisire".
-DEFAULT_POLL_SECONDS = 60
 
 READING_URL = "/autolettura/<int:reading_id>/cancella"
 
@@ -24,7 +23,7 @@ ALREADY_ACQUIRED = ("La lettura del {day} è già stata acquisita e non può pi�
 
 
 class ReadingForm(FlaskForm):
-    # Text, not IntegerField: the rules and their messages live in self_readings.
+    # Text, not IntegerField: the rules and their messages live in portal/readings.py.
     meter_reading = StringField("Lettura contatore")
     corrector_reading = StringField("Lettura correttore")
 
@@ -32,19 +31,17 @@ class ReadingForm(FlaskForm):
 def _page_context(supply_point, **extra):
     """Everything the page and each of its fragments need for this gas point."""
     now = rome_now()
-    reading_rows = self_readings.rows_per_page(request.values.get("righe"),
-                                               self_readings.READINGS_PER_PAGE)
-    window_rows = self_readings.rows_per_page(request.values.get("righe_periodi"),
-                                              self_readings.WINDOWS_PER_PAGE)
+    reading_rows = rows_per_page(request.values.get("righe"), READINGS_PER_PAGE)
+    window_rows = rows_per_page(request.values.get("righe_periodi"), WINDOWS_PER_PAGE)
     readings = Pager.of(SelfReading.count_for(supply_point),
                         lambda limit, offset: SelfReading.page_for(supply_point, limit, offset),
-                        reading_rows, page=requested_page("pag"))
+                        reading_rows, page=requested_page())
     # Few windows: one query gives the list and the open one.
     not_over = ReadingWindow.not_over(supply_point, now)
-    windows = Pager.of_list(not_over, window_rows, page=requested_page("pag_periodi"))
+    windows = Pager.of_list(not_over, window_rows, page=requested_page("pagina_periodi"))
     open_windows = [window for window in not_over if window.start_at <= now]
-    state = dict(punto=supply_point.code, pag=readings.page, righe=reading_rows,
-                 pag_periodi=windows.page, righe_periodi=window_rows)
+    state = dict(punto=supply_point.code, pagina=readings.page, righe=reading_rows,
+                 pagina_periodi=windows.page, righe_periodi=window_rows)
 
     def list_url(**changes):
         return url_for("readings.index", **{**state, **changes})
@@ -54,10 +51,10 @@ def _page_context(supply_point, **extra):
         # The latest started, as ReadingWindow.open_at chooses.
         open_window=max(open_windows, key=lambda window: window.start_at, default=None),
         reading_rows=reading_rows, window_rows=window_rows, list_url=list_url,
-        reading_choices=self_readings.READINGS_PER_PAGE,
-        window_choices=self_readings.WINDOWS_PER_PAGE,
+        reading_choices=READINGS_PER_PAGE,
+        window_choices=WINDOWS_PER_PAGE,
         pending_on_screen=any(reading.is_pending for reading in readings.items),
-        poll_seconds=current_app.config.get("READINGS_POLL_SECONDS", DEFAULT_POLL_SECONDS),
+        poll_seconds=current_app.config["READINGS_POLL_SECONDS"],
         form=None, form_open=False, notices=[], submission=None, saved=None)
     context.update(extra)
     return context
@@ -93,7 +90,7 @@ def new():
         return explanation
     return render_page(PAGE, **_page_context(
         supply_point, form=ReadingForm(formdata=None), form_open=True,
-        notices=self_readings.form_notices(supply_point, rome_now())))
+        notices=form_notices(supply_point, rome_now())))
 
 
 @bp.post("/autolettura")
@@ -106,7 +103,7 @@ def create():
     form = ReadingForm()
     typed = {"meter_reading": form.meter_reading.data,
              "corrector_reading": form.corrector_reading.data}
-    submission = self_readings.submit(supply_point, typed, request.form.get("conferma", ""))
+    submission = submit(supply_point, typed, request.form.get("conferma", ""))
     if submission.reading is not None:
         return _saved(supply_point, submission.reading)
     for name, messages in submission.errors.items():
@@ -132,7 +129,7 @@ def _saved(supply_point, reading):
 @customer_required
 def confirm_delete(reading_id):
     """Without JavaScript: the seed's question before deleting a reading."""
-    reading = self_readings.get_for_customer(reading_id, current_user.id)
+    reading = get_for_customer(reading_id, current_user.id)
     if reading is None:
         abort(404)
     return render_page("readings/delete.html", reading=reading)
@@ -142,7 +139,7 @@ def confirm_delete(reading_id):
 @customer_required
 def delete(reading_id):
     """Delete a reading still "Da acquisire"; an acquired one stays and says so."""
-    deleted, reading = self_readings.delete_pending(reading_id, current_user.id)
+    deleted, reading = delete_pending(reading_id, current_user.id)
     if reading is None:
         abort(404)
     day = date_it(reading.reading_date)

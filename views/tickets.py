@@ -1,7 +1,7 @@
 """Ticket: the customer's requests to the utility and their threads."""
 import unicodedata
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -10,18 +10,11 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from portal import attachments
-from portal import tickets as ticketing
 from models import SupplyPoint, Ticket
-from views.paging import Pager
-from views import (
-    customer_required,
-    customer_supply_points,
-    htmx_redirect,
-    is_htmx,
-    render_page,
-    selected_supply_point,
-)
+from portal import attachments, tickets
+from views import (Pager, customer_required, customer_supply_points, htmx_redirect, is_htmx,
+                   render_page, selected_supply_point)
+from views.downloads import send_ticket_attachment
 
 bp = Blueprint("tickets", __name__, url_prefix="/ticket")
 
@@ -86,28 +79,14 @@ def _own_ticket(ticket_id):
     return ticket
 
 
-def send_attachment(message):
-    """A ticket attachment as a download with its checked type and sanitised name."""
-    from app import render_error
-
-    path = attachments.resolve(current_app.config["FILES_DIR"], message.attachment_path)
-    if path is None:
-        return render_error(404, "Il file allegato non è più disponibile. Se ti serve, "
-                                 "contatta il servizio clienti.")
-    content_type = (message.attachment_type if message.attachment_type in attachments.CONTENT_TYPES
-                    else "application/octet-stream")
-    return send_file(path, mimetype=content_type, as_attachment=True,
-                     download_name=message.attachment_name or "allegato", max_age=0)
-
-
 @bp.route("")
 @customer_required
 def index():
     """Ticket: the customer's tickets, newest activity first."""
-    tickets = (Ticket.for_customer(current_user.id)
-               .select_extend(SupplyPoint.code)
-               .join(SupplyPoint, JOIN.LEFT_OUTER))
-    return render_page("tickets/index.html", pager=Pager(tickets, PER_PAGE))
+    query = (Ticket.for_customer(current_user.id)
+             .select_extend(SupplyPoint.code)
+             .join(SupplyPoint, JOIN.LEFT_OUTER))
+    return render_page("tickets/index.html", pager=Pager(query, PER_PAGE))
 
 
 @bp.route("/nuovo", methods=["GET", "POST"])
@@ -123,7 +102,7 @@ def new():
     if form.validate_on_submit():
         supply_point = (SupplyPoint.get_for_customer(form.supply_point.data, current_user.id)
                         if form.supply_point.data else None)
-        ticket = ticketing.open_ticket(current_user._get_current_object(), supply_point,
+        ticket = tickets.open_ticket(current_user._get_current_object(), supply_point,
                                        form.category.data, form.subject.data,
                                        form.message.data, form.upload)
         flash(f"Il ticket n. {ticket.id} è stato aperto: ti risponderemo qui e ti avviseremo "
@@ -135,7 +114,7 @@ def new():
 
 def _render_thread(ticket, form=None, notice=None, status=200):
     return render_page("tickets/detail.html", ticket=ticket,
-                       messages=ticketing.visible_messages(ticket),
+                       messages=tickets.visible_messages(ticket),
                        form=form or MessageForm(formdata=None), notice=notice), status
 
 
@@ -155,7 +134,7 @@ def reply(ticket_id):
     if not form.validate_on_submit():
         return _render_thread(ticket, form, status=422)
     reopened = ticket.status == Ticket.CLOSED
-    ticketing.customer_reply(ticket, form.message.data, form.upload)
+    tickets.customer_reply(ticket, form.message.data, form.upload)
     notice = "Messaggio inviato: il ticket è stato riaperto." if reopened else "Messaggio inviato."
     if not is_htmx():
         flash(notice, "success")
@@ -168,7 +147,7 @@ def reply(ticket_id):
 def close(ticket_id):
     """Close the ticket (a later reply opens it again)."""
     ticket = _own_ticket(ticket_id)
-    ticketing.close_by_customer(ticket)
+    tickets.close_by_customer(ticket)
     notice = "Il ticket è stato chiuso."
     if not is_htmx():
         flash(notice, "success")
@@ -180,7 +159,7 @@ def close(ticket_id):
 @customer_required
 def attachment(ticket_id, message_id):
     """Download an attachment of one of the customer's tickets (never of a note)."""
-    message = ticketing.visible_message_for_customer(message_id, current_user.id)
+    message = tickets.visible_message_for_customer(message_id, current_user.id)
     if message is None or message.ticket_id != ticket_id:
         abort(404)
-    return send_attachment(message)
+    return send_ticket_attachment(message)

@@ -7,7 +7,7 @@ import pytest
 from portal import backoffice
 from conftest import make_app
 from models import AuditLog, Operator
-from test_operator import (  # noqa: F401 (admin, admin_client, operator, staff are fixtures)
+from test_backoffice import (  # noqa: F401 (admin, admin_client, operator, staff are fixtures)
     ADMIN_PASSWORD, OPERATOR_PASSWORD, admin, admin_client, operator, operator_login, staff)
 
 NEW_PASSWORD = "una-frase-nuova-e-lunga"

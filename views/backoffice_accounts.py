@@ -8,10 +8,10 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, ValidationError
 
-from portal import backoffice
 from models import Operator
+from portal import backoffice
 from views import get_or_404, render_page
-from views.operator import audit_action, bp, done, operator_required
+from views.backoffice import audit_action, bp, done, operator_required
 from views.tickets import REQUIRED, single_line
 
 ROLE_LABELS = {Operator.OPERATOR: "Operatore", Operator.ADMIN: "Amministratore"}
@@ -75,7 +75,7 @@ class PasswordForm(FlaskForm):
 
 def _operators_page(form, status=200, password_for=None, password_form=None):
     """The list, and below it the new-operator form or `password_for`'s new password."""
-    return render_page("operator/operators.html", form=form, password_for=password_for,
+    return render_page("backoffice/operators.html", form=form, password_for=password_for,
                        password_form=password_form, accounts=list(backoffice.operators()),
                        last_logins=backoffice.last_logins(), role_labels=ROLE_LABELS), status
 
@@ -95,7 +95,7 @@ def operators():
         return _operators_page(form, 422)
     audit_action("operator_account_created", detail=f"«{account.username}», {account.role}")
     return done(f"Operatore «{account.username}» creato: comunicagli la password scelta.",
-                "operator.operators")
+                "backoffice.operators")
 
 
 @bp.route("/operatori/<int:operator_id>/password", methods=["GET", "POST"])
@@ -104,7 +104,7 @@ def operator_password(operator_id):
     """A new password for another operator, which ends all their sessions."""
     account = get_or_404(Operator, Operator.id == operator_id)
     if account.id == current_user.id:
-        return done(NOT_YOUR_PASSWORD, "operator.operators", "error")
+        return done(NOT_YOUR_PASSWORD, "backoffice.operators", "error")
     form = PasswordForm(account)
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
@@ -112,7 +112,7 @@ def operator_password(operator_id):
     backoffice.set_password(account, form.password.data)
     audit_action("operator_password_set", detail=f"«{account.username}»")
     return done(f"Nuova password impostata per «{account.username}»: le sue sessioni aperte "
-                "sono terminate.", "operator.operators")
+                "sono terminate.", "backoffice.operators")
 
 
 @bp.route("/operatori/<int:operator_id>/disattiva", methods=["POST"])
@@ -121,11 +121,11 @@ def operator_deactivate(operator_id):
     """Deactivate another operator: no more logins, every open session ends now."""
     account = get_or_404(Operator, Operator.id == operator_id)
     if account.id == current_user.id:
-        return done(NOT_YOURSELF, "operator.operators", "error")
+        return done(NOT_YOURSELF, "backoffice.operators", "error")
     backoffice.set_active(account, False)
     audit_action("operator_account_deactivated", detail=f"«{account.username}»")
     return done(f"Operatore «{account.username}» disattivato: le sue sessioni sono terminate.",
-                "operator.operators")
+                "backoffice.operators")
 
 
 @bp.route("/operatori/<int:operator_id>/riattiva", methods=["POST"])
@@ -135,4 +135,4 @@ def operator_reactivate(operator_id):
     account = get_or_404(Operator, Operator.id == operator_id)
     backoffice.set_active(account, True)
     audit_action("operator_account_reactivated", detail=f"«{account.username}»")
-    return done(f"Operatore «{account.username}» riattivato.", "operator.operators")
+    return done(f"Operatore «{account.username}» riattivato.", "backoffice.operators")

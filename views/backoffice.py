@@ -1,8 +1,7 @@
-"""The operator back-office under /operatore: access (login, logout, the guard), the
-ticket inbox and answers, and the `flask operator` commands. The other back-office
-pages (customers, reading windows, documents, acquisition, audit log) are in
-views/operator_records.py, the admins' page of operator accounts in
-views/operator_accounts.py, all on the same blueprint."""
+"""The back-office under /operatore: access (login, logout, the guard), the ticket
+inbox and answers. The other back-office pages (customers, reading windows, documents,
+acquisition, audit log) are in views/backoffice_records.py, the admins' page of
+operator accounts in views/backoffice_accounts.py, all on this module's blueprint."""
 import functools
 import time
 
@@ -13,15 +12,13 @@ from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from portal import backoffice
-from portal import tickets as ticketing
-from app import limiter
-from models import Customer, Operator, Ticket, TicketMessage, audit, db
-from views.paging import Pager
-from views import client_ip, htmx_redirect, is_htmx, is_safe_next, render_page
-from views.tickets import MAX_MESSAGE, REQUIRED, MessageForm, clean_text, send_attachment
+from models import Customer, Operator, Ticket, TicketMessage, audit
+from portal import backoffice, tickets
+from views import Pager, client_ip, htmx_redirect, is_htmx, is_safe_next, limiter, render_page
+from views.downloads import send_ticket_attachment
+from views.tickets import MAX_MESSAGE, REQUIRED, MessageForm, clean_text
 
-bp = Blueprint("operator", __name__, url_prefix="/operatore")
+bp = Blueprint("backoffice", __name__, url_prefix="/operatore")
 
 LOGIN_FAILED = ("Credenziali non valide. Controlla nome utente e password; dopo troppi "
                 "tentativi l'accesso resta sospeso per 15 minuti.")
@@ -47,7 +44,7 @@ def operator_required(role=None):
                     logout_user()
                     session.clear()
                 target = request.full_path.rstrip("?") if request.method == "GET" else None
-                return htmx_redirect(url_for("operator.login", next=target))
+                return htmx_redirect(url_for("backoffice.login", next=target))
             if role and user.role != role:
                 abort(403)
             return view(*args, **kwargs)
@@ -85,13 +82,13 @@ class LoginForm(FlaskForm):
 
 
 def _status_choice(form, field):
-    if field.data not in ticketing.STATUSES:
+    if field.data not in tickets.STATUSES:
         raise ValidationError("Scegli uno stato dall'elenco.")
 
 
 class ReplyForm(MessageForm):
     status = SelectField("Stato dopo la risposta", [_status_choice], validate_choice=False,
-                         choices=[SelectChoice(status, status) for status in ticketing.STATUSES],
+                         choices=[SelectChoice(status, status) for status in tickets.STATUSES],
                          default=Ticket.IN_PROGRESS)
 
 
@@ -103,7 +100,7 @@ class NoteForm(FlaskForm):
 
 class StatusForm(FlaskForm):
     status = SelectField("Stato", [_status_choice], validate_choice=False,
-                         choices=[SelectChoice(status, status) for status in ticketing.STATUSES])
+                         choices=[SelectChoice(status, status) for status in tickets.STATUSES])
 
 
 # --- Login ------------------------------------------------------------------------
@@ -122,7 +119,7 @@ def login():
     if isinstance(user, Customer):
         abort(404)
     if isinstance(user, Operator) and user.is_active:
-        return redirect(url_for("operator.index"))
+        return redirect(url_for("backoffice.index"))
     form = LoginForm()
     error = None
     if session.pop("expired", False):
@@ -138,13 +135,13 @@ def login():
             audit("operator_login_ok", operator=operator, ip=client_ip())
             target = request.args.get("next")
             if not (is_safe_next(target) and target.startswith("/operatore")):
-                target = url_for("operator.index")
+                target = url_for("backoffice.index")
             return redirect(target, 303)
         named = backoffice.operator_named(form.username.data)
         audit("operator_login_failed", operator=named, ip=client_ip())
         error = LOGIN_FAILED
     status = 422 if request.method == "POST" else 200
-    return render_page("operator/login.html", form=form, error=error), status
+    return render_page("backoffice/login.html", form=form, error=error), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -157,14 +154,14 @@ def logout():
     logout_user()
     session.clear()
     flash("Sei uscito dal back-office.")
-    return redirect(url_for("operator.login"), 303)
+    return redirect(url_for("backoffice.login"), 303)
 
 
 @bp.route("")
 @operator_required()
 def index():
     """The back-office starts at the ticket inbox."""
-    return redirect(url_for("operator.inbox"))
+    return redirect(url_for("backoffice.inbox"))
 
 
 # --- Tickets ----------------------------------------------------------------------
@@ -185,27 +182,27 @@ def _ticket_or_404(ticket_id):
 def inbox():
     """Ticket inbox: filter by status and category, search subject, customer, number."""
     filters = dict(
-        stato=request.args.get("stato") if request.args.get("stato") in ticketing.STATUSES else "",
+        stato=request.args.get("stato") if request.args.get("stato") in tickets.STATUSES else "",
         categoria=(request.args.get("categoria")
                    if request.args.get("categoria") in Ticket.CATEGORIES else ""),
         q=clean_text(request.args.get("q", ""))[:100])
-    pager = Pager(ticketing.inbox(filters["stato"], filters["categoria"], filters["q"]), 25)
-    return render_page("operator/inbox.html", pager=pager, filters=filters,
-                       waiting=ticketing.awaiting_answer(pager.items))
+    pager = Pager(tickets.inbox(filters["stato"], filters["categoria"], filters["q"]), 25)
+    return render_page("backoffice/inbox.html", pager=pager, filters=filters,
+                       waiting=tickets.awaiting_answer(pager.items))
 
 
 def _render_ticket(ticket, status=200, notice=None, level="success", **forms):
     forms.setdefault("reply_form", ReplyForm(formdata=None))
     forms.setdefault("note_form", NoteForm(formdata=None))
     forms.setdefault("status_form", StatusForm(formdata=None, status=ticket.status))
-    return render_page("operator/ticket.html", ticket=ticket, customer=ticket.customer,
-                       messages=ticketing.all_messages(ticket), notice=notice, level=level,
+    return render_page("backoffice/ticket.html", ticket=ticket, customer=ticket.customer,
+                       messages=tickets.all_messages(ticket), notice=notice, level=level,
                        **forms), status
 
 
 def _after_ticket_change(ticket_id, notice, level="success"):
     if not is_htmx():
-        return done(notice, "operator.ticket", level, ticket_id=ticket_id)
+        return done(notice, "backoffice.ticket", level, ticket_id=ticket_id)
     return _render_ticket(_ticket_or_404(ticket_id), notice=notice, level=level)
 
 
@@ -226,7 +223,7 @@ def ticket_reply(ticket_id):
     form = ReplyForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, 422, reply_form=form)
-    _, mailed = ticketing.operator_reply(ticket, current_user.id, form.message.data,
+    _, mailed = tickets.operator_reply(ticket, current_user.id, form.message.data,
                                          form.status.data, form.upload)
     audit_action("operator_ticket_reply", ticket.customer, f"ticket n. {ticket.id}")
     if mailed:
@@ -242,7 +239,7 @@ def ticket_note(ticket_id):
     form = NoteForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, 422, note_form=form)
-    ticketing.add_note(ticket, current_user.id, form.note.data)
+    tickets.add_note(ticket, current_user.id, form.note.data)
     audit_action("operator_ticket_note", ticket.customer, f"ticket n. {ticket.id}")
     return _after_ticket_change(ticket.id, "Nota interna aggiunta.")
 
@@ -255,7 +252,7 @@ def ticket_status(ticket_id):
     form = StatusForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, 422, status_form=form)
-    ticketing.set_status(ticket, form.status.data)
+    tickets.set_status(ticket, form.status.data)
     audit_action("operator_ticket_status", ticket.customer,
                  f"ticket n. {ticket.id}: {form.status.data}")
     return _after_ticket_change(ticket.id, f"Stato del ticket: {form.status.data}.")
@@ -272,9 +269,4 @@ def ticket_attachment(ticket_id, message_id):
     if message is None:
         abort(404)
     audit_customer_view(ticket.customer, f"allegato del ticket n. {ticket.id}")
-    return send_attachment(message)
-
-
-# The rest of the back-office registers its views on `bp` (imported last: it needs the
-# guard and helpers above).
-from views import operator_accounts, operator_records  # noqa: E402,F401
+    return send_ticket_attachment(message)

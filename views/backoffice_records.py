@@ -10,9 +10,6 @@ from wtforms import DateField, RadioField, StringField, TimeField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from portal import attachments
-from portal import backoffice
-from views import downloads
 from models import (
     AcquisitionRun,
     Customer,
@@ -27,9 +24,10 @@ from models import (
     db,
     rome_now,
 )
-from views.paging import Pager
-from views import get_or_404, is_htmx, render_page
-from views.operator import (
+from portal import attachments, backoffice
+from portal.acquisition import acquire
+from views import Pager, get_or_404, is_htmx, render_page
+from views.backoffice import (
     audit_action,
     audit_customer_view,
     bp,
@@ -37,6 +35,7 @@ from views.operator import (
     operator_required,
     row_removed,
 )
+from views.downloads import send_stored
 from views.tickets import REQUIRED, clean_text, single_line
 
 EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
@@ -163,7 +162,7 @@ def customers():
         # The result list shows customers' data: the search itself is recorded.
         audit_action("operator_search_customers",
                      detail=f"ricerca «{term}»: {len(results)} risultati")
-    return render_page("operator/customers.html", term=term, results=results)
+    return render_page("backoffice/customers.html", term=term, results=results)
 
 
 CUSTOMER_SECTIONS = {
@@ -208,7 +207,7 @@ def customer(code, section):
     """A customer's data, read-only, one section at a time; every view is audited."""
     customer = _customer_or_404(code)
     audit_customer_view(customer, CUSTOMER_SECTIONS[section])
-    return render_page("operator/customer.html", customer=customer, section=section,
+    return render_page("backoffice/customer.html", customer=customer, section=section,
                        sections=CUSTOMER_SECTIONS, pager=_section_rows(customer, section),
                        points=list(customer.supply_points_in_order())
                        if section == "dati" else [])
@@ -228,12 +227,7 @@ def invoice_pdf(code, invoice_id):
 
 def _send_stored(relative, stem):
     """A stored invoice PDF, document or form as a download, named by the server."""
-    from app import render_error
-
-    path = downloads.stored_file(relative)
-    if path is None:
-        return render_error(404, "Il file non è disponibile sul server.")
-    return downloads.send_attachment(path, downloads.download_name(stem, relative))
+    return send_stored(relative, stem, missing="Il file non è disponibile sul server.")
 
 
 # --- Reading windows --------------------------------------------------------------
@@ -243,7 +237,7 @@ def _windows_page(form, status=200, editing=None):
                .select(ReadingWindow, SupplyPoint)
                .join(SupplyPoint, JOIN.LEFT_OUTER)
                .order_by(ReadingWindow.start_at.desc(), ReadingWindow.id.desc()))
-    return render_page("operator/windows.html", form=form, editing=editing,
+    return render_page("backoffice/windows.html", form=form, editing=editing,
                        pager=Pager(windows, 20)), status
 
 
@@ -258,7 +252,7 @@ def windows():
         window = ReadingWindow.create(supply_point=form.point, start_at=form.start_at,
                                       end_at=form.end_at)
     audit_action("reading_window_created", detail=_window_detail(window))
-    return done("Periodo di autolettura aggiunto.", "operator.windows")
+    return done("Periodo di autolettura aggiunto.", "backoffice.windows")
 
 
 def _window_detail(window):
@@ -287,7 +281,7 @@ def window_edit(window_id):
          .execute())
     audit_action("reading_window_updated",
                  detail=_window_detail(ReadingWindow.get_by_id(window.id)))
-    return done("Periodo di autolettura modificato.", "operator.windows")
+    return done("Periodo di autolettura modificato.", "backoffice.windows")
 
 
 @bp.route("/finestre/<int:window_id>/elimina", methods=["POST"])
@@ -300,7 +294,7 @@ def window_delete(window_id):
     audit_action("reading_window_deleted", detail=_window_detail(window))
     if is_htmx():
         return row_removed("windowsChanged")
-    return done("Periodo di autolettura eliminato.", "operator.windows")
+    return done("Periodo di autolettura eliminato.", "backoffice.windows")
 
 
 # --- Documents --------------------------------------------------------------------
@@ -316,12 +310,12 @@ def documents():
         if form.customer is not None:
             audit_action("document_published", form.customer, f"«{record.title}»")
             return done(f"Documento «{record.title}» pubblicato per il cliente "
-                        f"{form.customer.code}.", "operator.customer", code=form.customer.code,
+                        f"{form.customer.code}.", "backoffice.customer", code=form.customer.code,
                         section="documenti")
         audit_action("form_published", detail=f"«{record.title}»")
-        return done(f"Modulo «{record.title}» pubblicato in Modulistica.", "operator.documents")
+        return done(f"Modulo «{record.title}» pubblicato in Modulistica.", "backoffice.documents")
     status = 422 if request.method == "POST" else 200
-    return render_page("operator/documents.html", form=form,
+    return render_page("backoffice/documents.html", form=form,
                        forms=list(Form.in_order())), status
 
 
@@ -355,9 +349,9 @@ def withdraw(kind, record_id):
     if is_htmx():
         return row_removed("documentsChanged")
     if kind == "documento":
-        return done(f"Documento «{record.title}» ritirato.", "operator.customer",
+        return done(f"Documento «{record.title}» ritirato.", "backoffice.customer",
                     code=record.customer.code, section="documenti")
-    return done(f"Modulo «{record.title}» ritirato.", "operator.documents")
+    return done(f"Modulo «{record.title}» ritirato.", "backoffice.documents")
 
 
 # --- Acquisition ------------------------------------------------------------------
@@ -371,21 +365,19 @@ def acquisition():
             .order_by(AcquisitionRun.started_at.desc(), AcquisitionRun.id.desc())
             .limit(20))
     pending = SelfReading.select().where(SelfReading.status == SelfReading.PENDING).count()
-    return render_page("operator/acquisition.html", runs=list(runs), pending=pending)
+    return render_page("backoffice/acquisition.html", runs=list(runs), pending=pending)
 
 
 @bp.route("/acquisizione/avvia", methods=["POST"])
 @operator_required()
 def acquire_now():
     """Acquire the pending self-readings now and export them for billing."""
-    from portal.acquisition import acquire
-
     run = acquire(current_app.config["EXPORT_DIR"], trigger="operator")
     audit_action("acquisition_started",
                  detail=f"{run.reading_count} letture" if run else "nessuna lettura")
     if run is None:
-        return done("Nessuna autolettura da acquisire.", "operator.acquisition", "info")
-    return done(f"Acquisite {run.reading_count} autoletture.", "operator.acquisition")
+        return done("Nessuna autolettura da acquisire.", "backoffice.acquisition", "info")
+    return done(f"Acquisite {run.reading_count} autoletture.", "backoffice.acquisition")
 
 
 # --- Audit log --------------------------------------------------------------------
@@ -400,6 +392,6 @@ def audit_log():
                    operatore=clean_text(request.args.get("operatore", ""))[:64],
                    evento=event if event in events else "")
     entries = backoffice.audit_entries(filters["cliente"], filters["operatore"], filters["evento"])
-    return render_page("operator/audit.html", pager=Pager(entries, 50), filters=filters,
+    return render_page("backoffice/audit.html", pager=Pager(entries, 50), filters=filters,
                        events=events)
 

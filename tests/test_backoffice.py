@@ -77,7 +77,7 @@ def sample_url(app, rule):
 
 
 def operator_rules(app):
-    return [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("operator.")]
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("backoffice.")]
 
 
 # --- Accounts (flask operator ...) ------------------------------------------------------
@@ -197,7 +197,7 @@ def test_ten_failures_lock_the_account_for_fifteen_minutes(app, operator, time_m
 
 
 def test_login_is_rate_limited_per_username(tmp_path):
-    from app import limiter
+    from views import limiter
     from conftest import make_app
     application = make_app(tmp_path / "limited", RATELIMIT_ENABLED=True)
     limiter.reset()
@@ -250,7 +250,7 @@ def test_a_deactivated_operator_is_logged_out_at_the_next_request(staff, operato
 
 def test_anonymous_visitors_go_to_the_operator_login(app, client):
     for rule in operator_rules(app):
-        if "GET" not in rule.methods or rule.endpoint == "operator.login":
+        if "GET" not in rule.methods or rule.endpoint == "backoffice.login":
             continue
         url = sample_url(app, rule)
         response = client.get(url)
@@ -279,7 +279,7 @@ def customer_page_urls(app):
     """The argument-free pages of the customer areas, plus the ticket pages."""
     urls = [sample_url(app, rule) for rule in app.url_map.iter_rules()
             if "GET" in rule.methods and not rule.arguments
-            and rule.endpoint.split(".")[0] not in ("operator", "auth", "static")
+            and rule.endpoint.split(".")[0] not in ("backoffice", "auth", "static")
             and rule.endpoint != "home.root"]
     return urls + ["/ticket/1", "/ticket/1/allegati/1"]
 

@@ -1,0 +1,101 @@
+"""The portal's settings: every environment variable it reads, with its type, default
+and meaning. create_app() reads this table; the README's configuration table is this
+table (`flask settings` prints it, and a test compares the two)."""
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    kind: type
+    # The default; text containing "{instance}" is a path in the app's instance folder.
+    default: object
+    meaning: str
+    # How the README shows the default, when the value itself says too little.
+    shown_default: str = None
+
+    def default_in(self, instance_path):
+        """The default value, with "{instance}" replaced by the instance folder."""
+        if isinstance(self.default, str):
+            return self.default.replace("{instance}", str(instance_path))
+        return self.default
+
+    def parse(self, text):
+        """The environment's text as a value of the setting's type."""
+        if self.kind is bool:
+            return text.strip().lower() in ("1", "true", "yes", "on")
+        return self.kind(text)
+
+    def readme_default(self):
+        if self.shown_default is not None:
+            return self.shown_default
+        if self.kind is bool:
+            return f"`{int(self.default)}`"
+        if self.default == "":
+            return "empty"
+        return f"`{str(self.default).replace('{instance}', 'instance')}`"
+
+
+SETTINGS = (
+    Setting("SECRET_KEY", str, None,
+            "signs sessions and CSRF tokens; **required** when `PRODUCTION=1`",
+            shown_default="generated once into `instance/secret_key`"),
+    Setting("PRODUCTION", bool, False, "`1` refuses to start without `SECRET_KEY`"),
+    Setting("DATABASE_URL", str, "sqlite:///{instance}/portal.db",
+            "`sqlite:////abs/path.db` or `postgresql://user:pass@host/db`",
+            shown_default="`sqlite:///instance/portal.db` (absolute path)"),
+    Setting("BASE_URL", str, "http://127.0.0.1:5000",
+            "public address used in e-mail links (never the request's Host header); "
+            "`https://` turns on Secure `__Host-` cookies and HSTS"),
+    Setting("FILES_DIR", str, "{instance}/files", "invoice PDFs, documents, forms, ticket attachments"),
+    Setting("OUTBOX_DIR", str, "{instance}/outbox", "`.eml` files when no mail server is configured"),
+    Setting("EXPORT_DIR", str, "{instance}/exports", "self-reading export files for the billing system"),
+    Setting("MAIL_SERVER", str, "", "SMTP host; empty writes mail to the outbox",
+            shown_default="empty (outbox)"),
+    Setting("MAIL_PORT", int, 25, "SMTP port"),
+    Setting("MAIL_USERNAME", str, "", "SMTP login, when the server needs one"),
+    Setting("MAIL_PASSWORD", str, "", "SMTP password, when the server needs one"),
+    Setting("MAIL_USE_TLS", bool, False, "`1`: STARTTLS after connecting"),
+    Setting("MAIL_USE_SSL", bool, False, "`1`: SMTP over TLS from the start (port 465)"),
+    Setting("MAIL_DEFAULT_SENDER", str, "Area Clienti <noreply@example.it>", "From address"),
+    Setting("MAIL_TIMEOUT", int, 10, "seconds before an SMTP attempt fails"),
+    Setting("COMPANY_NAME", str, "Energia Colline Toscane S.p.A.",
+            "the utility's name: header, footer, e-mails"),
+    Setting("COMPANY_ADDRESS", str, "Via Roma 1 - 57014 Collesalvetti (LI)",
+            "the utility's address: footer and contact notes"),
+    Setting("COMPANY_PHONE", str, "0586 000000", "the customer service's phone number"),
+    Setting("COMPANY_EMAIL", str, "clienti@example.it", "the customer service's e-mail address"),
+    Setting("COMPANY_WEBSITE", str, "https://www.example.it", "the utility's website"),
+    Setting("RATELIMIT_STORAGE_URI", str, "memory://",
+            "Flask-Limiter store; use a shared one (e.g. `redis://`) with several workers"),
+    Setting("TICKET_NOTIFY_EMAIL", str, "clienti@example.it", "mailbox told about every new ticket"),
+    Setting("ACQUISITION_INTERVAL", int, 30,
+            "minutes between automatic acquisitions of self-readings inside the serving "
+            "process; `0` turns them off. Several workers run it once, through a lock file "
+            "`EXPORT_DIR/.acquisition.lock`"),
+    Setting("ACQUISITION_TICK_SECONDS", int, 60,
+            "how often each worker's schedule checks whether a run is due"),
+    Setting("READINGS_POLL_SECONDS", int, 60,
+            "how often a self-reading list showing pending rows refreshes itself"),
+    Setting("AUDIT_RETENTION_DAYS", int, 730,
+            "days `flask retention` keeps security events (the Garante asks at least six months)"),
+    Setting("MAIL_RETENTION_DAYS", int, 365, "days `flask retention` keeps records of sent mail"),
+    Setting("EXPORT_RETENTION_DAYS", int, 365,
+            "days `flask retention` keeps self-reading export files"),
+)
+
+
+def from_environment(instance_path, environ=os.environ):
+    """Every setting: the environment's value where it has one, else the default."""
+    return {setting.name: (setting.parse(environ[setting.name]) if setting.name in environ
+                           else setting.default_in(instance_path))
+            for setting in SETTINGS}
+
+
+def markdown_table():
+    """The README's configuration table."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    lines += [f"| `{setting.name}` | {setting.readme_default()} | {setting.meaning} |"
+              for setting in SETTINGS]
+    return "\n".join(lines) + "\n"
