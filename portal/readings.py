@@ -293,14 +293,6 @@ def delete_pending(reading_id, customer):
     return False, get_for_customer(reading_id, customer)
 
 
-def has_pending(supply_point):
-    return (SelfReading
-            .select()
-            .where((SelfReading.supply_point == supply_point)
-                   & (SelfReading.status == SelfReading.PENDING))
-            .exists())
-
-
 def rows_per_page(value, choices):
     """The requested rows per page when it is one of the choices, else the first."""
     return int(value) if value and value.isascii() and value.isdigit() and len(value) < 4 \

@@ -4,7 +4,7 @@ import time
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, flash, redirect, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from stdnum.it import codicefiscale
 from wtforms import EmailField, PasswordField, StringField
@@ -22,6 +22,7 @@ from portal.passwords import (
 )
 from views import (client_ip, customer_required, htmx_redirect, is_safe_next, limiter,
                    render_page, start_page)
+from views.sessions import log_out
 
 bp = Blueprint("auth", __name__)
 
@@ -151,7 +152,8 @@ def _start_session(customer, password, method):
           customer=customer, ip=client_ip())
 
 
-@bp.route("/login", methods=["GET", "POST"])
+@bp.get("/login")
+@bp.post("/login")
 @limiter.limit("30 per minute", methods=["POST"])
 @limiter.limit("10 per minute;100 per hour", key_func=_code_key, methods=["POST"])
 def login():
@@ -177,20 +179,15 @@ def login():
     return render_page("auth/login.html", form=form, error=error), status
 
 
-@bp.route("/logout", methods=["POST"])
+@bp.post("/logout")
 @customer_required
 def logout():
     """Log out and end every copy of this session."""
-    Customer.update(session_version=Customer.session_version + 1).where(
-        Customer.id == current_user.id).execute()
-    audit("logout", customer=current_user.id, ip=client_ip())
-    logout_user()
-    session.clear()
-    flash("Sei uscito dall'Area Clienti.")
-    return redirect(url_for("auth.login"), 303)
+    return log_out("Sei uscito dall'Area Clienti.", "auth.login")
 
 
-@bp.route("/registrazione", methods=["GET", "POST"])
+@bp.get("/registrazione")
+@bp.post("/registrazione")
 @limiter.limit("10 per minute;50 per hour", methods=["POST"])
 def register():
     """Registrazione nuovo utente: customer code and codice fiscale / partita IVA."""
@@ -223,7 +220,8 @@ def _customer_being_registered():
     return Customer.get_or_none(Customer.id == pending.get("customer"))
 
 
-@bp.route("/registrazione/conferma", methods=["GET", "POST"])
+@bp.get("/registrazione/conferma")
+@bp.post("/registrazione/conferma")
 @limiter.limit("10 per minute", methods=["POST"])
 def confirm_registration():
     """Conferma registrazione: the summary, the e-mail, and the first-access password."""
@@ -270,7 +268,8 @@ def confirm_registration():
                        error=error), status
 
 
-@bp.route("/password-dimenticata", methods=["GET", "POST"])
+@bp.get("/password-dimenticata")
+@bp.post("/password-dimenticata")
 @limiter.limit("10 per minute", methods=["POST"])
 @limiter.limit("5 per hour", key_func=_code_key, methods=["POST"])
 def forgot_password():
@@ -309,7 +308,8 @@ def _send_recovery(customer, temporary, temporary_hash):
     return True
 
 
-@bp.route("/cambio-password", methods=["GET", "POST"])
+@bp.get("/cambio-password")
+@bp.post("/cambio-password")
 @customer_required
 def change_password():
     """Cambio Password: the menu stays locked until Annulla or Conferma."""

@@ -16,6 +16,7 @@ from models import Customer, Operator, Ticket, TicketMessage, audit
 from portal import backoffice, tickets
 from views import Pager, client_ip, htmx_redirect, is_htmx, is_safe_next, limiter, render_page
 from views.downloads import send_ticket_attachment
+from views.sessions import log_out
 from views.tickets import MAX_MESSAGE, REQUIRED, MessageForm, clean_text
 
 bp = Blueprint("backoffice", __name__, url_prefix="/operatore")
@@ -110,7 +111,8 @@ def _username_key():
     return "operator:" + backoffice.normalise_username(request.form.get("username", ""))[:64]
 
 
-@bp.route("/login", methods=["GET", "POST"])
+@bp.get("/login")
+@bp.post("/login")
 @limiter.limit("30 per minute", methods=["POST"])
 @limiter.limit("10 per minute;100 per hour", key_func=_username_key, methods=["POST"])
 def login():
@@ -144,20 +146,14 @@ def login():
     return render_page("backoffice/login.html", form=form, error=error), status
 
 
-@bp.route("/logout", methods=["POST"])
+@bp.post("/logout")
 @operator_required()
 def logout():
     """Log out and end every copy of this session."""
-    Operator.update(session_version=Operator.session_version + 1).where(
-        Operator.id == current_user.id).execute()
-    audit("operator_logout", operator=current_user.id, ip=client_ip())
-    logout_user()
-    session.clear()
-    flash("Sei uscito dal back-office.")
-    return redirect(url_for("backoffice.login"), 303)
+    return log_out("Sei uscito dal back-office.", "backoffice.login")
 
 
-@bp.route("")
+@bp.get("")
 @operator_required()
 def index():
     """The back-office starts at the ticket inbox."""
@@ -177,7 +173,7 @@ def _ticket_or_404(ticket_id):
     return ticket
 
 
-@bp.route("/ticket")
+@bp.get("/ticket")
 @operator_required()
 def inbox():
     """Ticket inbox: filter by status and category, search subject, customer, number."""
@@ -206,7 +202,7 @@ def _after_ticket_change(ticket_id, notice, level="success"):
     return _render_ticket(_ticket_or_404(ticket_id), notice=notice, level=level)
 
 
-@bp.route("/ticket/<int:ticket_id>")
+@bp.get("/ticket/<int:ticket_id>")
 @operator_required()
 def ticket(ticket_id):
     """One ticket with the whole thread, internal notes included."""
@@ -215,7 +211,7 @@ def ticket(ticket_id):
     return _render_ticket(ticket)
 
 
-@bp.route("/ticket/<int:ticket_id>/rispondi", methods=["POST"])
+@bp.post("/ticket/<int:ticket_id>/rispondi")
 @operator_required()
 def ticket_reply(ticket_id):
     """Answer the customer (who is told by e-mail) and set the status."""
@@ -231,7 +227,7 @@ def ticket_reply(ticket_id):
     return _after_ticket_change(ticket.id, REPLY_NOT_MAILED, "warning")
 
 
-@bp.route("/ticket/<int:ticket_id>/nota", methods=["POST"])
+@bp.post("/ticket/<int:ticket_id>/nota")
 @operator_required()
 def ticket_note(ticket_id):
     """Add an internal note that the customer never sees."""
@@ -244,7 +240,7 @@ def ticket_note(ticket_id):
     return _after_ticket_change(ticket.id, "Nota interna aggiunta.")
 
 
-@bp.route("/ticket/<int:ticket_id>/stato", methods=["POST"])
+@bp.post("/ticket/<int:ticket_id>/stato")
 @operator_required()
 def ticket_status(ticket_id):
     """Change the status of a ticket."""
@@ -258,7 +254,7 @@ def ticket_status(ticket_id):
     return _after_ticket_change(ticket.id, f"Stato del ticket: {form.status.data}.")
 
 
-@bp.route("/ticket/<int:ticket_id>/allegati/<int:message_id>")
+@bp.get("/ticket/<int:ticket_id>/allegati/<int:message_id>")
 @operator_required()
 def ticket_attachment(ticket_id, message_id):
     """Download an attachment of a ticket."""

@@ -80,7 +80,8 @@ def _operators_page(form, status=200, password_for=None, password_form=None):
                        last_logins=backoffice.last_logins(), role_labels=ROLE_LABELS), status
 
 
-@bp.route("/operatori", methods=["GET", "POST"])
+@bp.get("/operatori")
+@bp.post("/operatori")
 @operator_required(role=Operator.ADMIN)
 def operators():
     """Operatori: the accounts and a new one, whose first password the admin chooses."""
@@ -98,7 +99,8 @@ def operators():
                 "backoffice.operators")
 
 
-@bp.route("/operatori/<int:operator_id>/password", methods=["GET", "POST"])
+@bp.get("/operatori/<int:operator_id>/password")
+@bp.post("/operatori/<int:operator_id>/password")
 @operator_required(role=Operator.ADMIN)
 def operator_password(operator_id):
     """A new password for another operator, which ends all their sessions."""
@@ -115,7 +117,7 @@ def operator_password(operator_id):
                 "sono terminate.", "backoffice.operators")
 
 
-@bp.route("/operatori/<int:operator_id>/disattiva", methods=["POST"])
+@bp.post("/operatori/<int:operator_id>/disattiva")
 @operator_required(role=Operator.ADMIN)
 def operator_deactivate(operator_id):
     """Deactivate another operator: no more logins, every open session ends now."""
@@ -128,7 +130,7 @@ def operator_deactivate(operator_id):
                 "backoffice.operators")
 
 
-@bp.route("/operatori/<int:operator_id>/riattiva", methods=["POST"])
+@bp.post("/operatori/<int:operator_id>/riattiva")
 @operator_required(role=Operator.ADMIN)
 def operator_reactivate(operator_id):
     """Reactivate an operator, who logs in again with their password."""

@@ -152,7 +152,7 @@ class DocumentForm(FlaskForm):
 
 # --- Customers --------------------------------------------------------------------
 
-@bp.route("/clienti")
+@bp.get("/clienti")
 @operator_required()
 def customers():
     """Customer search by code, name, codice fiscale or partita IVA."""
@@ -200,8 +200,8 @@ def _section_rows(customer, section):
     return None
 
 
-@bp.route("/clienti/<code>", defaults={"section": "dati"})
-@bp.route("/clienti/<code>/<any(fatture, autoletture, ticket, documenti):section>")
+@bp.get("/clienti/<code>", defaults={"section": "dati"})
+@bp.get("/clienti/<code>/<any(fatture, autoletture, ticket, documenti):section>")
 @operator_required()
 def customer(code, section):
     """A customer's data, read-only, one section at a time; every view is audited."""
@@ -213,7 +213,7 @@ def customer(code, section):
                        if section == "dati" else [])
 
 
-@bp.route("/clienti/<code>/fatture/<int:invoice_id>/pdf")
+@bp.get("/clienti/<code>/fatture/<int:invoice_id>/pdf")
 @operator_required()
 def invoice_pdf(code, invoice_id):
     """Download the PDF of one of the customer's invoices."""
@@ -241,7 +241,8 @@ def _windows_page(form, status=200, editing=None):
                        pager=Pager(windows, 20)), status
 
 
-@bp.route("/finestre", methods=["GET", "POST"])
+@bp.get("/finestre")
+@bp.post("/finestre")
 @operator_required()
 def windows():
     """Reading windows: the list and a new one (every gas point, or one)."""
@@ -260,7 +261,8 @@ def _window_detail(window):
     return f"{where}: {window.start_at:%d/%m/%Y %H:%M} - {window.end_at:%d/%m/%Y %H:%M}"
 
 
-@bp.route("/finestre/<int:window_id>", methods=["GET", "POST"])
+@bp.get("/finestre/<int:window_id>")
+@bp.post("/finestre/<int:window_id>")
 @operator_required()
 def window_edit(window_id):
     """Change a reading window."""
@@ -284,7 +286,7 @@ def window_edit(window_id):
     return done("Periodo di autolettura modificato.", "backoffice.windows")
 
 
-@bp.route("/finestre/<int:window_id>/elimina", methods=["POST"])
+@bp.post("/finestre/<int:window_id>/elimina")
 @operator_required()
 def window_delete(window_id):
     """Delete a reading window (htmx: the row goes, the list hears windowsChanged)."""
@@ -299,7 +301,8 @@ def window_delete(window_id):
 
 # --- Documents --------------------------------------------------------------------
 
-@bp.route("/documenti", methods=["GET", "POST"])
+@bp.get("/documenti")
+@bp.post("/documenti")
 @operator_required()
 def documents():
     """Publish a file to one customer (I miei documenti) or to everybody (Modulistica)."""
@@ -326,7 +329,7 @@ def _published(kind, record_id):
     return get_or_404(model, model.id == record_id)
 
 
-@bp.route("/documenti/<any(documento, modulo):kind>/<int:record_id>/file")
+@bp.get("/documenti/<any(documento, modulo):kind>/<int:record_id>/file")
 @operator_required()
 def published_file(kind, record_id):
     """Download a published document or form, as the customers get it."""
@@ -336,7 +339,7 @@ def published_file(kind, record_id):
     return _send_stored(record.file_path, record.title)
 
 
-@bp.route("/documenti/<any(documento, modulo):kind>/<int:record_id>/ritira", methods=["POST"])
+@bp.post("/documenti/<any(documento, modulo):kind>/<int:record_id>/ritira")
 @operator_required()
 def withdraw(kind, record_id):
     """Withdraw a published document or form (row and file)."""
@@ -356,7 +359,7 @@ def withdraw(kind, record_id):
 
 # --- Acquisition ------------------------------------------------------------------
 
-@bp.route("/acquisizione")
+@bp.get("/acquisizione")
 @operator_required()
 def acquisition():
     """The last acquisition runs and the readings waiting for the next one."""
@@ -368,7 +371,7 @@ def acquisition():
     return render_page("backoffice/acquisition.html", runs=list(runs), pending=pending)
 
 
-@bp.route("/acquisizione/avvia", methods=["POST"])
+@bp.post("/acquisizione/avvia")
 @operator_required()
 def acquire_now():
     """Acquire the pending self-readings now and export them for billing."""
@@ -382,7 +385,7 @@ def acquire_now():
 
 # --- Audit log --------------------------------------------------------------------
 
-@bp.route("/registro")
+@bp.get("/registro")
 @operator_required(role=Operator.ADMIN)
 def audit_log():
     """Registro eventi (admin only): filter by customer, operator and event."""

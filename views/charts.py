@@ -32,7 +32,7 @@ def plotly_js_url():
     return url_for("charts.plotly_js", version=charts.PLOTLY_JS_VERSION)
 
 
-@bp.route("/grafici/plotly-<version>.min.js")
+@bp.get("/grafici/plotly-<version>.min.js")
 def plotly_js(version):
     """plotly.js from the installed package: long cache lifetime, gzip when accepted."""
     if version != charts.PLOTLY_JS_VERSION:

@@ -24,7 +24,7 @@ def chosen_year(years):
     return years[0]
 
 
-@bp.route("/prelievi")
+@bp.get("/prelievi")
 @customer_required
 def index():
     """Prelievi Fatturati of the selected supply point for one year."""
@@ -45,7 +45,7 @@ def index():
     return render_page("consumption/index.html", **context)
 
 
-@bp.route("/prelievi/csv")
+@bp.get("/prelievi/csv")
 @customer_required
 def download():
     """The billed periods of one year as CSV."""

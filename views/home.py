@@ -8,13 +8,13 @@ from views import customer_required, render_page, selected_supply_point, start_p
 bp = Blueprint("home", __name__)
 
 
-@bp.route("/")
+@bp.get("/")
 def root():
     """Send customers to their home page and everybody else to the login."""
     return redirect(start_page() if current_user.is_authenticated else url_for("auth.login"))
 
 
-@bp.route("/home")
+@bp.get("/home")
 @customer_required
 def index():
     """Home Page of the selected supply point."""

@@ -141,7 +141,7 @@ def measurement_series(supply_point, first_day, last_day):
     return charts.aggregate(rows, first_day, last_day, resolution, step, today)
 
 
-@bp.route("/misure")
+@bp.get("/misure")
 @customer_required
 def index():
     """Misure elettriche of the selected point between two dates."""
@@ -158,7 +158,7 @@ def index():
     return render_page("measurements/index.html", **page_context(supply_point, form, series))
 
 
-@bp.route("/misure/csv")
+@bp.get("/misure/csv")
 @customer_required
 def download():
     """The raw interval data of the range as CSV, streamed row by row."""

@@ -4,7 +4,7 @@ import copy
 import datetime
 import time
 
-from flask import request, session, url_for
+from flask import flash, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, logout_user
 
@@ -71,6 +71,22 @@ def load_user(user_id):
             .select()
             .where((model.id == int(ident)) & (model.session_version == int(version)))
             .first())
+
+
+def log_out(message, login_endpoint):
+    """End every copy of the current user's session (their session version moves on,
+    so no cookie of it loads anybody), audit it, and go to their login page."""
+    user = current_user._get_current_object()
+    model = type(user)
+    model.update(session_version=model.session_version + 1).where(model.id == user.id).execute()
+    if isinstance(user, models.Customer):
+        models.audit("logout", customer=user, ip=client_ip())
+    else:
+        models.audit("operator_logout", operator=user, ip=client_ip())
+    logout_user()
+    session.clear()
+    flash(message)
+    return redirect(url_for(login_endpoint), 303)
 
 
 def expire_idle_sessions():

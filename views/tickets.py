@@ -79,7 +79,7 @@ def _own_ticket(ticket_id):
     return ticket
 
 
-@bp.route("")
+@bp.get("")
 @customer_required
 def index():
     """Ticket: the customer's tickets, newest activity first."""
@@ -89,7 +89,8 @@ def index():
     return render_page("tickets/index.html", pager=Pager(query, PER_PAGE))
 
 
-@bp.route("/nuovo", methods=["GET", "POST"])
+@bp.get("/nuovo")
+@bp.post("/nuovo")
 @customer_required
 def new():
     """Nuovo ticket: supply point, category, subject, message and an attachment."""
@@ -118,14 +119,14 @@ def _render_thread(ticket, form=None, notice=None, status=200):
                        form=form or MessageForm(formdata=None), notice=notice), status
 
 
-@bp.route("/<int:ticket_id>")
+@bp.get("/<int:ticket_id>")
 @customer_required
 def detail(ticket_id):
     """The thread of one ticket, with the reply form."""
     return _render_thread(_own_ticket(ticket_id))
 
 
-@bp.route("/<int:ticket_id>/rispondi", methods=["POST"])
+@bp.post("/<int:ticket_id>/rispondi")
 @customer_required
 def reply(ticket_id):
     """Reply to the utility; replying to a closed ticket opens it again."""
@@ -142,7 +143,7 @@ def reply(ticket_id):
     return _render_thread(_own_ticket(ticket_id), notice=notice)
 
 
-@bp.route("/<int:ticket_id>/chiudi", methods=["POST"])
+@bp.post("/<int:ticket_id>/chiudi")
 @customer_required
 def close(ticket_id):
     """Close the ticket (a later reply opens it again)."""
@@ -155,7 +156,7 @@ def close(ticket_id):
     return _render_thread(_own_ticket(ticket_id), notice=notice)
 
 
-@bp.route("/<int:ticket_id>/allegati/<int:message_id>")
+@bp.get("/<int:ticket_id>/allegati/<int:message_id>")
 @customer_required
 def attachment(ticket_id, message_id):
     """Download an attachment of one of the customer's tickets (never of a note)."""
