@@ -7,7 +7,7 @@ from peewee import SQL, fn
 from wtforms import DateField, Form
 from wtforms.validators import ValidationError
 
-from portal import charts
+from portal import charts, timebands
 import models
 from models import Measurement, rome_now
 from views import customer_required, render_page, selected_supply_point
@@ -65,7 +65,7 @@ def page_context(supply_point, form, series=None):
                  for label, days in (("Ultimi 7 giorni", 7), ("Ultimi 31 giorni", 31),
                                      ("Ultimi 12 mesi", 365))]
     context = dict(supply_point=supply_point, form=form, series=series, shortcuts=shortcuts, today=today,
-                   bands=charts.BANDS, band_hours=charts.BAND_HOURS)
+                   bands=timebands.BANDS, band_hours=timebands.BAND_HOURS)
     if series is not None:
         context["figure_json"] = charts.figure_json(charts.measurement_figure_data(series))
     return context
@@ -129,15 +129,15 @@ def hourly_rows(supply_point, start, end):
 
 def measurement_series(supply_point, first_day, last_day):
     """The chart's Series: 15-minute rows for short ranges, hourly sums otherwise."""
-    start = charts.midnight_timestamp(first_day)
-    end = charts.midnight_timestamp(last_day + datetime.timedelta(days=1))
+    start = timebands.midnight_timestamp(first_day)
+    end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
     days = (last_day - first_day).days + 1
     grouped = charts.choose_resolution(days) is not charts.QUARTER_HOUR
     rows = list(fetch((hourly_rows if grouped else interval_rows)(supply_point, start, end)))
     step = charts.interval_step(rows, grouped)
     resolution = charts.choose_resolution(days, step)
     # Meters report the day after: today's intervals are not missing yet.
-    today = charts.midnight_timestamp(rome_now().date())
+    today = timebands.midnight_timestamp(rome_now().date())
     return charts.aggregate(rows, first_day, last_day, resolution, step, today)
 
 
@@ -168,8 +168,8 @@ def download():
         return render_template("measurements/index.html",
                                **page_context(supply_point, form)), 422
     first_day, last_day = form.dal.data, form.al.data
-    start = charts.midnight_timestamp(first_day)
-    end = charts.midnight_timestamp(last_day + datetime.timedelta(days=1))
+    start = timebands.midnight_timestamp(first_day)
+    end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
     query = interval_rows(supply_point, start, end)
 
     def rows():
