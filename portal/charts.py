@@ -16,7 +16,8 @@ from plotly.offline import get_plotlyjs_version
 from plotly.subplots import make_subplots
 
 from portal import timebands
-from portal.formatting import MONTHS, date_it, number_it
+from portal.formatting import (CSV_BOM, MONTHS, csv_cell, csv_line, csv_number, date_it,
+                               number_it)
 from portal.timebands import BANDS, F1, F2, F3, RomeClock, midnight_timestamp, next_month
 
 PLOTLY_JS_VERSION = get_plotlyjs_version()
@@ -587,42 +588,7 @@ def consumption_figure(billed):
     return go.Figure(consumption_figure_data(billed))
 
 
-# --- CSV ----------------------------------------------------------------------------
-# Semicolon-separated, decimal comma, CRLF line ends, quoted as RFC 4180 says. Text
-# cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV
-# injection). Numbers are never escaped: we format them ourselves (csv_number, or
-# fixed decimals in measurement_csv) as -?digits[,digits], which a spreadsheet reads
-# as a number, never as a formula, so a negative number stays a number.
-
-CSV_BOM = "\ufeff"  # lets Excel recognise UTF-8
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(text):
-    """A text cell, safe for spreadsheets and quoted where needed."""
-    if text is None:
-        return ""
-    text = str(text).replace("\x00", "")
-    if text.startswith(_FORMULA_START):
-        text = "'" + text
-    if any(character in text for character in ';"\r\n'):
-        text = '"' + text.replace('"', '""') + '"'
-    return text
-
-
-def csv_number(value, decimals=3):
-    """1234.5 -> '1234,5', 0.125 -> '0,125', 2.0 -> '2'; None -> ''."""
-    if value is None:
-        return ""
-    text = ("%.*f" % (decimals, value)).rstrip("0").rstrip(".")
-    if text == "-0":
-        text = "0"
-    return text.replace(".", ",")
-
-
-def csv_line(cells):
-    return ";".join(cells) + "\r\n"
-
+# --- CSV ------------------------------------------------------------------------------
 
 MEASUREMENT_CSV_HEADER = ("Data e ora inizio", "Fuso orario", "Fascia",
                           "Energia attiva (kWh)", "Potenza (kW)")
