@@ -6,6 +6,9 @@ from models import ROME
 
 MONTHS = ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio",
           "agosto", "settembre", "ottobre", "novembre", "dicembre")
+SHORT_MONTHS = tuple(month[:3] for month in MONTHS)
+SHORT_DAYS = ("lun", "mar", "mer", "gio", "ven", "sab", "dom")
+DAYS = ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica")
 
 
 def date_it(value, short=False):

@@ -5,7 +5,7 @@ import json
 import plotly.graph_objects as go
 import pytest
 
-from portal import charts, timebands
+from portal import charts, consumption, timebands
 from portal.timebands import F1, F2, F3
 from models import ROME
 
@@ -205,8 +205,8 @@ def billed_rows():
 
 
 def test_billed_year_with_the_same_months_of_the_previous_year():
-    billed = charts.billed_year(billed_rows(), 2025)
-    assert charts.billed_years(billed_rows()) == [2025, 2024]
+    billed = consumption.billed_year(billed_rows(), 2025)
+    assert consumption.billed_years(billed_rows()) == [2025, 2024]
     assert [period.label for period in billed.periods][:3] == ["gen", "feb", "mar"]
     january = billed.periods[0]
     assert (january.total, january.previous_total) == (185.0, 175.0)
@@ -217,14 +217,14 @@ def test_billed_year_with_the_same_months_of_the_previous_year():
     assert billed.change_label == "+1,4 %"  # 8.820 against 8.700
     assert billed.decimals == 0
 
-    first_year = charts.billed_year(billed_rows(), 2024)
+    first_year = consumption.billed_year(billed_rows(), 2024)
     assert first_year.compared is None and first_year.change_label == ""
 
 
 def test_period_labels():
-    assert charts.period_label(datetime.date(2025, 1, 1), datetime.date(2025, 1, 31)) == "gen"
-    assert charts.period_label(datetime.date(2025, 1, 1), datetime.date(2025, 2, 28)) == "gen–feb"
-    assert charts.period_label(datetime.date(2025, 1, 15), datetime.date(2025, 2, 14)) == "15/01–14/02"
+    assert consumption.period_label(datetime.date(2025, 1, 1), datetime.date(2025, 1, 31)) == "gen"
+    assert consumption.period_label(datetime.date(2025, 1, 1), datetime.date(2025, 2, 28)) == "gen–feb"
+    assert consumption.period_label(datetime.date(2025, 1, 15), datetime.date(2025, 2, 14)) == "15/01–14/02"
 
 
 def test_bimonthly_periods_compare_with_the_months_they_cover():
@@ -233,7 +233,7 @@ def test_bimonthly_periods_compare_with_the_months_they_cover():
         (datetime.date(2024, 2, 1), datetime.date(2024, 2, 29), None, None, None, 20.0, None, "Smc"),
         (datetime.date(2025, 1, 1), datetime.date(2025, 2, 28), None, None, None, 33.5, None, "Smc"),
     ]
-    billed = charts.billed_year(rows, 2025)
+    billed = consumption.billed_year(rows, 2025)
     assert billed.periods[0].label == "gen–feb"
     assert billed.periods[0].previous_total == 30.0
     assert (billed.unit, billed.has_bands, billed.has_power, billed.decimals) == ("Smc", False, False, 1)
@@ -241,7 +241,7 @@ def test_bimonthly_periods_compare_with_the_months_they_cover():
 
 
 def test_consumption_figure_of_electricity_and_of_gas():
-    figure = charts.consumption_figure(charts.billed_year(billed_rows(), 2025))
+    figure = consumption.consumption_figure(consumption.billed_year(billed_rows(), 2025))
     names = [trace.name for trace in figure.data]
     assert names == [F1, F2, F3, "2024 (stessi mesi)", "Potenza massima"]
     assert list(figure.data[0].x[:2]) == ["gen", "feb"]
@@ -252,7 +252,7 @@ def test_consumption_figure_of_electricity_and_of_gas():
 
     gas = [(start, end, None, None, None, total, None, "Smc")
            for start, end, _, _, _, total, _, _ in billed_rows()]
-    figure = charts.consumption_figure(charts.billed_year(gas, 2025))
+    figure = consumption.consumption_figure(consumption.billed_year(gas, 2025))
     assert [trace.name for trace in figure.data] == ["Energia 2025", "2024 (stessi mesi)"]
     assert "Smc" in figure.data[0].hovertemplate
 
@@ -300,7 +300,7 @@ def test_measurement_csv_skips_the_hour_summer_time_removes_and_is_chunked():
 
 
 def test_consumption_csv_has_one_row_per_period():
-    lines = "".join(charts.consumption_csv(charts.billed_year(billed_rows(), 2025))).split("\r\n")
+    lines = "".join(consumption.consumption_csv(consumption.billed_year(billed_rows(), 2025))).split("\r\n")
     assert lines[0] == ("\ufeffDal;Al;Energia F1 (kWh);Energia F2 (kWh);Energia F3 (kWh);"
                         "Energia totale (kWh);Potenza massima (kW)")
     assert lines[1] == "01/01/2025;31/01/2025;110;50;25;185;3,1"
@@ -318,9 +318,9 @@ def test_consumption_csv_has_one_row_per_period():
     lambda: charts.measurement_figure_data(charts.aggregate(
         [], datetime.date(2025, 3, 1), datetime.date(2025, 3, 1), charts.QUARTER_HOUR, 900,
         FAR_FUTURE)),
-    lambda: charts.consumption_figure_data(charts.billed_year(billed_rows(), 2025)),
-    lambda: charts.consumption_figure_data(charts.billed_year(billed_rows(), 2024)),
-    lambda: charts.consumption_figure_data(charts.billed_year(
+    lambda: consumption.consumption_figure_data(consumption.billed_year(billed_rows(), 2025)),
+    lambda: consumption.consumption_figure_data(consumption.billed_year(billed_rows(), 2024)),
+    lambda: consumption.consumption_figure_data(consumption.billed_year(
         [(datetime.date(2025, 1, 1), datetime.date(2025, 2, 28), None, None, None, 33.5, None, "Smc")],
         2025)),
 ])
