@@ -148,7 +148,7 @@ def _subplot_axes(rows):
 def consumption_figure_data(billed):
     """Energy per billing period (stacked by band for electricity) with the same months
     of the previous year as a dashed line; below it, the maximum power. A plain dict,
-    the JSON plotly.py would send (see charts.measurement_figure_data)."""
+    the JSON plotly.py would send (see measurements.measurement_figure_data)."""
     unit = billed.unit
     decimals = billed.decimals
     labels = [period.label for period in billed.periods]

@@ -1,11 +1,12 @@
-"""The plain functions of charts.py: aggregation, figures, CSV."""
+"""The plain functions behind the charts of both areas: aggregation of interval data
+(measurements), billed periods (consumption), their Plotly figures and CSV."""
 import datetime
 import json
 
 import plotly.graph_objects as go
 import pytest
 
-from portal import charts, consumption, timebands
+from portal import charts, consumption, measurements, timebands
 from portal.timebands import F1, F2, F3
 from models import ROME
 
@@ -40,28 +41,28 @@ FAR_FUTURE = 10 ** 11
 # --- Resolution and aggregation --------------------------------------------------------
 
 @pytest.mark.parametrize("days, step, resolution", [
-    (1, 900, charts.QUARTER_HOUR), (7, 900, charts.QUARTER_HOUR), (8, 900, charts.HOURLY),
-    (7, 3600, charts.HOURLY), (31, 900, charts.HOURLY), (32, 900, charts.DAILY),
-    (366, 900, charts.DAILY), (731, 900, charts.DAILY), (732, 900, charts.MONTHLY),
-    (36500, 900, charts.MONTHLY),
+    (1, 900, measurements.QUARTER_HOUR), (7, 900, measurements.QUARTER_HOUR), (8, 900, measurements.HOURLY),
+    (7, 3600, measurements.HOURLY), (31, 900, measurements.HOURLY), (32, 900, measurements.DAILY),
+    (366, 900, measurements.DAILY), (731, 900, measurements.DAILY), (732, 900, measurements.MONTHLY),
+    (36500, 900, measurements.MONTHLY),
 ])
 def test_resolution_follows_the_range(days, step, resolution):
-    assert charts.choose_resolution(days, step) is resolution
+    assert measurements.choose_resolution(days, step) is resolution
 
 
 def test_interval_step_of_raw_and_grouped_rows():
     raw = quarter_hours(datetime.date(2025, 3, 3), datetime.date(2025, 3, 3))
-    assert charts.interval_step(raw, grouped=False) == 900
-    assert charts.interval_step(raw[::4], grouped=False) == 3600
-    assert charts.interval_step(hourly_groups(raw), grouped=True) == 900
-    assert charts.interval_step(hourly_groups(raw[::4]), grouped=True) == 3600
-    assert charts.interval_step([], grouped=True) == 900
+    assert measurements.interval_step(raw, grouped=False) == 900
+    assert measurements.interval_step(raw[::4], grouped=False) == 3600
+    assert measurements.interval_step(hourly_groups(raw), grouped=True) == 900
+    assert measurements.interval_step(hourly_groups(raw[::4]), grouped=True) == 3600
+    assert measurements.interval_step([], grouped=True) == 900
 
 
 def test_quarter_hour_aggregation_of_a_monday():
     day = datetime.date(2025, 3, 3)
     rows = quarter_hours(day, day)
-    series = charts.aggregate(rows, day, day, charts.QUARTER_HOUR, 900, FAR_FUTURE)
+    series = measurements.aggregate(rows, day, day, measurements.QUARTER_HOUR, 900, FAR_FUTURE)
     assert len(series.buckets) == 96
     assert series.energy == {F1: 11.0, F2: 5.0, F3: 8.0}  # 11, 5 and 8 hours
     assert series.intervals == series.expected == 96 and series.missing_intervals == 0
@@ -75,14 +76,14 @@ def test_quarter_hour_aggregation_of_a_monday():
 def test_missing_intervals_stay_gaps_not_zeros():
     day = datetime.date(2025, 3, 3)
     missing = {timestamp(2025, 3, 3, 10, 0), timestamp(2025, 3, 3, 10, 15), timestamp(2025, 3, 3, 10, 30)}
-    series = charts.aggregate(quarter_hours(day, day, skip=missing), day, day,
-                              charts.QUARTER_HOUR, 900, FAR_FUTURE)
+    series = measurements.aggregate(quarter_hours(day, day, skip=missing), day, day,
+                              measurements.QUARTER_HOUR, 900, FAR_FUTURE)
     gaps = series.missing_buckets
     assert [bucket.x for bucket in gaps] == ["2025-03-03 10:00", "2025-03-03 10:15", "2025-03-03 10:30"]
     assert all(bucket.total is None and bucket.energy == {} for bucket in gaps)
     assert series.missing_intervals == 3 and series.energy[F1] == 11.0 - 0.75
 
-    figure = charts.measurement_figure(series)
+    figure = measurements.measurement_figure(series)
     bars = {trace.name: trace for trace in figure.data}
     assert "2025-03-03 10:00" not in bars[F1].x and 0 not in bars[F1].y
     assert len(bars[F1].x) == 44 - 3
@@ -92,7 +93,7 @@ def test_missing_intervals_stay_gaps_not_zeros():
 def test_intervals_not_due_yet_are_not_missing():
     day = datetime.date(2025, 3, 3)
     rows = [row for row in quarter_hours(day, day) if row[0] < timestamp(2025, 3, 3, 12, 0)]
-    series = charts.aggregate(rows, day, day, charts.HOURLY, 900, timestamp(2025, 3, 3, 12, 0))
+    series = measurements.aggregate(rows, day, day, measurements.HOURLY, 900, timestamp(2025, 3, 3, 12, 0))
     assert series.expected == 48 and series.missing_intervals == 0
     assert not series.missing_buckets
     assert series.buckets[12].intervals == 0 and not series.buckets[12].missing
@@ -101,7 +102,7 @@ def test_intervals_not_due_yet_are_not_missing():
 def test_hourly_aggregation_on_the_25_hour_day():
     day = datetime.date(2025, 10, 26)
     rows = hourly_groups(quarter_hours(day, day))
-    series = charts.aggregate(rows, day, day, charts.HOURLY, 900, FAR_FUTURE)
+    series = measurements.aggregate(rows, day, day, measurements.HOURLY, 900, FAR_FUTURE)
     assert len(series.buckets) == 25
     assert [bucket.x for bucket in series.buckets[2:4]] == ["2025-10-26 02:00"] * 2
     assert series.buckets[2].label.endswith("02:00–03:00 (ora legale)")
@@ -109,7 +110,7 @@ def test_hourly_aggregation_on_the_25_hour_day():
     assert all(bucket.intervals == bucket.expected == 4 for bucket in series.buckets)
     assert series.energy[F3] == 25.0
     # The two 02:00 share an x: each bar takes half of the slot instead of stacking.
-    bars = charts.measurement_figure(series).data[2]
+    bars = measurements.measurement_figure(series).data[2]
     assert list(bars.width[1:5]) == [3600000 * 0.85, 3600000 * 0.425, 3600000 * 0.425, 3600000 * 0.85]
     assert list(bars.offset[1:5]) == [0, 0, 1800000, 0]
 
@@ -117,8 +118,8 @@ def test_hourly_aggregation_on_the_25_hour_day():
 def test_hourly_aggregation_from_raw_and_grouped_rows_agree():
     first, last = datetime.date(2025, 3, 3), datetime.date(2025, 3, 9)
     raw = quarter_hours(first, last)
-    from_raw = charts.aggregate(raw, first, last, charts.HOURLY, 900, FAR_FUTURE)
-    from_groups = charts.aggregate(hourly_groups(raw), first, last, charts.HOURLY, 900, FAR_FUTURE)
+    from_raw = measurements.aggregate(raw, first, last, measurements.HOURLY, 900, FAR_FUTURE)
+    from_groups = measurements.aggregate(hourly_groups(raw), first, last, measurements.HOURLY, 900, FAR_FUTURE)
     assert len(from_raw.buckets) == 7 * 24
     assert [(b.x, b.band, b.energy) for b in from_raw.buckets] == \
         [(b.x, b.band, b.energy) for b in from_groups.buckets]
@@ -128,8 +129,8 @@ def test_hourly_aggregation_from_raw_and_grouped_rows_agree():
 
 def test_daily_aggregation_counts_23_and_25_hour_days():
     first, last = datetime.date(2025, 3, 29), datetime.date(2025, 3, 31)
-    series = charts.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
-                              charts.DAILY, 900, FAR_FUTURE)
+    series = measurements.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
+                              measurements.DAILY, 900, FAR_FUTURE)
     assert [(b.x, b.intervals, b.expected) for b in series.buckets] == [
         ("2025-03-29", 96, 96), ("2025-03-30", 92, 92), ("2025-03-31", 96, 96)]
     saturday, sunday, monday = series.buckets
@@ -139,15 +140,15 @@ def test_daily_aggregation_counts_23_and_25_hour_days():
     assert monday.label == "lunedì 31 marzo 2025"
 
     autumn = datetime.date(2025, 10, 26)
-    series = charts.aggregate(hourly_groups(quarter_hours(autumn, autumn)), autumn, autumn,
-                              charts.DAILY, 900, FAR_FUTURE)
+    series = measurements.aggregate(hourly_groups(quarter_hours(autumn, autumn)), autumn, autumn,
+                              measurements.DAILY, 900, FAR_FUTURE)
     assert (series.buckets[0].intervals, series.buckets[0].total) == (100, 25.0)
 
 
 def test_monthly_aggregation_marks_partial_and_missing_months():
     first, last = datetime.date(2024, 1, 1), datetime.date(2025, 12, 31)
     rows = hourly_groups(quarter_hours(datetime.date(2024, 2, 11), datetime.date(2024, 4, 30)))
-    series = charts.aggregate(rows, first, last, charts.MONTHLY, 900, FAR_FUTURE)
+    series = measurements.aggregate(rows, first, last, measurements.MONTHLY, 900, FAR_FUTURE)
     assert len(series.buckets) == 24
     january, february, march = series.buckets[:3]
     assert january.missing and january.x == "2024-01-01" and january.label == "gennaio 2024"
@@ -157,7 +158,7 @@ def test_monthly_aggregation_marks_partial_and_missing_months():
     assert all(bucket.missing for bucket in series.buckets[4:])
     assert series.total == pytest.approx(sum(row[1] for row in rows))
 
-    figure = charts.measurement_figure(series)
+    figure = measurements.measurement_figure(series)
     bars = {trace.name: trace for trace in figure.data}
     assert list(bars[F3].x) == ["2024-02-01", "2024-03-01", "2024-04-01"]
     assert len(bars["Senza dati"].x) == 21
@@ -168,9 +169,9 @@ def test_monthly_aggregation_marks_partial_and_missing_months():
 
 def test_measurement_figure_is_italian_and_stacked():
     first, last = datetime.date(2025, 3, 1), datetime.date(2025, 3, 31)
-    series = charts.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
-                              charts.DAILY, 900, FAR_FUTURE)
-    figure = charts.measurement_figure(series)
+    series = measurements.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
+                              measurements.DAILY, 900, FAR_FUTURE)
+    figure = measurements.measurement_figure(series)
     assert isinstance(figure, go.Figure)
     assert figure.layout.separators == ",."
     assert figure.layout.barmode == "stack"
@@ -186,8 +187,8 @@ def test_measurement_figure_is_italian_and_stacked():
 
 def test_measurement_figure_without_data_says_so():
     day = datetime.date(2025, 3, 3)
-    series = charts.aggregate([], day, day, charts.QUARTER_HOUR, 900, FAR_FUTURE)
-    figure = charts.measurement_figure(series)
+    series = measurements.aggregate([], day, day, measurements.QUARTER_HOUR, 900, FAR_FUTURE)
+    figure = measurements.measurement_figure(series)
     assert figure.layout.annotations[0].text == "Nessuna misura nel periodo scelto"
     assert len(figure.data[3].x) == 96
 
@@ -263,7 +264,7 @@ def test_measurement_csv_over_the_night_summer_time_ends():
     start = timestamp(2025, 10, 26, 1, 0)
     rows = [(moment, 0.25, 1, 1.0) for moment in range(start, start + 4 * 3600, 900)]
     rows[5] = (rows[5][0], 0.125, 1, None)
-    text = "".join(charts.measurement_csv(iter(rows), batch=3))
+    text = "".join(measurements.measurement_csv(iter(rows), batch=3))
     lines = text.split("\r\n")
     assert lines[0] == "\ufeffData e ora inizio;Fuso orario;Fascia;Energia attiva (kWh);Potenza (kW)"
     assert lines[1:] == [
@@ -290,7 +291,7 @@ def test_measurement_csv_over_the_night_summer_time_ends():
 def test_measurement_csv_skips_the_hour_summer_time_removes_and_is_chunked():
     day = datetime.date(2025, 3, 31)  # a Monday, after the change
     rows = quarter_hours(datetime.date(2025, 3, 30), day)
-    chunks = list(charts.measurement_csv(iter(rows), batch=50))
+    chunks = list(measurements.measurement_csv(iter(rows), batch=50))
     assert len(chunks) == 1 + -(-len(rows) // 50)
     lines = "".join(chunks).split("\r\n")
     times = [line.split(";")[0] for line in lines[1:-1]]
@@ -308,15 +309,15 @@ def test_consumption_csv_has_one_row_per_period():
 
 
 @pytest.mark.parametrize("figure", [
-    lambda: charts.measurement_figure_data(charts.aggregate(
+    lambda: measurements.measurement_figure_data(measurements.aggregate(
         hourly_groups(quarter_hours(datetime.date(2025, 3, 1), datetime.date(2025, 3, 31))),
-        datetime.date(2025, 3, 1), datetime.date(2025, 3, 31), charts.DAILY, 900, FAR_FUTURE)),
-    lambda: charts.measurement_figure_data(charts.aggregate(
+        datetime.date(2025, 3, 1), datetime.date(2025, 3, 31), measurements.DAILY, 900, FAR_FUTURE)),
+    lambda: measurements.measurement_figure_data(measurements.aggregate(
         quarter_hours(datetime.date(2025, 10, 26), datetime.date(2025, 10, 26)),
-        datetime.date(2025, 10, 26), datetime.date(2025, 10, 26), charts.QUARTER_HOUR, 900,
+        datetime.date(2025, 10, 26), datetime.date(2025, 10, 26), measurements.QUARTER_HOUR, 900,
         FAR_FUTURE)),
-    lambda: charts.measurement_figure_data(charts.aggregate(
-        [], datetime.date(2025, 3, 1), datetime.date(2025, 3, 1), charts.QUARTER_HOUR, 900,
+    lambda: measurements.measurement_figure_data(measurements.aggregate(
+        [], datetime.date(2025, 3, 1), datetime.date(2025, 3, 1), measurements.QUARTER_HOUR, 900,
         FAR_FUTURE)),
     lambda: consumption.consumption_figure_data(consumption.billed_year(billed_rows(), 2025)),
     lambda: consumption.consumption_figure_data(consumption.billed_year(billed_rows(), 2024)),

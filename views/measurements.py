@@ -7,7 +7,7 @@ from peewee import SQL, fn
 from wtforms import DateField, Form
 from wtforms.validators import ValidationError
 
-from portal import charts, timebands
+from portal import charts, measurements, timebands
 import models
 from models import Measurement, rome_now
 from views import customer_required, render_page, selected_supply_point
@@ -67,7 +67,7 @@ def page_context(supply_point, form, series=None):
     context = dict(supply_point=supply_point, form=form, series=series, shortcuts=shortcuts, today=today,
                    bands=timebands.BANDS, band_hours=timebands.BAND_HOURS)
     if series is not None:
-        context["figure_json"] = charts.figure_json(charts.measurement_figure_data(series))
+        context["figure_json"] = charts.figure_json(measurements.measurement_figure_data(series))
     return context
 
 
@@ -132,13 +132,13 @@ def measurement_series(supply_point, first_day, last_day):
     start = timebands.midnight_timestamp(first_day)
     end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
     days = (last_day - first_day).days + 1
-    grouped = charts.choose_resolution(days) is not charts.QUARTER_HOUR
+    grouped = measurements.choose_resolution(days) is not measurements.QUARTER_HOUR
     rows = list(fetch((hourly_rows if grouped else interval_rows)(supply_point, start, end)))
-    step = charts.interval_step(rows, grouped)
-    resolution = charts.choose_resolution(days, step)
+    step = measurements.interval_step(rows, grouped)
+    resolution = measurements.choose_resolution(days, step)
     # Meters report the day after: today's intervals are not missing yet.
     today = timebands.midnight_timestamp(rome_now().date())
-    return charts.aggregate(rows, first_day, last_day, resolution, step, today)
+    return measurements.aggregate(rows, first_day, last_day, resolution, step, today)
 
 
 @bp.route("/misure")
@@ -179,7 +179,7 @@ def download():
         # Rows go from the cursor to the client one by one, never all in memory.
         yield from stream(query)
 
-    body = stream_with_context(charts.measurement_csv(rows()))
+    body = stream_with_context(measurements.measurement_csv(rows()))
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="misure-{supply_point.pdr_pod}-{first_day:%Y%m%d}-{last_day:%Y%m%d}.csv"')
