@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from portal import charts  # noqa: E402
+from portal import timebands  # noqa: E402
 import models  # noqa: E402
 from app import create_app  # noqa: E402
 from portal.passwords import hash_password  # noqa: E402
@@ -52,8 +52,8 @@ def make_app(directory):
 def intervals(first_year, last_year, seed):
     """15-minute rows (timestamp, kWh, kW) of whole years, shaped like an office."""
     rng = random.Random(seed)
-    start = charts.midnight_timestamp(datetime.date(first_year, 1, 1))
-    end = charts.midnight_timestamp(datetime.date(last_year + 1, 1, 1))
+    start = timebands.midnight_timestamp(datetime.date(first_year, 1, 1))
+    end = timebands.midnight_timestamp(datetime.date(last_year + 1, 1, 1))
     for timestamp in range(start, end, INTERVAL):
         hour = timestamp // 3600 % 24
         base = 0.8 + 2.5 * math.exp(-((hour - 11) ** 2) / 18)

@@ -1,4 +1,4 @@
-"""Italian formatting of dates and numbers, shared by templates, CSV and PDFs."""
+"""Italian formatting of dates, numbers and CSV cells, shared by templates, CSV and PDFs."""
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -6,6 +6,9 @@ from models import ROME
 
 MONTHS = ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio",
           "agosto", "settembre", "ottobre", "novembre", "dicembre")
+SHORT_MONTHS = tuple(month[:3] for month in MONTHS)
+SHORT_DAYS = ("lun", "mar", "mer", "gio", "ven", "sab", "dom")
+DAYS = ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica")
 
 
 def date_it(value, short=False):
@@ -41,6 +44,43 @@ def number_it(value, decimals=0):
 def money(value):
     """1234.56 -> '1.234,56 €'."""
     return "" if value is None else f"{number_it(value, 2)} €"
+
+
+# --- CSV ----------------------------------------------------------------------------
+# Semicolon-separated, decimal comma, CRLF line ends, quoted as RFC 4180 says. Text
+# cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV
+# injection). Numbers are never escaped: we format them ourselves (csv_number, or
+# fixed decimals in measurement_csv) as -?digits[,digits], which a spreadsheet reads
+# as a number, never as a formula, so a negative number stays a number.
+
+CSV_BOM = "\ufeff"  # lets Excel recognise UTF-8
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text):
+    """A text cell, safe for spreadsheets and quoted where needed."""
+    if text is None:
+        return ""
+    text = str(text).replace("\x00", "")
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    if any(character in text for character in ';"\r\n'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_number(value, decimals=3):
+    """1234.5 -> '1234,5', 0.125 -> '0,125', 2.0 -> '2'; None -> ''."""
+    if value is None:
+        return ""
+    text = ("%.*f" % (decimals, value)).rstrip("0").rstrip(".")
+    if text == "-0":
+        text = "0"
+    return text.replace(".", ",")
+
+
+def csv_line(cells):
+    return ";".join(cells) + "\r\n"
 
 
 # The Jinja filters of the templates.

@@ -1,20 +1,14 @@
-"""The plain functions of charts.py: time bands, aggregation, figures, CSV."""
+"""The plain functions behind the charts of both areas: aggregation of interval data
+(measurements), billed periods (consumption), their Plotly figures and CSV."""
 import datetime
 import json
 
 import plotly.graph_objects as go
 import pytest
 
-from portal import charts
-from portal.charts import F1, F2, F3
+from portal import charts, consumption, measurements, timebands
+from portal.timebands import F1, F2, F3
 from models import ROME
-
-UTC = datetime.timezone.utc
-
-
-def rome(*args):
-    """Naive Rome local time."""
-    return datetime.datetime(*args)
 
 
 def timestamp(*args):
@@ -25,8 +19,8 @@ def timestamp(*args):
 def quarter_hours(first_day, last_day, kwh=0.25, power=1.0, skip=()):
     """Raw rows (timestamp, kWh, 1, kW) every 15 minutes over Rome days, leaving out
     the timestamps in `skip`."""
-    start = charts.midnight_timestamp(first_day)
-    end = charts.midnight_timestamp(last_day + datetime.timedelta(days=1))
+    start = timebands.midnight_timestamp(first_day)
+    end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
     return [(moment, kwh, 1, power) for moment in range(start, end, 900) if moment not in skip]
 
 
@@ -44,125 +38,31 @@ def hourly_groups(rows):
 FAR_FUTURE = 10 ** 11
 
 
-# --- Holidays and time bands ---------------------------------------------------------
-
-@pytest.mark.parametrize("year, easter", [
-    (2000, datetime.date(2000, 4, 23)),
-    (2019, datetime.date(2019, 4, 21)),
-    (2024, datetime.date(2024, 3, 31)),
-    (2025, datetime.date(2025, 4, 20)),
-    (2026, datetime.date(2026, 4, 5)),
-    (2038, datetime.date(2038, 4, 25)),
-])
-def test_easter_sunday(year, easter):
-    assert charts.easter_sunday(year) == easter
-
-
-def test_national_holidays_include_easter_monday():
-    holidays = charts.italian_holidays(2025)
-    assert datetime.date(2025, 4, 21) in holidays  # Easter Monday
-    assert datetime.date(2025, 4, 20) not in holidays  # Easter Sunday is a Sunday anyway
-    assert len(holidays) == 11
-    assert datetime.date(2024, 4, 1) in charts.italian_holidays(2024)
-
-
-@pytest.mark.parametrize("moment, band", [
-    # A Monday
-    (rome(2025, 3, 3, 0, 0), F3), (rome(2025, 3, 3, 6, 59), F3), (rome(2025, 3, 3, 7, 0), F2),
-    (rome(2025, 3, 3, 7, 59), F2), (rome(2025, 3, 3, 8, 0), F1), (rome(2025, 3, 3, 18, 59), F1),
-    (rome(2025, 3, 3, 19, 0), F2), (rome(2025, 3, 3, 22, 59), F2), (rome(2025, 3, 3, 23, 0), F3),
-    # A Friday evening, a Saturday, a Sunday
-    (rome(2025, 3, 7, 23, 30), F3),
-    (rome(2025, 3, 8, 6, 59), F3), (rome(2025, 3, 8, 7, 0), F2), (rome(2025, 3, 8, 12, 0), F2),
-    (rome(2025, 3, 8, 22, 59), F2), (rome(2025, 3, 8, 23, 0), F3),
-    (rome(2025, 3, 9, 12, 0), F3),
-    # National holidays on weekdays and on a Saturday are F3 all day
-    (rome(2025, 1, 1, 10, 0), F3), (rome(2025, 1, 6, 10, 0), F3),
-    (rome(2025, 4, 21, 10, 0), F3),  # Easter Monday
-    (rome(2025, 4, 22, 10, 0), F1),  # the Tuesday after is a workday
-    (rome(2025, 4, 25, 10, 0), F3), (rome(2025, 5, 1, 10, 0), F3), (rome(2025, 6, 2, 10, 0), F3),
-    (rome(2025, 8, 15, 10, 0), F3), (rome(2025, 11, 1, 10, 0), F3), (rome(2025, 12, 8, 10, 0), F3),
-    (rome(2025, 12, 25, 10, 0), F3), (rome(2025, 12, 26, 10, 0), F3),
-    (rome(2025, 12, 24, 10, 0), F1),  # Christmas Eve is not a holiday
-    (rome(2026, 4, 6, 12, 0), F3),  # Easter Monday 2026
-])
-def test_time_band(moment, band):
-    assert charts.time_band(moment) == band
-
-
-def test_time_band_of_aware_moments_uses_rome_time():
-    # 06:30 UTC is 08:30 in Rome in summer (F1), though hour 6 alone would say F3.
-    assert charts.time_band(datetime.datetime(2025, 7, 1, 6, 30, tzinfo=UTC)) == F1
-    assert charts.time_band(datetime.datetime(2025, 1, 7, 7, 30, tzinfo=UTC)) == F1
-    assert charts.time_band(datetime.datetime(2025, 1, 7, 6, 30, tzinfo=UTC)) == F2
-
-
-def test_bands_around_the_summer_time_change():
-    # Friday 28 March 2025: 08:00 in Rome is 07:00 UTC.
-    assert charts.band_at(int(datetime.datetime(2025, 3, 28, 7, 0, tzinfo=UTC).timestamp())) == F1
-    assert charts.band_at(int(datetime.datetime(2025, 3, 28, 6, 59, tzinfo=UTC).timestamp())) == F2
-    # Monday 31 March, after the change: 08:00 in Rome is 06:00 UTC.
-    assert charts.band_at(int(datetime.datetime(2025, 3, 31, 6, 0, tzinfo=UTC).timestamp())) == F1
-    assert charts.band_at(int(datetime.datetime(2025, 3, 31, 5, 59, tzinfo=UTC).timestamp())) == F2
-    # Monday 27 October, after the change back: 08:00 in Rome is 07:00 UTC again.
-    assert charts.band_at(int(datetime.datetime(2025, 10, 27, 7, 0, tzinfo=UTC).timestamp())) == F1
-    assert charts.band_at(int(datetime.datetime(2025, 10, 27, 6, 0, tzinfo=UTC).timestamp())) == F2
-
-
-def test_rome_clock_on_the_23_and_25_hour_days():
-    clock = charts.RomeClock()
-    spring = charts.midnight_timestamp(datetime.date(2025, 3, 30)) // 3600
-    hours = [clock.hour(spring + offset) for offset in range(23)]
-    assert [local.hour for local in hours] == [0, 1] + list(range(3, 24))
-    assert {local.day for local in hours} == {datetime.date(2025, 3, 30)}
-    assert [local.offset for local in hours[:2]] == [1, 1] and hours[2].offset == 2
-    assert clock.hour(spring + 23).day == datetime.date(2025, 3, 31)
-
-    autumn = charts.midnight_timestamp(datetime.date(2025, 10, 26)) // 3600
-    hours = [clock.hour(autumn + offset) for offset in range(25)]
-    assert [local.hour for local in hours] == [0, 1, 2, 2] + list(range(3, 24))
-    assert [(local.offset, local.repeated) for local in hours[2:4]] == [(2, True), (1, True)]
-    assert not hours[1].repeated and not hours[4].repeated
-    assert {local.band for local in hours} == {F3}  # a Sunday
-    assert clock.hour(autumn + 25).day == datetime.date(2025, 10, 27)
-
-
-def test_rome_clock_agrees_with_time_band_over_two_years():
-    clock = charts.RomeClock()
-    start = charts.midnight_timestamp(datetime.date(2024, 1, 1)) // 3600
-    end = charts.midnight_timestamp(datetime.date(2026, 1, 1)) // 3600
-    for hour in range(start, end):
-        local = datetime.datetime.fromtimestamp(hour * 3600, ROME)
-        found = clock.hour(hour)
-        assert (found.day, found.hour, found.band) == (local.date(), local.hour,
-                                                       charts.time_band(local)), local
-
-
 # --- Resolution and aggregation --------------------------------------------------------
 
 @pytest.mark.parametrize("days, step, resolution", [
-    (1, 900, charts.QUARTER_HOUR), (7, 900, charts.QUARTER_HOUR), (8, 900, charts.HOURLY),
-    (7, 3600, charts.HOURLY), (31, 900, charts.HOURLY), (32, 900, charts.DAILY),
-    (366, 900, charts.DAILY), (731, 900, charts.DAILY), (732, 900, charts.MONTHLY),
-    (36500, 900, charts.MONTHLY),
+    (1, 900, measurements.QUARTER_HOUR), (7, 900, measurements.QUARTER_HOUR), (8, 900, measurements.HOURLY),
+    (7, 3600, measurements.HOURLY), (31, 900, measurements.HOURLY), (32, 900, measurements.DAILY),
+    (366, 900, measurements.DAILY), (731, 900, measurements.DAILY), (732, 900, measurements.MONTHLY),
+    (36500, 900, measurements.MONTHLY),
 ])
 def test_resolution_follows_the_range(days, step, resolution):
-    assert charts.choose_resolution(days, step) is resolution
+    assert measurements.choose_resolution(days, step) is resolution
 
 
 def test_interval_step_of_raw_and_grouped_rows():
     raw = quarter_hours(datetime.date(2025, 3, 3), datetime.date(2025, 3, 3))
-    assert charts.interval_step(raw, grouped=False) == 900
-    assert charts.interval_step(raw[::4], grouped=False) == 3600
-    assert charts.interval_step(hourly_groups(raw), grouped=True) == 900
-    assert charts.interval_step(hourly_groups(raw[::4]), grouped=True) == 3600
-    assert charts.interval_step([], grouped=True) == 900
+    assert measurements.interval_step(raw, grouped=False) == 900
+    assert measurements.interval_step(raw[::4], grouped=False) == 3600
+    assert measurements.interval_step(hourly_groups(raw), grouped=True) == 900
+    assert measurements.interval_step(hourly_groups(raw[::4]), grouped=True) == 3600
+    assert measurements.interval_step([], grouped=True) == 900
 
 
 def test_quarter_hour_aggregation_of_a_monday():
     day = datetime.date(2025, 3, 3)
     rows = quarter_hours(day, day)
-    series = charts.aggregate(rows, day, day, charts.QUARTER_HOUR, 900, FAR_FUTURE)
+    series = measurements.aggregate(rows, day, day, measurements.QUARTER_HOUR, 900, FAR_FUTURE)
     assert len(series.buckets) == 96
     assert series.energy == {F1: 11.0, F2: 5.0, F3: 8.0}  # 11, 5 and 8 hours
     assert series.intervals == series.expected == 96 and series.missing_intervals == 0
@@ -176,14 +76,14 @@ def test_quarter_hour_aggregation_of_a_monday():
 def test_missing_intervals_stay_gaps_not_zeros():
     day = datetime.date(2025, 3, 3)
     missing = {timestamp(2025, 3, 3, 10, 0), timestamp(2025, 3, 3, 10, 15), timestamp(2025, 3, 3, 10, 30)}
-    series = charts.aggregate(quarter_hours(day, day, skip=missing), day, day,
-                              charts.QUARTER_HOUR, 900, FAR_FUTURE)
+    series = measurements.aggregate(quarter_hours(day, day, skip=missing), day, day,
+                              measurements.QUARTER_HOUR, 900, FAR_FUTURE)
     gaps = series.missing_buckets
     assert [bucket.x for bucket in gaps] == ["2025-03-03 10:00", "2025-03-03 10:15", "2025-03-03 10:30"]
     assert all(bucket.total is None and bucket.energy == {} for bucket in gaps)
     assert series.missing_intervals == 3 and series.energy[F1] == 11.0 - 0.75
 
-    figure = charts.measurement_figure(series)
+    figure = measurements.measurement_figure(series)
     bars = {trace.name: trace for trace in figure.data}
     assert "2025-03-03 10:00" not in bars[F1].x and 0 not in bars[F1].y
     assert len(bars[F1].x) == 44 - 3
@@ -193,7 +93,7 @@ def test_missing_intervals_stay_gaps_not_zeros():
 def test_intervals_not_due_yet_are_not_missing():
     day = datetime.date(2025, 3, 3)
     rows = [row for row in quarter_hours(day, day) if row[0] < timestamp(2025, 3, 3, 12, 0)]
-    series = charts.aggregate(rows, day, day, charts.HOURLY, 900, timestamp(2025, 3, 3, 12, 0))
+    series = measurements.aggregate(rows, day, day, measurements.HOURLY, 900, timestamp(2025, 3, 3, 12, 0))
     assert series.expected == 48 and series.missing_intervals == 0
     assert not series.missing_buckets
     assert series.buckets[12].intervals == 0 and not series.buckets[12].missing
@@ -202,7 +102,7 @@ def test_intervals_not_due_yet_are_not_missing():
 def test_hourly_aggregation_on_the_25_hour_day():
     day = datetime.date(2025, 10, 26)
     rows = hourly_groups(quarter_hours(day, day))
-    series = charts.aggregate(rows, day, day, charts.HOURLY, 900, FAR_FUTURE)
+    series = measurements.aggregate(rows, day, day, measurements.HOURLY, 900, FAR_FUTURE)
     assert len(series.buckets) == 25
     assert [bucket.x for bucket in series.buckets[2:4]] == ["2025-10-26 02:00"] * 2
     assert series.buckets[2].label.endswith("02:00–03:00 (ora legale)")
@@ -210,7 +110,7 @@ def test_hourly_aggregation_on_the_25_hour_day():
     assert all(bucket.intervals == bucket.expected == 4 for bucket in series.buckets)
     assert series.energy[F3] == 25.0
     # The two 02:00 share an x: each bar takes half of the slot instead of stacking.
-    bars = charts.measurement_figure(series).data[2]
+    bars = measurements.measurement_figure(series).data[2]
     assert list(bars.width[1:5]) == [3600000 * 0.85, 3600000 * 0.425, 3600000 * 0.425, 3600000 * 0.85]
     assert list(bars.offset[1:5]) == [0, 0, 1800000, 0]
 
@@ -218,8 +118,8 @@ def test_hourly_aggregation_on_the_25_hour_day():
 def test_hourly_aggregation_from_raw_and_grouped_rows_agree():
     first, last = datetime.date(2025, 3, 3), datetime.date(2025, 3, 9)
     raw = quarter_hours(first, last)
-    from_raw = charts.aggregate(raw, first, last, charts.HOURLY, 900, FAR_FUTURE)
-    from_groups = charts.aggregate(hourly_groups(raw), first, last, charts.HOURLY, 900, FAR_FUTURE)
+    from_raw = measurements.aggregate(raw, first, last, measurements.HOURLY, 900, FAR_FUTURE)
+    from_groups = measurements.aggregate(hourly_groups(raw), first, last, measurements.HOURLY, 900, FAR_FUTURE)
     assert len(from_raw.buckets) == 7 * 24
     assert [(b.x, b.band, b.energy) for b in from_raw.buckets] == \
         [(b.x, b.band, b.energy) for b in from_groups.buckets]
@@ -229,8 +129,8 @@ def test_hourly_aggregation_from_raw_and_grouped_rows_agree():
 
 def test_daily_aggregation_counts_23_and_25_hour_days():
     first, last = datetime.date(2025, 3, 29), datetime.date(2025, 3, 31)
-    series = charts.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
-                              charts.DAILY, 900, FAR_FUTURE)
+    series = measurements.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
+                              measurements.DAILY, 900, FAR_FUTURE)
     assert [(b.x, b.intervals, b.expected) for b in series.buckets] == [
         ("2025-03-29", 96, 96), ("2025-03-30", 92, 92), ("2025-03-31", 96, 96)]
     saturday, sunday, monday = series.buckets
@@ -240,15 +140,15 @@ def test_daily_aggregation_counts_23_and_25_hour_days():
     assert monday.label == "lunedì 31 marzo 2025"
 
     autumn = datetime.date(2025, 10, 26)
-    series = charts.aggregate(hourly_groups(quarter_hours(autumn, autumn)), autumn, autumn,
-                              charts.DAILY, 900, FAR_FUTURE)
+    series = measurements.aggregate(hourly_groups(quarter_hours(autumn, autumn)), autumn, autumn,
+                              measurements.DAILY, 900, FAR_FUTURE)
     assert (series.buckets[0].intervals, series.buckets[0].total) == (100, 25.0)
 
 
 def test_monthly_aggregation_marks_partial_and_missing_months():
     first, last = datetime.date(2024, 1, 1), datetime.date(2025, 12, 31)
     rows = hourly_groups(quarter_hours(datetime.date(2024, 2, 11), datetime.date(2024, 4, 30)))
-    series = charts.aggregate(rows, first, last, charts.MONTHLY, 900, FAR_FUTURE)
+    series = measurements.aggregate(rows, first, last, measurements.MONTHLY, 900, FAR_FUTURE)
     assert len(series.buckets) == 24
     january, february, march = series.buckets[:3]
     assert january.missing and january.x == "2024-01-01" and january.label == "gennaio 2024"
@@ -258,7 +158,7 @@ def test_monthly_aggregation_marks_partial_and_missing_months():
     assert all(bucket.missing for bucket in series.buckets[4:])
     assert series.total == pytest.approx(sum(row[1] for row in rows))
 
-    figure = charts.measurement_figure(series)
+    figure = measurements.measurement_figure(series)
     bars = {trace.name: trace for trace in figure.data}
     assert list(bars[F3].x) == ["2024-02-01", "2024-03-01", "2024-04-01"]
     assert len(bars["Senza dati"].x) == 21
@@ -269,9 +169,9 @@ def test_monthly_aggregation_marks_partial_and_missing_months():
 
 def test_measurement_figure_is_italian_and_stacked():
     first, last = datetime.date(2025, 3, 1), datetime.date(2025, 3, 31)
-    series = charts.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
-                              charts.DAILY, 900, FAR_FUTURE)
-    figure = charts.measurement_figure(series)
+    series = measurements.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
+                              measurements.DAILY, 900, FAR_FUTURE)
+    figure = measurements.measurement_figure(series)
     assert isinstance(figure, go.Figure)
     assert figure.layout.separators == ",."
     assert figure.layout.barmode == "stack"
@@ -287,8 +187,8 @@ def test_measurement_figure_is_italian_and_stacked():
 
 def test_measurement_figure_without_data_says_so():
     day = datetime.date(2025, 3, 3)
-    series = charts.aggregate([], day, day, charts.QUARTER_HOUR, 900, FAR_FUTURE)
-    figure = charts.measurement_figure(series)
+    series = measurements.aggregate([], day, day, measurements.QUARTER_HOUR, 900, FAR_FUTURE)
+    figure = measurements.measurement_figure(series)
     assert figure.layout.annotations[0].text == "Nessuna misura nel periodo scelto"
     assert len(figure.data[3].x) == 96
 
@@ -299,15 +199,15 @@ def billed_rows():
     for year in (2024, 2025):
         for month in range(1, 13):
             start = datetime.date(year, month, 1)
-            end = charts.next_month(start) - datetime.timedelta(days=1)
+            end = timebands.next_month(start) - datetime.timedelta(days=1)
             f1 = 100.0 * month + (year - 2024) * 10
             rows.append((start, end, f1, 50.0, 25.0, f1 + 75.0, 3.0 + month / 10, "kWh"))
     return rows
 
 
 def test_billed_year_with_the_same_months_of_the_previous_year():
-    billed = charts.billed_year(billed_rows(), 2025)
-    assert charts.billed_years(billed_rows()) == [2025, 2024]
+    billed = consumption.billed_year(billed_rows(), 2025)
+    assert consumption.billed_years(billed_rows()) == [2025, 2024]
     assert [period.label for period in billed.periods][:3] == ["gen", "feb", "mar"]
     january = billed.periods[0]
     assert (january.total, january.previous_total) == (185.0, 175.0)
@@ -318,14 +218,14 @@ def test_billed_year_with_the_same_months_of_the_previous_year():
     assert billed.change_label == "+1,4 %"  # 8.820 against 8.700
     assert billed.decimals == 0
 
-    first_year = charts.billed_year(billed_rows(), 2024)
+    first_year = consumption.billed_year(billed_rows(), 2024)
     assert first_year.compared is None and first_year.change_label == ""
 
 
 def test_period_labels():
-    assert charts.period_label(datetime.date(2025, 1, 1), datetime.date(2025, 1, 31)) == "gen"
-    assert charts.period_label(datetime.date(2025, 1, 1), datetime.date(2025, 2, 28)) == "gen–feb"
-    assert charts.period_label(datetime.date(2025, 1, 15), datetime.date(2025, 2, 14)) == "15/01–14/02"
+    assert consumption.period_label(datetime.date(2025, 1, 1), datetime.date(2025, 1, 31)) == "gen"
+    assert consumption.period_label(datetime.date(2025, 1, 1), datetime.date(2025, 2, 28)) == "gen–feb"
+    assert consumption.period_label(datetime.date(2025, 1, 15), datetime.date(2025, 2, 14)) == "15/01–14/02"
 
 
 def test_bimonthly_periods_compare_with_the_months_they_cover():
@@ -334,7 +234,7 @@ def test_bimonthly_periods_compare_with_the_months_they_cover():
         (datetime.date(2024, 2, 1), datetime.date(2024, 2, 29), None, None, None, 20.0, None, "Smc"),
         (datetime.date(2025, 1, 1), datetime.date(2025, 2, 28), None, None, None, 33.5, None, "Smc"),
     ]
-    billed = charts.billed_year(rows, 2025)
+    billed = consumption.billed_year(rows, 2025)
     assert billed.periods[0].label == "gen–feb"
     assert billed.periods[0].previous_total == 30.0
     assert (billed.unit, billed.has_bands, billed.has_power, billed.decimals) == ("Smc", False, False, 1)
@@ -342,7 +242,7 @@ def test_bimonthly_periods_compare_with_the_months_they_cover():
 
 
 def test_consumption_figure_of_electricity_and_of_gas():
-    figure = charts.consumption_figure(charts.billed_year(billed_rows(), 2025))
+    figure = consumption.consumption_figure(consumption.billed_year(billed_rows(), 2025))
     names = [trace.name for trace in figure.data]
     assert names == [F1, F2, F3, "2024 (stessi mesi)", "Potenza massima"]
     assert list(figure.data[0].x[:2]) == ["gen", "feb"]
@@ -353,45 +253,18 @@ def test_consumption_figure_of_electricity_and_of_gas():
 
     gas = [(start, end, None, None, None, total, None, "Smc")
            for start, end, _, _, _, total, _, _ in billed_rows()]
-    figure = charts.consumption_figure(charts.billed_year(gas, 2025))
+    figure = consumption.consumption_figure(consumption.billed_year(gas, 2025))
     assert [trace.name for trace in figure.data] == ["Energia 2025", "2024 (stessi mesi)"]
     assert "Smc" in figure.data[0].hovertemplate
 
 
 # --- CSV -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, cell", [
-    ("PR002874", "PR002874"),
-    ("=1+2", "'=1+2"),
-    ("+39 0586 000000", "'+39 0586 000000"),
-    ("-5", "'-5"),
-    ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
-    ("\tnascosto", "'\tnascosto"),
-    ("\r=cmd", "\"'\r=cmd\""),
-    ("\x00=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\""),
-    ("VIA ROMA; 5", '"VIA ROMA; 5"'),
-    ('il "primo"', '"il ""primo"""'),
-    ("due\nrighe", '"due\nrighe"'),
-    ("a\x00b", "ab"),
-    (None, ""),
-])
-def test_csv_cell_escapes_formulas_and_quotes(text, cell):
-    assert charts.csv_cell(text) == cell
-
-
-@pytest.mark.parametrize("value, text", [
-    (1234.5, "1234,5"), (0.125, "0,125"), (2.0, "2"), (0, "0"), (-1.5, "-1,5"),
-    (-0.0001, "0"), (1234567.891, "1234567,891"), (0.1 + 0.2, "0,3"), (None, ""),
-])
-def test_csv_number_has_a_decimal_comma_and_no_thousands_separator(value, text):
-    assert charts.csv_number(value) == text
-
-
 def test_measurement_csv_over_the_night_summer_time_ends():
     start = timestamp(2025, 10, 26, 1, 0)
     rows = [(moment, 0.25, 1, 1.0) for moment in range(start, start + 4 * 3600, 900)]
     rows[5] = (rows[5][0], 0.125, 1, None)
-    text = "".join(charts.measurement_csv(iter(rows), batch=3))
+    text = "".join(measurements.measurement_csv(iter(rows), batch=3))
     lines = text.split("\r\n")
     assert lines[0] == "\ufeffData e ora inizio;Fuso orario;Fascia;Energia attiva (kWh);Potenza (kW)"
     assert lines[1:] == [
@@ -418,7 +291,7 @@ def test_measurement_csv_over_the_night_summer_time_ends():
 def test_measurement_csv_skips_the_hour_summer_time_removes_and_is_chunked():
     day = datetime.date(2025, 3, 31)  # a Monday, after the change
     rows = quarter_hours(datetime.date(2025, 3, 30), day)
-    chunks = list(charts.measurement_csv(iter(rows), batch=50))
+    chunks = list(measurements.measurement_csv(iter(rows), batch=50))
     assert len(chunks) == 1 + -(-len(rows) // 50)
     lines = "".join(chunks).split("\r\n")
     times = [line.split(";")[0] for line in lines[1:-1]]
@@ -428,7 +301,7 @@ def test_measurement_csv_skips_the_hour_summer_time_removes_and_is_chunked():
 
 
 def test_consumption_csv_has_one_row_per_period():
-    lines = "".join(charts.consumption_csv(charts.billed_year(billed_rows(), 2025))).split("\r\n")
+    lines = "".join(consumption.consumption_csv(consumption.billed_year(billed_rows(), 2025))).split("\r\n")
     assert lines[0] == ("\ufeffDal;Al;Energia F1 (kWh);Energia F2 (kWh);Energia F3 (kWh);"
                         "Energia totale (kWh);Potenza massima (kW)")
     assert lines[1] == "01/01/2025;31/01/2025;110;50;25;185;3,1"
@@ -436,19 +309,19 @@ def test_consumption_csv_has_one_row_per_period():
 
 
 @pytest.mark.parametrize("figure", [
-    lambda: charts.measurement_figure_data(charts.aggregate(
+    lambda: measurements.measurement_figure_data(measurements.aggregate(
         hourly_groups(quarter_hours(datetime.date(2025, 3, 1), datetime.date(2025, 3, 31))),
-        datetime.date(2025, 3, 1), datetime.date(2025, 3, 31), charts.DAILY, 900, FAR_FUTURE)),
-    lambda: charts.measurement_figure_data(charts.aggregate(
+        datetime.date(2025, 3, 1), datetime.date(2025, 3, 31), measurements.DAILY, 900, FAR_FUTURE)),
+    lambda: measurements.measurement_figure_data(measurements.aggregate(
         quarter_hours(datetime.date(2025, 10, 26), datetime.date(2025, 10, 26)),
-        datetime.date(2025, 10, 26), datetime.date(2025, 10, 26), charts.QUARTER_HOUR, 900,
+        datetime.date(2025, 10, 26), datetime.date(2025, 10, 26), measurements.QUARTER_HOUR, 900,
         FAR_FUTURE)),
-    lambda: charts.measurement_figure_data(charts.aggregate(
-        [], datetime.date(2025, 3, 1), datetime.date(2025, 3, 1), charts.QUARTER_HOUR, 900,
+    lambda: measurements.measurement_figure_data(measurements.aggregate(
+        [], datetime.date(2025, 3, 1), datetime.date(2025, 3, 1), measurements.QUARTER_HOUR, 900,
         FAR_FUTURE)),
-    lambda: charts.consumption_figure_data(charts.billed_year(billed_rows(), 2025)),
-    lambda: charts.consumption_figure_data(charts.billed_year(billed_rows(), 2024)),
-    lambda: charts.consumption_figure_data(charts.billed_year(
+    lambda: consumption.consumption_figure_data(consumption.billed_year(billed_rows(), 2025)),
+    lambda: consumption.consumption_figure_data(consumption.billed_year(billed_rows(), 2024)),
+    lambda: consumption.consumption_figure_data(consumption.billed_year(
         [(datetime.date(2025, 1, 1), datetime.date(2025, 2, 28), None, None, None, 33.5, None, "Smc")],
         2025)),
 ])

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from portal import charts
+from portal import timebands
 import models
 from conftest import PASSWORD
 
@@ -20,8 +20,8 @@ def electricity_customer(factory):
     person = factory.customer(code="765432", name="LUCE E GAS S.R.L.")
     point = factory.supply_point(person, "electricity", code="PR765432", pdr_pod="IT001E76543210")
     today = models.rome_now().date()
-    start = charts.midnight_timestamp(today - datetime.timedelta(days=40))
-    end = charts.midnight_timestamp(today)
+    start = timebands.midnight_timestamp(today - datetime.timedelta(days=40))
+    end = timebands.midnight_timestamp(today)
     rows = [dict(supply_point=point, timestamp=moment, power_kw=1.0,
                  active_energy_kwh=0.1 + (moment // 3600 % 24) / 40)
             for moment in range(start, end, 900)]
@@ -33,7 +33,7 @@ def electricity_customer(factory):
                 period_start = datetime.date(year, month, 1)
                 models.BilledConsumption.create(
                     supply_point=point, period_start=period_start,
-                    period_end=charts.next_month(period_start) - datetime.timedelta(days=1),
+                    period_end=timebands.next_month(period_start) - datetime.timedelta(days=1),
                     energy_f1=1500.0 + 10 * month, energy_f2=600.0, energy_f3=450.0,
                     energy_total=2550.0 + 10 * month, max_power=5.5, unit="kWh")
     return person
@@ -141,8 +141,8 @@ def test_measurements_filter_and_download(page, live_server, electricity_custome
         f"misure-IT001E76543210-{two_days[0]:%Y%m%d}-{two_days[1]:%Y%m%d}.csv")
     with open(download.path(), encoding="utf-8-sig", newline="") as file:
         lines = file.read().split("\r\n")
-    start = charts.midnight_timestamp(two_days[0])
-    end = charts.midnight_timestamp(today)
+    start = timebands.midnight_timestamp(two_days[0])
+    end = timebands.midnight_timestamp(today)
     assert lines[0] == "Data e ora inizio;Fuso orario;Fascia;Energia attiva (kWh);Potenza (kW)"
     assert len(lines) - 2 == (end - start) // 900
     assert lines[1].startswith(f"{two_days[0]:%d/%m/%Y} 00:00;UTC+0")

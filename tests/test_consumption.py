@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from portal import charts
+from portal import timebands
 import models
 from portal.formatting import number_it
 
@@ -15,7 +15,7 @@ HTMX = {"HX-Request": "true", "HX-Target": "consumption-data"}
 
 
 def month_end(start):
-    return charts.next_month(start) - datetime.timedelta(days=1)
+    return timebands.next_month(start) - datetime.timedelta(days=1)
 
 
 def bill(supply_point, year, months=range(1, 13), gas=False, scale=1.0):

@@ -10,7 +10,7 @@ import re
 import pytest
 import time_machine
 
-from portal import charts
+from portal import charts, timebands
 import models
 from views.measurements import hourly_rows, interval_rows, stream
 
@@ -31,8 +31,8 @@ def points(customer):
 
 
 def add_intervals(supply_point, first_day, last_day, kwh=0.25, power=1.0, skip=()):
-    start = charts.midnight_timestamp(first_day)
-    end = charts.midnight_timestamp(last_day + datetime.timedelta(days=1))
+    start = timebands.midnight_timestamp(first_day)
+    end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
     rows = [dict(supply_point=supply_point, timestamp=moment, active_energy_kwh=kwh, power_kw=power)
             for moment in range(start, end, 900) if moment not in skip]
     with models.db.atomic():
@@ -204,7 +204,7 @@ def test_csv_rows_stream_from_the_database(app, metered):
         if not isinstance(models.db.obj, models.SqliteDatabase):
             assert models.db.execute_sql("SELECT count(*) FROM pg_cursors").fetchone()[0] == 1
         assert [first, *rows] == [tuple(row) for row in models.db.execute(query)]
-        assert first[0] == charts.midnight_timestamp(datetime.date(2025, 3, 1))
+        assert first[0] == timebands.midnight_timestamp(datetime.date(2025, 3, 1))
 
 
 def test_csv_export_across_the_summer_time_change(client, frozen, logged_in):

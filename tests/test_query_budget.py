@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from portal import charts
+from portal import timebands
 import models
 from models import (BilledConsumption, Customer, Document, Invoice, Measurement, Prepared,
                     ReadingWindow, SelfReading)
@@ -48,7 +48,7 @@ def populated(logged_in, tmp_path, app):
         for month in range(1, 13):
             for year in (2024, 2025):
                 start = datetime.date(year, month, 1)
-                end = charts.next_month(start) - datetime.timedelta(days=1)
+                end = timebands.next_month(start) - datetime.timedelta(days=1)
                 Invoice.create(number=f"FT{year}-{point.id}{month:02d}", supply_point=point,
                                date=end + datetime.timedelta(days=5), period_start=start,
                                period_end=end, amount="10.00", due_date=end, paid=True,
@@ -67,7 +67,7 @@ def populated(logged_in, tmp_path, app):
     for index in range(5):
         Document.create(customer=logged_in, title=f"Lettera {index}",
                         date=datetime.date(2025, 1, 1 + index), file_path=f"documents/{index}.pdf")
-    start = charts.midnight_timestamp(datetime.date(2025, 3, 1))
+    start = timebands.midnight_timestamp(datetime.date(2025, 3, 1))
     Measurement.insert_many([dict(supply_point=electricity, timestamp=start + 900 * step,
                                   active_energy_kwh=0.25, power_kw=1.0)
                              for step in range(96 * 7)]).execute()

@@ -1,7 +1,7 @@
 """Prelievi Fatturati: billed energy and power per year, as a chart or a table."""
 from flask import Blueprint, Response, abort, request
 
-from portal import charts
+from portal import charts, consumption
 from models import BilledConsumption
 from views import customer_required, render_page, selected_supply_point
 
@@ -32,16 +32,16 @@ def index():
     context = dict(supply_point=supply_point, years=[], billed=None)
     if supply_point is not None:
         rows = billed_rows(supply_point)
-        years = charts.billed_years(rows)
+        years = consumption.billed_years(rows)
         if years:
             year = chosen_year(years)
             view = request.args.get("vista")
             view = view if view in VIEWS else "grafico"
-            billed = charts.billed_year(rows, year)
+            billed = consumption.billed_year(rows, year)
             context.update(years=years, year=year, view=view, billed=billed,
                            asked_year=request.args.get("anno"))
             if view == "grafico":
-                context["figure_json"] = charts.figure_json(charts.consumption_figure_data(billed))
+                context["figure_json"] = charts.figure_json(consumption.consumption_figure_data(billed))
     return render_page("consumption/index.html", **context)
 
 
@@ -53,12 +53,12 @@ def download():
     if supply_point is None:
         abort(404)
     rows = billed_rows(supply_point)
-    years = charts.billed_years(rows)
+    years = consumption.billed_years(rows)
     if not years:
         abort(404)
     year = chosen_year(years)
-    billed = charts.billed_year(rows, year)
-    response = Response(charts.consumption_csv(billed), mimetype="text/csv")
+    billed = consumption.billed_year(rows, year)
+    response = Response(consumption.consumption_csv(billed), mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="prelievi-{supply_point.code}-{year}.csv"')
     return response

@@ -7,7 +7,7 @@ from peewee import SQL, fn
 from wtforms import DateField, Form
 from wtforms.validators import ValidationError
 
-from portal import charts
+from portal import charts, measurements, timebands
 import models
 from models import Measurement, rome_now
 from views import customer_required, render_page, selected_supply_point
@@ -65,9 +65,9 @@ def page_context(supply_point, form, series=None):
                  for label, days in (("Ultimi 7 giorni", 7), ("Ultimi 31 giorni", 31),
                                      ("Ultimi 12 mesi", 365))]
     context = dict(supply_point=supply_point, form=form, series=series, shortcuts=shortcuts, today=today,
-                   bands=charts.BANDS, band_hours=charts.BAND_HOURS)
+                   bands=timebands.BANDS, band_hours=timebands.BAND_HOURS)
     if series is not None:
-        context["figure_json"] = charts.figure_json(charts.measurement_figure_data(series))
+        context["figure_json"] = charts.figure_json(measurements.measurement_figure_data(series))
     return context
 
 
@@ -129,16 +129,16 @@ def hourly_rows(supply_point, start, end):
 
 def measurement_series(supply_point, first_day, last_day):
     """The chart's Series: 15-minute rows for short ranges, hourly sums otherwise."""
-    start = charts.midnight_timestamp(first_day)
-    end = charts.midnight_timestamp(last_day + datetime.timedelta(days=1))
+    start = timebands.midnight_timestamp(first_day)
+    end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
     days = (last_day - first_day).days + 1
-    grouped = charts.choose_resolution(days) is not charts.QUARTER_HOUR
+    grouped = measurements.choose_resolution(days) is not measurements.QUARTER_HOUR
     rows = list(fetch((hourly_rows if grouped else interval_rows)(supply_point, start, end)))
-    step = charts.interval_step(rows, grouped)
-    resolution = charts.choose_resolution(days, step)
+    step = measurements.interval_step(rows, grouped)
+    resolution = measurements.choose_resolution(days, step)
     # Meters report the day after: today's intervals are not missing yet.
-    today = charts.midnight_timestamp(rome_now().date())
-    return charts.aggregate(rows, first_day, last_day, resolution, step, today)
+    today = timebands.midnight_timestamp(rome_now().date())
+    return measurements.aggregate(rows, first_day, last_day, resolution, step, today)
 
 
 @bp.get("/misure")
@@ -168,8 +168,8 @@ def download():
         return render_template("measurements/index.html",
                                **page_context(supply_point, form)), 422
     first_day, last_day = form.dal.data, form.al.data
-    start = charts.midnight_timestamp(first_day)
-    end = charts.midnight_timestamp(last_day + datetime.timedelta(days=1))
+    start = timebands.midnight_timestamp(first_day)
+    end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
     query = interval_rows(supply_point, start, end)
 
     def rows():
@@ -179,7 +179,7 @@ def download():
         # Rows go from the cursor to the client one by one, never all in memory.
         yield from stream(query)
 
-    body = stream_with_context(charts.measurement_csv(rows()))
+    body = stream_with_context(measurements.measurement_csv(rows()))
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="misure-{supply_point.pdr_pod}-{first_day:%Y%m%d}-{last_day:%Y%m%d}.csv"')

@@ -1,0 +1,218 @@
+"""Prelievi Fatturati: billed consumption by period and year, its figure and its CSV."""
+import calendar
+import copy
+import datetime
+import functools
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from portal.charts import BAND_COLOURS, GRID, POWER_COLOUR, PREVIOUS_COLOUR, base_layout
+from portal.formatting import (CSV_BOM, SHORT_MONTHS, csv_cell, csv_line, csv_number, date_it,
+                               number_it)
+from portal.timebands import BANDS, F3
+
+
+@dataclass
+class BilledPeriod:
+    start: datetime.date
+    end: datetime.date
+    f1: float
+    f2: float
+    f3: float
+    total: float
+    max_power: float
+    label: str = ""
+    previous_total: float = None   # the same months of the previous year
+
+    @property
+    def dates(self):
+        return f"{date_it(self.start)} – {date_it(self.end)}"
+
+
+@dataclass
+class BilledYear:
+    year: int
+    unit: str
+    periods: list
+    has_bands: bool
+    has_power: bool
+    decimals: int
+
+    @property
+    def total(self):
+        return sum(period.total for period in self.periods)
+
+    def band_total(self, band):
+        values = [getattr(period, band.lower()) for period in self.periods]
+        values = [value for value in values if value is not None]
+        return sum(values) if values else None
+
+    @property
+    def max_power(self):
+        values = [period.max_power for period in self.periods if period.max_power is not None]
+        return max(values) if values else None
+
+    @property
+    def compared(self):
+        """(this year, previous year) over the periods that have both, or None."""
+        pairs = [(period.total, period.previous_total) for period in self.periods
+                 if period.previous_total is not None]
+        if not pairs:
+            return None
+        return sum(pair[0] for pair in pairs), sum(pair[1] for pair in pairs)
+
+    @property
+    def change(self):
+        """Percentage change against the same months of the previous year."""
+        compared = self.compared
+        if not compared or not compared[1]:
+            return None
+        return (compared[0] - compared[1]) / compared[1] * 100
+
+    @property
+    def change_label(self):
+        """'+2,3 %', '-0,8 %' or '0,0 %' (no sign on what rounds to zero)."""
+        change = self.change
+        if change is None:
+            return ""
+        text = number_it(abs(change), 1)
+        if text == "0,0":
+            return "0,0 %"
+        return f"{'+' if change > 0 else '-'}{text} %"
+
+
+def period_label(start, end):
+    """'gen' for a calendar month, 'gen–feb' for whole months, else '15/01–14/02'."""
+    whole_months = (start.day == 1 and start.year == end.year and start <= end
+                    and end.day == calendar.monthrange(end.year, end.month)[1])
+    if whole_months:
+        if start.month == end.month:
+            return SHORT_MONTHS[start.month - 1]
+        return f"{SHORT_MONTHS[start.month - 1]}–{SHORT_MONTHS[end.month - 1]}"
+    return f"{start:%d/%m}–{end:%d/%m}"
+
+
+def billed_years(rows):
+    """The years with billed consumption, newest first. `rows` are
+    (period_start, ...) tuples."""
+    return sorted({row[0].year for row in rows}, reverse=True)
+
+
+def billed_year(rows, year):
+    """The periods of `year` (by start date) with, for each, the same months of the
+    previous year. `rows`: (period_start, period_end, f1, f2, f3, total, max_power, unit)
+    sorted by period_start."""
+    current = [row for row in rows if row[0].year == year]
+    previous = [row for row in rows if row[0].year == year - 1]
+    used = set()
+    periods = []
+    for start, end, f1, f2, f3, total, max_power, unit in current:
+        last_month = end.month if end.year == start.year else 12
+        matched = [index for index, row in enumerate(previous)
+                   if index not in used and start.month <= row[0].month <= last_month]
+        used.update(matched)
+        periods.append(BilledPeriod(
+            start=start, end=end, f1=f1, f2=f2, f3=f3, total=total, max_power=max_power,
+            previous_total=sum(previous[index][5] for index in matched) if matched else None))
+    labels = [period_label(period.start, period.end) for period in periods]
+    if len(set(labels)) < len(labels):
+        labels = [f"{period.start:%d/%m}–{period.end:%d/%m}" for period in periods]
+    for period, label in zip(periods, labels):
+        period.label = label
+    numbers = [value for period in periods
+               for value in (period.f1, period.f2, period.f3, period.total, period.previous_total)
+               if value is not None]
+    return BilledYear(
+        year=year, unit=current[0][7] if current else "kWh", periods=periods,
+        has_bands=any(period.f1 is not None or period.f2 is not None or period.f3 is not None
+                      for period in periods),
+        has_power=any(period.max_power is not None for period in periods),
+        decimals=0 if all(float(value).is_integer() for value in numbers) else 1)
+
+
+@functools.cache
+def _subplot_axes(rows):
+    """The axes make_subplots lays out for `rows` charts stacked on one x axis (the
+    power chart below the energy one), worked out once per process."""
+    if rows == 2:
+        figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+                               row_heights=[0.68, 0.32])
+    else:
+        figure = make_subplots(rows=1, cols=1)
+    layout = figure.to_plotly_json()["layout"]
+    return {name: value for name, value in layout.items() if name[1:5] == "axis"}
+
+
+def consumption_figure_data(billed):
+    """Energy per billing period (stacked by band for electricity) with the same months
+    of the previous year as a dashed line; below it, the maximum power. A plain dict,
+    the JSON plotly.py would send (see measurements.measurement_figure_data)."""
+    unit = billed.unit
+    decimals = billed.decimals
+    labels = [period.label for period in billed.periods]
+    dates = [period.dates for period in billed.periods]
+    energy_axes = dict(xaxis="x", yaxis="y")
+    energy_hover = (f"<b>%{{x}}</b> (%{{customdata}})<br>%{{fullData.name}}: "
+                    f"%{{y:,.{decimals}f}} {unit}<extra></extra>")
+    traces = []
+    if billed.has_bands:
+        for band in BANDS:
+            traces.append(dict(
+                type="bar", name=band, x=labels,
+                y=[getattr(period, band.lower()) for period in billed.periods],
+                customdata=dates, marker=dict(color=BAND_COLOURS[band]),
+                hovertemplate=energy_hover, **energy_axes))
+    else:
+        traces.append(dict(
+            type="bar", name=f"Energia {billed.year}", x=labels,
+            y=[period.total for period in billed.periods], customdata=dates,
+            marker=dict(color=BAND_COLOURS[F3]), hovertemplate=energy_hover, **energy_axes))
+    if any(period.previous_total is not None for period in billed.periods):
+        traces.append(dict(
+            type="scatter", name=f"{billed.year - 1} (stessi mesi)", x=labels,
+            y=[period.previous_total for period in billed.periods],
+            mode="lines+markers", connectgaps=False,
+            line=dict(color=PREVIOUS_COLOUR, dash="dash", width=2),
+            marker=dict(size=7, color=PREVIOUS_COLOUR),
+            hovertemplate=(f"<b>%{{x}} {billed.year - 1}</b><br>Totale: %{{y:,.{decimals}f}} {unit}"
+                           "<extra></extra>"), **energy_axes))
+    axes = copy.deepcopy(_subplot_axes(2 if billed.has_power else 1))
+    if billed.has_power:
+        traces.append(dict(
+            type="scatter", name="Potenza massima", x=labels,
+            y=[period.max_power for period in billed.periods],
+            customdata=dates, mode="lines+markers", connectgaps=False,
+            line=dict(color=POWER_COLOUR, width=2), marker=dict(size=7, color=POWER_COLOUR),
+            hovertemplate="<b>%{x}</b> (%{customdata})<br>Potenza massima: %{y:,.1f} kW<extra></extra>",
+            xaxis="x2", yaxis="y2"))
+        axes["yaxis2"].update(title=dict(text="kW"), rangemode="tozero", gridcolor=GRID)
+    axes["yaxis"].update(title=dict(text=unit), rangemode="tozero", gridcolor=GRID)
+    for name, axis in axes.items():
+        if name.startswith("y"):
+            axis["separatethousands"] = True
+        else:
+            axis.update(type="category", showgrid=False, linecolor="#aab6c2", showline=True)
+    return dict(data=traces, layout=base_layout(barmode="stack", bargap=0.25, **axes))
+
+
+def consumption_figure(billed):
+    """consumption_figure_data as a plotly Figure (validated: for tests and tools)."""
+    return go.Figure(consumption_figure_data(billed))
+
+
+def consumption_csv(billed):
+    """The CSV of a year of billed periods (one row per period)."""
+    unit = billed.unit
+    header = ["Dal", "Al"]
+    if billed.has_bands:
+        header += [f"Energia {band} ({unit})" for band in BANDS]
+    header += [f"Energia totale ({unit})", "Potenza massima (kW)"]
+    yield CSV_BOM + csv_line(csv_cell(name) for name in header)
+    for period in billed.periods:
+        cells = [date_it(period.start), date_it(period.end)]
+        if billed.has_bands:
+            cells += [csv_number(period.f1), csv_number(period.f2), csv_number(period.f3)]
+        cells += [csv_number(period.total), csv_number(period.max_power)]
+        yield csv_line(cells)

@@ -1,0 +1,388 @@
+"""Misure elettriche: 15-minute electricity data by resolution and band, figure, CSV."""
+import datetime
+import functools
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+
+from portal.charts import BAND_COLOURS, GAP_COLOUR, GRID, PREVIOUS_COLOUR, base_layout
+from portal.formatting import (CSV_BOM, DAYS, MONTHS, SHORT_DAYS, SHORT_MONTHS, csv_cell,
+                               csv_line, number_it)
+from portal.timebands import BANDS, F1, F2, F3, RomeClock, midnight_timestamp, next_month
+
+
+# --- Resolution and aggregation of interval data ------------------------------------
+
+@dataclass(frozen=True)
+class Resolution:
+    name: str
+    label: str        # "Dettaglio: ..." in the page
+    seconds: int      # length of a bucket (0: calendar days or months)
+    decimals: int     # decimals of the energy of one bucket
+
+
+QUARTER_HOUR = Resolution("15min", "15 minuti", 900, 3)
+HOURLY = Resolution("hour", "orario", 3600, 2)
+DAILY = Resolution("day", "giornaliero", 0, 1)
+MONTHLY = Resolution("month", "mensile", 0, 0)
+
+QUARTER_HOUR_DAYS = 7
+HOURLY_DAYS = 31
+DAILY_DAYS = 731  # beyond two years a bar a day is unreadable: months
+
+
+def choose_resolution(days, step=900):
+    """15 minutes up to 7 days, hourly up to 31, daily up to two years, monthly beyond;
+    never finer than the meter's own interval (`step`, seconds)."""
+    if days <= QUARTER_HOUR_DAYS and step <= QUARTER_HOUR.seconds:
+        return QUARTER_HOUR
+    if days <= HOURLY_DAYS:
+        return HOURLY
+    if days <= DAILY_DAYS:
+        return DAILY
+    return MONTHLY
+
+
+def interval_step(rows, grouped):
+    """The meter's interval in seconds: the shortest distance between raw rows, or for
+    hourly groups 3600 / the most intervals found in one hour. 900 without data."""
+    if grouped:
+        most = max((row[2] for row in rows), default=0)
+        return 3600 // most if most else QUARTER_HOUR.seconds
+    shortest = None
+    previous = None
+    for row in rows:
+        if previous is not None and row[0] > previous:
+            gap = row[0] - previous
+            shortest = gap if shortest is None else min(shortest, gap)
+        previous = row[0]
+    return shortest or QUARTER_HOUR.seconds
+
+
+@dataclass
+class Bucket:
+    x: str                 # start in Rome local time, ISO (the chart's x)
+    label: str             # the period in Italian (hover)
+    energy: dict           # band -> kWh; empty when no interval was measured
+    intervals: int         # intervals measured
+    expected: int          # intervals expected (up to now)
+    band: str = None       # the bucket's only band, at 15-minute and hourly resolution
+    width_ms: int = 0      # length in milliseconds on the chart's local-time axis
+    # The hour that happens twice when summer time ends: 0 for its first (summer
+    # time) occurrence, 1 for the second. Both share an x; each gets half the slot.
+    fold: int = None
+
+    @property
+    def total(self):
+        return sum(self.energy.values()) if self.intervals else None
+
+    @property
+    def missing(self):
+        """No data for a period that has already begun: a gap, not a zero."""
+        return self.intervals == 0 and self.expected > 0
+
+    @property
+    def partial(self):
+        return 0 < self.intervals < self.expected
+
+
+@dataclass
+class Series:
+    resolution: Resolution
+    first_day: datetime.date
+    last_day: datetime.date
+    step: int
+    buckets: list
+    energy: dict           # band -> kWh over the range
+    max_power: dict        # band -> highest kW over the range (None without data)
+    intervals: int
+    expected: int
+
+    @property
+    def total(self):
+        return sum(self.energy.values())
+
+    @property
+    def missing_intervals(self):
+        return max(self.expected - self.intervals, 0)
+
+    @property
+    def missing_buckets(self):
+        return [bucket for bucket in self.buckets if bucket.missing]
+
+    @property
+    def highest_power(self):
+        values = [value for value in self.max_power.values() if value is not None]
+        return max(values) if values else None
+
+    def share(self, band):
+        total = self.total
+        return self.energy[band] / total * 100 if total else None
+
+    @property
+    def x_range(self):
+        end = self.last_day + datetime.timedelta(days=1)
+        return [f"{self.first_day.isoformat()} 00:00", f"{end.isoformat()} 00:00"]
+
+
+
+def _clock_label(local, minute, seconds):
+    """'lun 4 mar 2024, 10:15–10:30' (with ora legale/solare on the repeated hour)."""
+    day = local.day
+    end_minutes = local.hour * 60 + minute + seconds // 60
+    text = (f"{SHORT_DAYS[day.weekday()]} {day.day} {SHORT_MONTHS[day.month - 1]} {day.year}, "
+            f"{local.hour:02d}:{minute:02d}–{end_minutes // 60 % 24:02d}:{end_minutes % 60:02d}")
+    if local.repeated:
+        text += " (ora legale)" if local.offset == 2 else " (ora solare)"
+    return text
+
+
+@functools.lru_cache(maxsize=2048)
+def _day_slots(day, seconds):
+    """The 15-minute or hourly buckets of one Rome day, as the calendar alone makes
+    them: (start timestamp, x, label, band, fold). Shared by every point and request
+    (a week at 15 minutes is 672 labels to format)."""
+    clock = RomeClock()
+    slots = []
+    for bucket_start in range(midnight_timestamp(day),
+                              midnight_timestamp(day + datetime.timedelta(days=1)), seconds):
+        local = clock.hour(bucket_start // 3600)
+        minute = bucket_start % 3600 // 60
+        slots.append((bucket_start, f"{local.day.isoformat()} {local.hour:02d}:{minute:02d}",
+                      _clock_label(local, minute, seconds), local.band,
+                      (0 if local.offset == 2 else 1) if local.repeated else None))
+    return tuple(slots)
+
+def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock=None):
+    """Interval rows -> a Series of buckets at `resolution` over the Rome days
+    first_day..last_day, with energy by band.
+
+    `rows` are (start timestamp, kWh, intervals, highest kW) sorted by time: raw meter
+    rows (intervals = 1) or hourly groups. A bucket without rows stays empty (a gap in
+    the chart, never a zero); intervals from `expected_until` on are not expected yet."""
+    clock = clock or RomeClock()
+    start = midnight_timestamp(first_day)
+    end = midnight_timestamp(last_day + datetime.timedelta(days=1))
+    seconds = resolution.seconds
+    daily = resolution is DAILY
+    energy = [0.0, 0.0, 0.0]           # by band, in BANDS order
+    max_power = [None, None, None]
+    sums = {}                          # bucket key -> [kWh F1, kWh F2, kWh F3, intervals]
+    measured = 0
+    # The hot loop of the page (8,784 hourly rows for a year): the Rome day is looked
+    # up once per day and everything else is arithmetic on tuples and lists.
+    day_of = clock.day_of
+    first_hour = end_hour = -1
+    slots = ()
+    bucket = None
+    for timestamp, kwh, intervals, power in rows:
+        utc_hour = timestamp // 3600
+        if not first_hour <= utc_hour < end_hour:
+            rome_day = day_of(utc_hour)
+            first_hour, end_hour, slots = rome_day.first_hour, rome_day.end_hour, rome_day.slots
+            if not seconds:
+                day = rome_day.day
+                key = day if daily else (day.year, day.month)
+                bucket = sums.get(key)
+                if bucket is None:
+                    bucket = sums[key] = [0.0, 0.0, 0.0, 0]
+        if seconds:
+            key = timestamp - timestamp % seconds
+            bucket = sums.get(key)
+            if bucket is None:
+                bucket = sums[key] = [0.0, 0.0, 0.0, 0]
+        slot = slots[utc_hour - first_hour]
+        bucket[slot] += kwh
+        bucket[3] += intervals
+        energy[slot] += kwh
+        measured += intervals
+        if power is not None and (max_power[slot] is None or power > max_power[slot]):
+            max_power[slot] = power
+    energy = dict(zip(BANDS, energy))
+    max_power = dict(zip(BANDS, max_power))
+
+    def expected(bucket_start, bucket_end):
+        return max(min(bucket_end, expected_until, end) - bucket_start, 0) // step
+
+    buckets = []
+    if seconds:
+        width_ms = seconds * 1000
+        limit = min(expected_until, end)
+        day = first_day
+        while day <= last_day:
+            for bucket_start, x, label, band, fold in _day_slots(day, seconds):
+                values = sums.get(bucket_start)
+                buckets.append(Bucket(
+                    x, label, _band_energy(values), values[3] if values else 0,
+                    max(min(bucket_start + seconds, limit) - bucket_start, 0) // step,
+                    band, width_ms, fold))
+            day += datetime.timedelta(days=1)
+    elif resolution is DAILY:
+        day = first_day
+        bucket_start = start
+        while day <= last_day:
+            following = day + datetime.timedelta(days=1)
+            bucket_end = midnight_timestamp(following)
+            values = sums.get(day)
+            buckets.append(Bucket(
+                x=day.isoformat(),
+                label=f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}",
+                energy=_band_energy(values), intervals=values[3] if values else 0,
+                expected=expected(bucket_start, bucket_end), width_ms=86_400_000))
+            day, bucket_start = following, bucket_end
+    else:
+        month = first_day.replace(day=1)
+        while month <= last_day:
+            following = next_month(month)
+            bucket_start = max(midnight_timestamp(month), start)
+            bucket_end = min(midnight_timestamp(following), end)
+            values = sums.get((month.year, month.month))
+            buckets.append(Bucket(
+                x=month.isoformat(), label=f"{MONTHS[month.month - 1]} {month.year}",
+                energy=_band_energy(values), intervals=values[3] if values else 0,
+                expected=expected(bucket_start, bucket_end),
+                width_ms=(following - month).days * 86_400_000))
+            month = following
+    return Series(resolution=resolution, first_day=first_day, last_day=last_day, step=step,
+                  buckets=buckets, energy=energy, max_power=max_power, intervals=measured,
+                  expected=expected(start, end))
+
+
+def _band_energy(values):
+    if not values:
+        return {}
+    return {F1: values[0], F2: values[1], F3: values[2]}
+
+
+# --- Figure ---------------------------------------------------------------------------
+
+def measurement_figure_data(series):
+    """Energy of a Series as bars coloured by band (bands stacked at daily and monthly
+    resolution); periods without data appear as grey columns ("Senza dati"), never
+    as zeros. A plain dict, the JSON plotly.py would send: building it through
+    plotly.py's validating objects cost tens of milliseconds per chart."""
+    decimals = series.resolution.decimals
+    traces = []
+    measured = [bucket for bucket in series.buckets if bucket.intervals]
+    if not series.resolution.seconds:
+        # Stacked bands: every segment's hover also gives the period's total.
+        stacked_details = [f"<br>Totale: {number_it(bucket.total, decimals)} kWh"
+                           f"{_partial_note(bucket)}" for bucket in measured]
+    for band in BANDS:
+        if series.resolution.seconds:
+            # One band per bucket: each trace carries only its own buckets.
+            chosen = [bucket for bucket in measured if bucket.band == band]
+            details = [_partial_note(bucket) for bucket in chosen]
+        else:
+            chosen, details = measured, stacked_details
+        # x is the start of the period and each bar covers most of it.
+        width, offset = _bar_geometry(chosen, 0.85)
+        traces.append(dict(
+            type="bar", name=band, x=[bucket.x for bucket in chosen],
+            y=[round(bucket.energy[band], 6) for bucket in chosen], width=width, offset=offset,
+            marker=dict(color=BAND_COLOURS[band], line=dict(width=0)), legendrank=BANDS.index(band),
+            # The numbers in the hover use the figure's Italian separators.
+            customdata=[bucket.label for bucket in chosen], hovertext=details,
+            hovertemplate=(f"<b>%{{customdata}}</b><br>{band}: %{{y:,.{decimals}f}} kWh"
+                           "%{hovertext}<extra></extra>")))
+    gaps = series.missing_buckets
+    width, offset = _bar_geometry(gaps, 1)
+    traces.append(dict(
+        type="bar", name="Senza dati", x=[bucket.x for bucket in gaps], y=[1] * len(gaps),
+        legendrank=10, width=width, offset=offset, yaxis="y2",
+        marker=dict(color=GAP_COLOUR, line=dict(width=0)), showlegend=bool(gaps),
+        customdata=[bucket.label for bucket in gaps],
+        hovertemplate="<b>%{customdata}</b><br>Dati non disponibili<extra></extra>"))
+    layout = base_layout(
+        # 15-minute and hourly bars have one band each and never share a slot (the
+        # repeated autumn hour sits side by side): only days and months stack bands.
+        barmode="overlay" if series.resolution.seconds else "stack",
+        xaxis=dict(type="date", range=list(series.x_range), showgrid=False, ticks="outside",
+                   ticklen=4, linecolor="#aab6c2", showline=True),
+        yaxis=dict(title=dict(text="kWh"), rangemode="tozero", gridcolor=GRID,
+                   separatethousands=True, zeroline=True, zerolinecolor="#aab6c2",
+                   automargin=True),
+        yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True),
+    )
+    if not series.intervals:
+        layout["annotations"] = [dict(text="Nessuna misura nel periodo scelto", showarrow=False,
+                                      xref="paper", yref="paper", x=0.5, y=0.5,
+                                      font=dict(size=15, color=PREVIOUS_COLOUR))]
+        layout["yaxis"]["range"] = [0, 1]
+    return dict(data=traces, layout=layout)
+
+
+def measurement_figure(series):
+    """measurement_figure_data as a plotly Figure (validated: for tests and tools)."""
+    return go.Figure(measurement_figure_data(series))
+
+
+def _bar_geometry(buckets, share):
+    """Widths and offsets in milliseconds of bars that start at their x: one number
+    each when all bars are alike. The two occurrences of the repeated autumn hour
+    share an x, so each takes half of the slot instead of stacking into a spike."""
+    widths, offsets = [], []
+    for bucket in buckets:
+        if bucket.fold is None:
+            widths.append(bucket.width_ms * share)
+            offsets.append(0)
+        else:
+            widths.append(bucket.width_ms * share / 2)
+            offsets.append(bucket.width_ms / 2 * bucket.fold)
+    return _one_if_alike(widths), _one_if_alike(offsets)
+
+
+def _one_if_alike(values):
+    return values[0] if values and len(set(values)) == 1 else values
+
+
+def _partial_note(bucket):
+    if bucket.partial:
+        return f"<br>Dati parziali: {bucket.intervals} intervalli su {bucket.expected}"
+    return ""
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+MEASUREMENT_CSV_HEADER = ("Data e ora inizio", "Fuso orario", "Fascia",
+                          "Energia attiva (kWh)", "Potenza (kW)")
+_ZONES = {1: "UTC+01:00", 2: "UTC+02:00"}
+
+
+def measurement_csv(rows, clock=None, batch=1000):
+    """The CSV of raw interval rows (timestamp, kWh, 1, kW), header first, `batch` lines a
+    chunk: one pass over the rows, constant memory.
+
+    Times are the interval start in Rome local time, with the UTC offset beside it so
+    the hour that repeats when summer time ends stays unambiguous. Energy and power
+    have three decimals (the meter's Wh and W)."""
+    clock = clock or RomeClock()
+    yield CSV_BOM + csv_line(csv_cell(name) for name in MEASUREMENT_CSV_HEADER)
+    lines = []
+    current_hour = first_hour = end_hour = -1
+    rome_day = None
+    prefix = zone_and_band = ""
+    for timestamp, kwh, _, power in rows:
+        hour = timestamp // 3600
+        if hour != current_hour:
+            current_hour = hour
+            if not first_hour <= hour < end_hour:
+                rome_day = clock.day_of(hour)
+                first_hour, end_hour = rome_day.first_hour, rome_day.end_hour
+                date_text = f"{rome_day.day.day:02d}/{rome_day.day.month:02d}/{rome_day.day.year}"
+            index = hour - first_hour
+            offset = rome_day.offsets[index]
+            prefix = f"{date_text} {rome_day.hours[index]:02d}:"
+            zone_and_band = f";{_ZONES.get(offset, f'UTC+{offset:02d}:00')};{BANDS[rome_day.slots[index]]};"
+        if power is None:
+            lines.append(f"{prefix}{timestamp % 3600 // 60:02d}{zone_and_band}{kwh:.3f};\r\n")
+        else:
+            lines.append(f"{prefix}{timestamp % 3600 // 60:02d}{zone_and_band}{kwh:.3f};{power:.3f}\r\n")
+        if len(lines) >= batch:
+            # Only the numbers hold a "." (dates use "/" and ":"): one replace makes
+            # every decimal separator a comma.
+            yield "".join(lines).replace(".", ",")
+            lines = []
+    if lines:
+        yield "".join(lines).replace(".", ",")
+
