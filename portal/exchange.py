@@ -298,7 +298,7 @@ _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 _UTC = datetime.timezone.utc
 
 
-class RomeClock:
+class LocalTimeParser:
     """Europe/Rome `YYYY-MM-DD HH:MM` -> UTC epoch seconds, fast: the offset of the
     last day seen is cached, and only the two DST change days per year go through
     zoneinfo line by line.
@@ -899,7 +899,7 @@ class MeasurementsKind(Kind):
         self.load_points()
         self.power_points = {code: point[0] for code, point in self.points.items()
                              if point[1] == SupplyPoint.ELECTRICITY}
-        self.clock = RomeClock()
+        self.clock = LocalTimeParser()
         index = self.index
         self._columns = (index["supply_point_code"], index["timestamp"],
                          index["active_energy_kwh"], index.get("power_kw"))

@@ -106,8 +106,8 @@ def test_export_writes_the_lines_it_imported(app, runner, measured, tmp_path):
     assert exported[1] == "PR100102;2024-03-31 00:00;0.055;0.22"
 
 
-def test_rome_clock_matches_zoneinfo_every_quarter_hour_of_two_years():
-    clock = exchange.RomeClock()
+def test_local_time_parser_matches_zoneinfo_every_quarter_hour_of_two_years():
+    clock = exchange.LocalTimeParser()
     instant = datetime.datetime(2023, 1, 1, tzinfo=UTC)
     while instant.year < 2025:
         local = instant.astimezone(models.ROME)
