@@ -1,5 +1,4 @@
-"""Data exchange with the billing system: `flask import`, `flask import-dir` and
-`flask export-all`. The contract is docs/data-exchange.md.
+"""The import of one file of the billing system: all of it, or nothing.
 
 How a file is imported, whatever its size:
 1. Up front, without touching the database: the whole file must decode as UTF-8 and
