@@ -5,7 +5,7 @@ import tracemalloc
 
 import pytest
 
-from portal.exchange import importer
+from portal.exchange import importer, values
 import models
 from models import Measurement, SupplyPoint
 from test_exchange import (  # noqa: F401 (samples is a fixture)
@@ -107,7 +107,7 @@ def test_export_writes_the_lines_it_imported(app, runner, measured, tmp_path):
 
 
 def test_local_time_parser_matches_zoneinfo_every_quarter_hour_of_two_years():
-    clock = importer.LocalTimeParser()
+    clock = values.LocalTimeParser()
     instant = datetime.datetime(2023, 1, 1, tzinfo=UTC)
     while instant.year < 2025:
         local = instant.astimezone(models.ROME)
