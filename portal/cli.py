@@ -16,8 +16,9 @@ import models
 from portal import acquisition, backoffice, privacy
 from portal.demo import generate as generate_demo
 from portal.demo_scale import generate as generate_scale_demo
+from portal.exchange.export import export_all
 from portal.exchange.folder import import_folder
-from portal.exchange.importer import export_all, import_file
+from portal.exchange.importer import import_file
 from portal.exchange.kinds import KINDS
 
 
