@@ -13,9 +13,13 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from portal import acquisition, backoffice, exchange, privacy
+from portal import acquisition, backoffice, privacy
 from portal.demo import generate as generate_demo
 from portal.demo_scale import generate as generate_scale_demo
+from portal.exchange.export import export_all
+from portal.exchange.folder import import_folder
+from portal.exchange.importer import import_file
+from portal.exchange.kinds import KINDS
 
 
 def init_app(app):
@@ -225,14 +229,14 @@ def list_command():
 # --- Data exchange with the billing system --------------------------------------------
 
 def _kinds_help():
-    return "\n\n".join(f"{name}: {kind.description}" for name, kind in exchange.KINDS.items())
+    return "\n\n".join(f"{name}: {kind.description}" for name, kind in KINDS.items())
 
 
 @click.command("import", help=(
     "Import FILE, a CSV of the billing system of kind KIND (see docs/data-exchange.md). "
     "Nothing is imported unless every line is good; exits 1 when the file is rejected.\n\n"
     + _kinds_help()))
-@click.argument("kind", type=click.Choice(list(exchange.KINDS)))
+@click.argument("kind", type=click.Choice(list(KINDS)))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--files", "files_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of the PDFs and documents the lines name (default: FILE's folder).")
@@ -242,7 +246,7 @@ def _kinds_help():
 @with_appcontext
 def import_command(kind, file, files_dir, report_path, quiet):
     with _current_schema():
-        report = exchange.import_file(kind, file, files_dir=files_dir, quiet=quiet)
+        report = import_file(kind, file, files_dir=files_dir, quiet=quiet)
     text = report.text()
     if report_path:
         report_path.write_text(text, encoding="utf-8")
@@ -266,7 +270,7 @@ def import_dir_command(folder, quiet):
         except BlockingIOError:
             raise click.ClickException(f"another import-dir is running on {folder}") from None
         with _current_schema():
-            reports = exchange.import_folder(folder, quiet=quiet)
+            reports = import_folder(folder, quiet=quiet)
     if not reports:
         click.echo(f"nothing to import in {folder}")
     failures = sum(1 for report in reports if not report.ok)
@@ -283,7 +287,7 @@ def export_all_command(folder):
     documents under FOLDER/files), ready for `flask import-dir FOLDER` on another
     database."""
     with _current_schema():
-        written = exchange.export_all(folder)
+        written = export_all(folder)
     click.echo(", ".join(f"{count} {kind}" for kind, count in written.items())
                + f" written to {folder}")
 

@@ -534,16 +534,16 @@ def test_every_import_is_audited(app, runner, samples, tmp_path):
 
 def test_database_failure_during_the_merge_keeps_nothing(app, runner, samples, monkeypatch):
     """A failure of the database itself is reported like a bad file, never half-kept."""
-    from portal import exchange
+    from portal.exchange import kinds
     from peewee import IntegrityError
     load_samples(runner, samples, "invoices")
-    original_merge = exchange.Kind.merge
+    original_merge = kinds.Kind.merge
 
     def merge_then_fail(kind, staging, counts):
         original_merge(kind, staging, counts)
         raise IntegrityError("FOREIGN KEY constraint failed")
 
-    monkeypatch.setattr(exchange.Kind, "merge", merge_then_fail)
+    monkeypatch.setattr(kinds.Kind, "merge", merge_then_fail)
     before = snapshot(app.config["FILES_DIR"])
     result = run_import(runner, "invoices", samples / "invoices.csv")
     assert result.exit_code == 1

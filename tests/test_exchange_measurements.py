@@ -5,7 +5,7 @@ import tracemalloc
 
 import pytest
 
-from portal import exchange
+from portal.exchange import importer, values
 import models
 from models import Measurement, SupplyPoint
 from test_exchange import (  # noqa: F401 (samples is a fixture)
@@ -106,8 +106,8 @@ def test_export_writes_the_lines_it_imported(app, runner, measured, tmp_path):
     assert exported[1] == "PR100102;2024-03-31 00:00;0.055;0.22"
 
 
-def test_rome_clock_matches_zoneinfo_every_quarter_hour_of_two_years():
-    clock = exchange.RomeClock()
+def test_local_time_parser_matches_zoneinfo_every_quarter_hour_of_two_years():
+    clock = values.LocalTimeParser()
     instant = datetime.datetime(2023, 1, 1, tzinfo=UTC)
     while instant.year < 2025:
         local = instant.astimezone(models.ROME)
@@ -129,7 +129,7 @@ def write_measurements(path, code, lines):
 def peak_python_memory(kind, path):
     tracemalloc.start()
     try:
-        report = exchange.import_file(kind, path)
+        report = importer.import_file(kind, path)
         return report, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -160,7 +160,7 @@ def test_progress_bar_goes_to_stderr(app, runner, measured):
 def test_portal_can_write_while_a_file_is_checked(app, runner, measured, monkeypatch):
     """The staging pass never holds the write lock of the portal's database."""
     writes = []
-    original_flush = exchange._Stager.flush
+    original_flush = importer._Stager.flush
 
     def flush_then_write_elsewhere(stager):
         original_flush(stager)
@@ -178,7 +178,7 @@ def test_portal_can_write_while_a_file_is_checked(app, runner, measured, monkeyp
         finally:
             other.close()
 
-    monkeypatch.setattr(exchange._Stager, "flush", flush_then_write_elsewhere)
-    monkeypatch.setattr(exchange, "BATCH_ROWS", 50)
+    monkeypatch.setattr(importer._Stager, "flush", flush_then_write_elsewhere)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 50)
     import_ok(runner, "measurements", measured / "measurements.csv")
     assert len(writes) >= 4
