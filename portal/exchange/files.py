@@ -7,7 +7,7 @@ import shutil
 import uuid
 from pathlib import Path, PurePosixPath
 
-from portal.exchange.values import _CONTROL, BadValue, _shown
+from portal.exchange.values import CONTROL_CHARACTERS, BadValue, shown
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -28,18 +28,18 @@ class FileStore:
         """The file `name` inside the source folder, or BadValue."""
         relative = PurePosixPath(name.replace("\\", "/"))
         if (relative.is_absolute() or ".." in relative.parts or ":" in name
-                or _CONTROL.search(name) or not relative.parts):
-            raise BadValue(f"'{_shown(name)}' must be a file name inside the folder "
+                or CONTROL_CHARACTERS.search(name) or not relative.parts):
+            raise BadValue(f"'{shown(name)}' must be a file name inside the folder "
                            f"{self.source_dir}, without '..' or a leading '/'")
         path = (self.source_dir / relative).resolve()
         if not path.is_relative_to(self.source_dir):
-            raise BadValue(f"'{_shown(name)}' leads outside the folder {self.source_dir}")
+            raise BadValue(f"'{shown(name)}' leads outside the folder {self.source_dir}")
         if not path.is_file():
-            raise BadValue(f"file '{_shown(name)}' not found in {self.source_dir}")
+            raise BadValue(f"file '{shown(name)}' not found in {self.source_dir}")
         if pdf:
             with open(path, "rb") as handle:
                 if handle.read(5) != b"%PDF-":
-                    raise BadValue(f"'{_shown(name)}' is not a PDF")
+                    raise BadValue(f"'{shown(name)}' is not a PDF")
         return path
 
     def stage(self, source, relative):

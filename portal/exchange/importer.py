@@ -34,7 +34,7 @@ from peewee import CompositeKey, DatabaseError, IntegerField, Model
 
 import models
 from portal.exchange.files import FileStore
-from portal.exchange.kinds import KINDS, _all_equal, _is_sqlite
+from portal.exchange.kinds import KINDS, all_equal, is_sqlite
 from portal.exchange.values import SEPARATOR, FileRefused, LineError
 
 MAX_REPORTED = 1000      # errors listed in a report; the rest are only counted
@@ -219,14 +219,14 @@ def _staging_model(kind):
     attributes["Meta"] = type("Meta", (), {"database": models.db, "temporary": True,
                                            "table_name": table_name,
                                            "primary_key": CompositeKey(*kind.key),
-                                           "without_rowid": _is_sqlite()})
+                                           "without_rowid": is_sqlite()})
     return type(f"Staging_{kind.name}", (Model,), attributes)
 
 
 def _staging_transaction():
     """A transaction for the staging table only: on SQLite a DEFERRED one, so the
     portal's database is never locked for writing while a file is checked."""
-    if _is_sqlite():
+    if is_sqlite():
         return models.db.atomic(lock_type="DEFERRED")
     return models.db.atomic()
 
@@ -266,7 +266,7 @@ class _Stager:
         staging, kind = self.staging, self.kind
         key = kind.key_of(staging)
         for row in self.rows:
-            condition = _all_equal((column, row[position])
+            condition = all_equal((column, row[position])
                                    for column, position in zip(key, self.key_positions))
             first = staging.select(staging.line).where(condition).scalar()
             if first is None:

@@ -39,7 +39,7 @@ from portal.exchange.values import (
     FileRefused,
     LineError,
     LocalTimeParser,
-    _shown,
+    shown,
     choice_of,
     integer_between,
     parse_amount,
@@ -218,7 +218,7 @@ class Kind:
         staged = staging.select().count()
         existing = (staging
                     .select()
-                    .join(model, on=_all_equal(zip(self.key_of(staging), key)))
+                    .join(model, on=all_equal(zip(self.key_of(staging), key)))
                     .count())
         updates = {}
         for name in self.update_fields():
@@ -272,12 +272,12 @@ def _insert_defaults(model, filled):
         yield target, default
 
 
-def _is_sqlite():
+def is_sqlite():
     return isinstance(models.db.obj, SqliteDatabase)
 
 
 def _differs(left, right):
-    return Expression(left, "IS NOT" if _is_sqlite() else "IS DISTINCT FROM", right)
+    return Expression(left, "IS NOT" if is_sqlite() else "IS DISTINCT FROM", right)
 
 
 def _any_differs(pairs):
@@ -288,7 +288,7 @@ def _any_differs(pairs):
     return condition
 
 
-def _all_equal(pairs):
+def all_equal(pairs):
     condition = None
     for left, right in pairs:
         equal = left == right
@@ -377,9 +377,9 @@ class SupplyPointsKind(Kind):
                                                   "(import customers first)"))
         commodity, pdr_pod = values["commodity"], values["pdr_pod"]
         if commodity == SupplyPoint.GAS and pdr_pod and not _PDR.match(pdr_pod):
-            problems.append(("pdr_pod", f"'{_shown(pdr_pod)}' is not a PDR: expected 14 digits"))
+            problems.append(("pdr_pod", f"'{shown(pdr_pod)}' is not a PDR: expected 14 digits"))
         if commodity == SupplyPoint.ELECTRICITY and pdr_pod and not _POD.match(pdr_pod):
-            problems.append(("pdr_pod", f"'{_shown(pdr_pod)}' is not a POD: expected IT, 3 "
+            problems.append(("pdr_pod", f"'{shown(pdr_pod)}' is not a POD: expected IT, 3 "
                                         "digits, E, 8 digits (IT001E12345678)"))
         if commodity == SupplyPoint.ELECTRICITY and values["has_corrector"]:
             problems.append(("has_corrector", "only a gas meter has a volume corrector"))

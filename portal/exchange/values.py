@@ -48,7 +48,7 @@ _NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?\Z", re.ASCII)
 _CUSTOMER_CODE = re.compile(r"\d{6}\Z", re.ASCII)
 _POINT_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}\Z", re.ASCII)
 _INVOICE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9/._-]{0,39}\Z", re.ASCII)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def parse_date(text):
@@ -59,7 +59,7 @@ def parse_date(text):
     else:
         match = _ITALIAN_DATE.match(text)
         if not match:
-            raise BadValue(f"'{_shown(text)}' is not a date: expected YYYY-MM-DD or DD/MM/YYYY")
+            raise BadValue(f"'{shown(text)}' is not a date: expected YYYY-MM-DD or DD/MM/YYYY")
         day, month, year = match.groups()
     try:
         value = datetime.date(int(year), int(month), int(day))
@@ -74,7 +74,7 @@ def parse_time(text):
     """HH:MM, 00:00 to 23:59."""
     match = _TIME.match(text)
     if not match:
-        raise BadValue(f"'{_shown(text)}' is not a time: expected HH:MM")
+        raise BadValue(f"'{shown(text)}' is not a time: expected HH:MM")
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23 or minute > 59:
         raise BadValue(f"'{text}' is not a time of the day (00:00 to 23:59)")
@@ -86,9 +86,9 @@ def parse_number(text):
     if _NUMBER.match(text):
         return float(text.replace(",", "."))
     if "," in text and "." in text:
-        raise BadValue(f"'{_shown(text)}': thousands separators are not allowed "
+        raise BadValue(f"'{shown(text)}': thousands separators are not allowed "
                        "(write 1234,5 or 1234.5)")
-    raise BadValue(f"'{_shown(text)}' is not a number (write 1234,5 or 1234.5)")
+    raise BadValue(f"'{shown(text)}' is not a number (write 1234,5 or 1234.5)")
 
 
 def parse_quantity(text):
@@ -115,25 +115,25 @@ def parse_bool(text):
         return True
     if text == "0":
         return False
-    raise BadValue(f"'{_shown(text)}' is not a boolean: expected 0 or 1")
+    raise BadValue(f"'{shown(text)}' is not a boolean: expected 0 or 1")
 
 
 def parse_customer_code(text):
     if not _CUSTOMER_CODE.match(text):
-        raise BadValue(f"'{_shown(text)}' is not a customer code: expected 6 digits")
+        raise BadValue(f"'{shown(text)}' is not a customer code: expected 6 digits")
     return text
 
 
 def parse_point_code(text):
     if not _POINT_CODE.match(text):
-        raise BadValue(f"'{_shown(text)}' is not a supply point code: letters, digits, "
+        raise BadValue(f"'{shown(text)}' is not a supply point code: letters, digits, "
                        "'.', '_' or '-', at most 32")
     return text
 
 
 def parse_invoice_number(text):
     if not _INVOICE_NUMBER.match(text):
-        raise BadValue(f"'{_shown(text)}' is not an invoice number: letters, digits, "
+        raise BadValue(f"'{shown(text)}' is not an invoice number: letters, digits, "
                        "'/', '.', '_' or '-', at most 40")
     return text
 
@@ -147,7 +147,7 @@ def parse_tax_code(text):
     elif len(value) == 16:
         checker, what = codicefiscale, "codice fiscale"
     else:
-        raise BadValue(f"'{_shown(text)}' is neither a codice fiscale (16 characters) nor a "
+        raise BadValue(f"'{shown(text)}' is neither a codice fiscale (16 characters) nor a "
                        "partita IVA (11 digits)")
     try:
         checker.validate(value)
@@ -157,7 +157,7 @@ def parse_tax_code(text):
         detail = "office code" if checker is iva else "birth date or place"
         raise BadValue(f"'{text}': the {detail} of the {what} is not valid") from None
     except ValidationError:
-        raise BadValue(f"'{_shown(text)}' is not a valid {what}") from None
+        raise BadValue(f"'{shown(text)}' is not a valid {what}") from None
     return value
 
 
@@ -165,7 +165,7 @@ def parse_email(text):
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise BadValue(f"'{_shown(text)}' is not an e-mail address ({error})") from None
+        raise BadValue(f"'{shown(text)}' is not an e-mail address ({error})") from None
 
 
 def text_of(max_length=MAX_TEXT):
@@ -173,7 +173,7 @@ def text_of(max_length=MAX_TEXT):
     def parse(text):
         if len(text) > max_length:
             raise BadValue(f"longer than {max_length} characters")
-        if _CONTROL.search(text):
+        if CONTROL_CHARACTERS.search(text):
             raise BadValue("contains a control character")
         return text
     return parse
@@ -187,21 +187,21 @@ def choice_of(*values):
         try:
             return canonical[text.lower()]
         except KeyError:
-            raise BadValue(f"'{_shown(text)}' is not one of: {', '.join(values)}") from None
+            raise BadValue(f"'{shown(text)}' is not one of: {', '.join(values)}") from None
     return parse
 
 
 def integer_between(low, high):
     def parse(text):
         if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
-            raise BadValue(f"'{_shown(text)}' is not a whole number from {low} to {high}")
+            raise BadValue(f"'{shown(text)}' is not a whole number from {low} to {high}")
         return int(text)
     return parse
 
 
-def _shown(text, limit=40):
+def shown(text, limit=40):
     """A value quoted in a report: short, one line."""
-    text = _CONTROL.sub("?", text)
+    text = CONTROL_CHARACTERS.sub("?", text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -252,7 +252,7 @@ class LocalTimeParser:
                 return self._day_seconds + int(hour) * 3600 + int(minute) * 60 - self._offset
         match = _TIMESTAMP.match(text)
         if match is None:
-            raise BadValue(f"'{_shown(text)}' is not a timestamp: expected YYYY-MM-DD HH:MM")
+            raise BadValue(f"'{shown(text)}' is not a timestamp: expected YYYY-MM-DD HH:MM")
         day_text, hour, minute = match.groups()
         if day_text != self._day_text:
             self._load_day(day_text)
