@@ -220,9 +220,9 @@ def init_app(app):
     """Schedule acquisitions inside the serving process when ACQUISITION_INTERVAL > 0
     (never under tests). The thread starts with the first request, so `flask` commands
     other than the server never start it."""
-    interval = app.config.get("ACQUISITION_INTERVAL") or 0
+    interval = app.config["ACQUISITION_INTERVAL"]
     if interval <= 0 or app.testing:
         return
-    scheduler = Scheduler(app, interval, tick_seconds=app.config.get("ACQUISITION_TICK_SECONDS") or 60)
+    scheduler = Scheduler(app, interval, tick_seconds=app.config["ACQUISITION_TICK_SECONDS"])
     app.extensions["acquisition_scheduler"] = scheduler
     app.before_request(scheduler.ensure_started)

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from portal import acquisition, backoffice, privacy
+from portal import acquisition, backoffice, privacy, settings
 from portal.demo import generate as generate_demo
 from portal.demo_scale import generate as generate_scale_demo
 from portal.exchange.export import export_all
@@ -25,7 +25,7 @@ from portal.exchange.kinds import KINDS
 def init_app(app):
     """Register the commands on the application's `flask` command line."""
     for command in (init_db, demo, backup, retention, readings_cli, operator_cli,
-                    import_command, import_dir_command, export_all_command):
+                    import_command, import_dir_command, export_all_command, settings_command):
         app.cli.add_command(command)
 
 
@@ -93,6 +93,13 @@ def demo(if_empty, seed, scale):
 
 
 # --- Operations -------------------------------------------------------------------
+
+@click.command("settings")
+def settings_command():
+    """Print the environment variables the portal reads, with their defaults and
+    meanings, as the README's Markdown table."""
+    click.echo(settings.markdown_table(), nl=False)
+
 
 @click.command("backup")
 @click.argument("destination", type=click.Path(path_type=Path))
