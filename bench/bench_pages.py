@@ -588,12 +588,25 @@ def machine_cpu():
     return (sum(values[:8]) - idle) / ticks, sum(values[:8]) / ticks
 
 
+def shown_path(text):
+    """A path as the committed results show it: relative to the project, or only its
+    name when it lies elsewhere; never where it is on this machine."""
+    path = Path(text).absolute()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
+
+
+def shown_command(arguments):
+    """The command line of this run, with every absolute path shown by shown_path."""
+    return "bench/bench_pages.py " + shlex.join(
+        shown_path(argument) if argument.startswith("/") else argument for argument in arguments)
+
+
 def server_python_version(args):
     if not args.server_python:
-        return f"Python {platform.python_version()} ({sys.executable})"
+        return f"Python {platform.python_version()} ({shown_path(sys.executable)})"
     version = subprocess.run([args.server_python, "-c", "import platform; print(platform.python_version())"],
                              capture_output=True, text=True, check=True).stdout.strip()
-    return f"Python {version} ({args.server_python})"
+    return f"Python {version} ({shown_path(args.server_python)})"
 
 
 def load_average():
@@ -732,7 +745,7 @@ def main():
         print(compare(args.compare))
         return
 
-    command = "bench/bench_pages.py " + shlex.join(sys.argv[1:])
+    command = shown_command(sys.argv[1:])
     load_before = load_average()
     url, files_dir, export_dir, generated = prepare_data(args)
     users = sample_users(url, args.users)

@@ -1,6 +1,8 @@
 """The documentation stays in step: docs/security.md names tests that exist, the
 README's configuration table is the settings table."""
 import re
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,21 @@ def test_every_setting_comes_from_the_environment(setting, tmp_path):
 
 def test_flask_settings_prints_the_table(runner):
     assert runner.invoke(args=["settings"]).output == settings.markdown_table()
+
+
+def test_committed_files_carry_no_machine_paths_or_host_name():
+    """Bench results and docs are written on some machine: none of it may show where."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    markers = ["/work/", "/home/", "/root/", str(ROOT)]
+    if len(socket.gethostname()) > 5:  # a name as short as "vm" is in ordinary words
+        markers.append(socket.gethostname())
+    found = []
+    for name in tracked:
+        path = ROOT / name
+        if (path.suffix in {".gz", ".pdf", ".png", ".jpg", ".svg"} or not path.is_file()
+                or name == "tests/test_docs.py"):
+            continue
+        text = path.read_text(errors="replace")
+        found += [f"{name}: {marker}" for marker in markers if marker in text]
+    assert found == []
