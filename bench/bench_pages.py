@@ -56,7 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal import demo  # noqa: E402
+from portal.demo import supply as demo  # noqa: E402
 import models  # noqa: E402
 
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -112,7 +112,7 @@ def prepare_data(args):
 
 def sample_users(url, count):
     """The customers to log in with and what their pages need."""
-    from portal import demo_scale
+    from portal.demo import scale as demo_scale
     from models import Invoice, Measurement, SelfReading, SupplyPoint
     database = models.open_database(url)
     models.db.initialize(database)

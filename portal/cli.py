@@ -14,8 +14,8 @@ from flask.cli import with_appcontext
 
 import models
 from portal import acquisition, backoffice, exchange, privacy
-from portal.demo import generate as generate_demo
-from portal.demo_scale import generate as generate_scale_demo
+from portal.demo.supply import generate as generate_demo
+from portal.demo.scale import generate as generate_scale_demo
 
 
 def init_app(app):

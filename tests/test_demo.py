@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from stdnum.it import codicefiscale, iva
 
-from portal import demo
+from portal.demo import supply as demo
 import models
 from portal import passwords
 from conftest import database_url_for, drop_schemas

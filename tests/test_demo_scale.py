@@ -6,8 +6,8 @@ import datetime
 import pytest
 from stdnum.it import codicefiscale, iva
 
-from portal import demo
-from portal import demo_scale
+from portal.demo import supply as demo
+from portal.demo import scale as demo_scale
 import models
 from portal import passwords
 from models import (

@@ -189,7 +189,7 @@ def billing_data(files_dir):
 
 
 def round_trip(app, runner, tmp_path, measurements):
-    from portal import demo
+    from portal.demo import supply as demo
     files_dir = Path(app.config["FILES_DIR"])
     demo.generate(files_dir, seed=11, customers=2, pdfs=not measurements,
                   measurements=measurements, log=lambda message: None)

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from peewee import SqliteDatabase
 
-from portal import demo
+from portal.demo import supply as demo
 import models
 from portal import passwords
 from models import (

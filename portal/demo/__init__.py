@@ -1,0 +1,1 @@
+"""Demo data: `flask demo` (supply.generate) and `flask demo --scale` (scale.generate)."""
