@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 
 import models
 from portal import acquisition, backoffice, exchange, privacy
-from portal.demo.supply import generate as generate_demo
+from portal.demo.small import generate as generate_demo
 from portal.demo.scale import generate as generate_scale_demo
 
 
