@@ -5,6 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import models
 from models import SupplyPoint
+from portal.formatting import number_it
 
 DEMO_PASSWORD = "Collesalvetti-2015"
 HOUSEHOLD_CODE = "123456"  # not registered yet: for the registration demo
@@ -32,19 +33,10 @@ def _money(value):
     return Decimal(value).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-def _it_number(value, decimals=0):
-    """1234.5 -> "1.234,50": Italian separators."""
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", " ").replace(".", ",").replace(" ", ".")
-
-
-def _it_decimal(value):
-    """3.0 -> "3", 3.3 -> "3,3", 4.95 -> "4,95"."""
-    return _it_number(value, 2).rstrip("0").rstrip(",")
-
-
-def _it_date(day):
-    return day.strftime("%d/%m/%Y")
+def _kw(value):
+    """Kilowatts as bills print them, without trailing zeros: 3.0 -> "3", 3.3 -> "3,3",
+    4.95 -> "4,95"."""
+    return number_it(value, 2).rstrip("0").rstrip(",")
 
 
 def _slug(text):

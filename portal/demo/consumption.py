@@ -6,6 +6,7 @@ import math
 import models
 from portal import charts
 from portal.demo import common, plans
+from portal.formatting import date_it, number_it
 
 # ---------------------------------------------------------------------------
 # Consumption, meters and technical / contract data
@@ -76,7 +77,7 @@ def _gas_technical_data(point, rng):
     if point.has_corrector:
         data["tech_corrector"] = "Correttore di volume PTZ"
     else:
-        data["tech_coefficient_c"] = common._it_number(point.volume_factor, 6)
+        data["tech_coefficient_c"] = number_it(point.volume_factor, 6)
     return data
 
 
@@ -86,8 +87,8 @@ def _power_technical_data(point):
     return {
         "tech_voltage": "BT 400 V" if three_phase else "BT 230 V",
         "tech_phase": "Trifase" if three_phase else "Monofase",
-        "tech_contracted_power_kw": common._it_decimal(kw),
-        "tech_available_power_kw": common._it_decimal(kw * 1.1),
+        "tech_contracted_power_kw": common._kw(kw),
+        "tech_available_power_kw": common._kw(kw * 1.1),
         "tech_meter_type": "Contatore elettronico 2G",
         "tech_time_bands": "Trioraria (F1, F2, F3)",
     }
@@ -97,7 +98,7 @@ def _contract_data(point, rng):
     return {
         "contract_offer": plans._OFFERS[(point.commodity, point.business, point.price_type)],
         "contract_code": f"CT{point.contract_start.year}-{point.code[2:]}",
-        "contract_start": common._it_date(point.contract_start),
+        "contract_start": date_it(point.contract_start),
         "contract_price_type": point.price_type,
         "contract_billing_frequency": "Mensile" if point.business else "Bimestrale",
         "contract_payment_method": point.customer.payment_method,

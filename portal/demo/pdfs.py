@@ -5,6 +5,7 @@ from fpdf import FPDF, XPos, YPos
 
 import models
 from portal.demo import common, people, plans
+from portal.formatting import date_it, money, number_it
 
 _COMPANY_DETAILS = (f"Via dell'Energia 1 - 57121 Livorno (LI) - P.IVA {people.COMPANY_VAT} - "
                     "Servizio clienti 0586 000100 - assistenza@example.it")
@@ -99,7 +100,7 @@ def _invoice_pdf(invoice, company_name):
     _letterhead(pdf, company_name)
     # The customer code goes right under number and date: the customer guide tells
     # customers to look for it there.
-    _text(pdf, 15, 34, f"Fattura n. {invoice.number} del {common._it_date(invoice.date)}", 12, "B")
+    _text(pdf, 15, 34, f"Fattura n. {invoice.number} del {date_it(invoice.date)}", 12, "B")
     _text(pdf, 15, 40, f"Codice cliente: {customer.code}", 11, "B")
     _text(pdf, 15, 46, f"{'Partita IVA' if customer.is_company else 'Codice fiscale'}: "
                        f"{customer.tax_code}", 9)
@@ -109,13 +110,13 @@ def _invoice_pdf(invoice, company_name):
     pdf.rect(15, 56, 180, 9, style="F")
     _text(pdf, 18, 62, "Bolletta gas naturale" if point.is_gas else "Bolletta energia elettrica",
           11, "B", _WHITE)
-    _text_right(pdf, 192, 62, f"Periodo dal {common._it_date(invoice.period_start)} "
-                              f"al {common._it_date(invoice.period_end)}", 9, color=_WHITE)
+    _text_right(pdf, 192, 62, f"Periodo dal {date_it(invoice.period_start)} "
+                              f"al {date_it(invoice.period_end)}", 9, color=_WHITE)
 
     pdf.set_fill_color(236, 244, 238)
     pdf.rect(15, 70, 180, 22, style="DF")
-    _text(pdf, 20, 80, f"Totale da pagare {common._it_number(invoice.total, 2)} €", 16, "B")
-    _text_right(pdf, 190, 80, f"Scadenza {common._it_date(invoice.due_date)}", 11, "B")
+    _text(pdf, 20, 80, f"Totale da pagare {money(invoice.total)}", 16, "B")
+    _text_right(pdf, 190, 80, f"Scadenza {date_it(invoice.due_date)}", 11, "B")
     _text(pdf, 20, 87.5, f"Modalità di pagamento: {customer.payment_method}", 8.5)
 
     _section_title(pdf, 102, "Dati della fornitura")
@@ -128,20 +129,20 @@ def _invoice_pdf(invoice, company_name):
         ("Matricola contatore", point.meter_serial),
     ]
     if not point.is_gas:
-        supply.append(("Potenza impegnata", f"{common._it_decimal(point.contracted_kw)} kW"))
+        supply.append(("Potenza impegnata", f"{common._kw(point.contracted_kw)} kW"))
     _label_values(pdf, 109, supply)
 
     _section_title(pdf, 144, "Consumi fatturati")
     unit = "Smc" if point.is_gas else "kWh"
-    period = f"dal {common._it_date(invoice.period_start)} al {common._it_date(invoice.period_end)}"
+    period = f"dal {date_it(invoice.period_start)} al {date_it(invoice.period_end)}"
     consumption = [("Periodo", period),
-                   ("Consumo fatturato", f"{common._it_number(invoice.energy)} {unit}")]
+                   ("Consumo fatturato", f"{number_it(invoice.energy)} {unit}")]
     if invoice.bands:
         f1, f2, f3 = invoice.bands
         consumption.append(("Consumo per fascia",
-                            f"F1 {common._it_number(f1)} kWh - F2 {common._it_number(f2)} kWh - "
-                            f"F3 {common._it_number(f3)} kWh"))
-        consumption.append(("Potenza massima", f"{common._it_decimal(invoice.max_power)} kW"))
+                            f"F1 {number_it(f1)} kWh - F2 {number_it(f2)} kWh - "
+                            f"F3 {number_it(f3)} kWh"))
+        consumption.append(("Potenza massima", f"{common._kw(invoice.max_power)} kW"))
     _label_values(pdf, 151, consumption)
 
     _section_title(pdf, 178, "Sintesi degli importi")
@@ -152,11 +153,11 @@ def _invoice_pdf(invoice, company_name):
     pdf.set_draw_color(200)
     for label, amount in table:
         _text(pdf, 15, y, label, 9)
-        _text_right(pdf, 195, y, f"{common._it_number(amount, 2)} €", 9)
+        _text_right(pdf, 195, y, money(amount), 9)
         pdf.line(15, y + 2, 195, y + 2)
         y += 6
     _text(pdf, 15, y + 1, "Totale bolletta", 10, "B")
-    _text_right(pdf, 195, y + 1, f"{common._it_number(invoice.total, 2)} €", 10, "B")
+    _text_right(pdf, 195, y + 1, money(invoice.total), 10, "B")
 
     _text(pdf, 15, 275, "Per informazioni e reclami: Servizio clienti 0586 000100, "
                         "assistenza@example.it, Area Clienti sul nostro sito.", 7, color=_GREY)
@@ -171,7 +172,7 @@ def _document_pdf(document, company_name):
     _recipient(pdf, document.customer, 38)
     pdf.set_xy(15, 62)
     pdf.set_font("helvetica", "", 10)
-    pdf.cell(0, 5, f"Livorno, {common._it_date(document.date)}")
+    pdf.cell(0, 5, f"Livorno, {date_it(document.date)}")
     pdf.set_xy(15, 70)
     pdf.cell(0, 5, f"Codice cliente: {document.customer.code}")
     pdf.set_xy(15, 80)

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from models import SelfReading, Ticket, TicketMessage
 from portal.demo import common, consumption, plans
+from portal.formatting import date_it, money
 
 # ---------------------------------------------------------------------------
 # Documents, self-readings, reading windows
@@ -25,7 +26,7 @@ def _plan_documents(customer, invoices_by_customer, today, rng):
         f"Contratto di fornitura di {commodities}",
         [f"Gentile Cliente, Le confermiamo l'accettazione della Sua proposta di contratto per la "
          f"fornitura di {commodities} ai punti {point_list}.",
-         f"La fornitura decorre dal {common._it_date(first_point.contract_start)} alle condizioni "
+         f"La fornitura decorre dal {date_it(first_point.contract_start)} alle condizioni "
          f"dell'offerta {first_point.contract_data['contract_offer']} "
          f"({first_point.price_type.lower()}); le Condizioni Generali di Fornitura e la Scheda "
          "di confrontabilità allegate fanno parte integrante del contratto.",
@@ -58,13 +59,13 @@ def _plan_documents(customer, invoices_by_customer, today, rng):
             customer, "Piano di rateizzazione", min(issued + datetime.timedelta(days=2), today),
             "Accettazione della richiesta di rateizzazione",
             [f"Gentile Cliente, accogliamo la Sua richiesta di rateizzare l'importo di "
-             f"{common._it_number(total, 2)} € relativo alle fatture "
+             f"{money(total)} relativo alle fatture "
              f"{', '.join(invoice.number for invoice in unpaid)}, in {count} rate mensili.",
              "Il mancato pagamento di una rata fa decadere il piano: l'importo residuo "
              "diventa esigibile in un'unica soluzione."],
             (["Rata", "Scadenza", "Importo"],
-             [[str(index + 1), common._it_date(day),
-               f"{common._it_number(total - share * (count - 1) if index == count - 1 else share, 2)} €"]
+             [[str(index + 1), date_it(day),
+               money(total - share * (count - 1) if index == count - 1 else share)]
               for index, day in enumerate(due)])))
     return documents
 
