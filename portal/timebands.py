@@ -1,0 +1,2 @@
+from portal.charts import *  # noqa
+from portal.charts import next_month
