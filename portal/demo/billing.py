@@ -3,6 +3,7 @@ import datetime
 import math
 from decimal import Decimal
 
+from portal import timebands
 from portal.demo import common, plans
 
 
@@ -26,7 +27,7 @@ def _billing_periods(point, today):
     start = point.first_billed_month
     while True:
         end_month = start.replace(month=start.month + length - 1 - (start.month - 1) % length)
-        end = common._next_month(end_month) - datetime.timedelta(days=1)
+        end = timebands.next_month(end_month) - datetime.timedelta(days=1)
         if end >= today:
             return
         yield start, end

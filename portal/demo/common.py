@@ -5,6 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import models
 from models import SupplyPoint
+from portal import timebands
 from portal.formatting import number_it
 
 DEMO_PASSWORD = "Collesalvetti-2015"
@@ -43,10 +44,6 @@ def _slug(text):
     return "-".join("".join(char if char.isalnum() else " " for char in text.lower()).split())
 
 
-def _next_month(day):
-    return (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-
-
 def _add_months(day, months):
     month_index = day.year * 12 + day.month - 1 + months
     year, month = divmod(month_index, 12)
@@ -58,7 +55,7 @@ def _months(first, last):
     month = first.replace(day=1)
     while month <= last:
         yield month
-        month = _next_month(month)
+        month = timebands.next_month(month)
 
 
 def _utc(day, hour, minute=0):

@@ -4,7 +4,7 @@ import functools
 import math
 
 import models
-from portal import charts
+from portal import timebands
 from portal.demo import common, plans
 from portal.formatting import date_it, number_it
 
@@ -114,7 +114,7 @@ def _consumed_until(point, day):
     for month, energy in point.monthly.items():
         if month >= day:
             break
-        following = common._next_month(month)
+        following = timebands.next_month(month)
         if day >= following:
             total += energy
         else:
@@ -126,19 +126,19 @@ def _consumed_until(point, day):
 # Electricity measurements
 # ---------------------------------------------------------------------------
 
-# Index order of the load shapes and band totals below; the calendar is charts'.
-_DAY_KINDS = (charts.WORKDAY, charts.SATURDAY, charts.HOLIDAY)
-_BANDS = (charts.F1, charts.F2, charts.F3)
+# Index order of the load shapes and band totals below; the calendar is timebands'.
+_DAY_KINDS = (timebands.WORKDAY, timebands.SATURDAY, timebands.HOLIDAY)
+_BANDS = (timebands.F1, timebands.F2, timebands.F3)
 
 
 def _day_kind(day):
     """0 working day, 1 Saturday, 2 Sunday or national holiday."""
-    return _DAY_KINDS.index(charts.day_kind(day))
+    return _DAY_KINDS.index(timebands.day_kind(day))
 
 
 def _band(day_kind, hour):
     """ARERA time band (0 = F1, 1 = F2, 2 = F3) of an hour of a day of that kind."""
-    return _BANDS.index(charts.BAND_BY_HOUR[_DAY_KINDS[day_kind]][hour])
+    return _BANDS.index(timebands.BAND_BY_HOUR[_DAY_KINDS[day_kind]][hour])
 
 
 def _bump(hour, center, width):
