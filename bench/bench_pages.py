@@ -56,7 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal import demo  # noqa: E402
+from portal.demo import common  # noqa: E402
 import models  # noqa: E402
 
 TOKEN = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -112,13 +112,13 @@ def prepare_data(args):
 
 def sample_users(url, count):
     """The customers to log in with and what their pages need."""
-    from portal import demo_scale
+    from portal.demo import scale
     from models import Invoice, Measurement, SelfReading, SupplyPoint
     database = models.open_database(url)
     models.db.initialize(database)
     users = []
     with database.connection_context():
-        for code, gas_code, power_code in demo_scale.sample_customers(count):
+        for code, gas_code, power_code in scale.sample_customers(count):
             gas = SupplyPoint.get(SupplyPoint.code == gas_code)
             power = SupplyPoint.get(SupplyPoint.code == power_code)
             pdf = (Invoice.select(Invoice.id, Invoice.date)
@@ -771,7 +771,7 @@ def main():
         def log_in(index, user):
             address = f"127.0.0.{2 + index // LOGINS_PER_ADDRESS}"
             client = Client(port, address)
-            elapsed = client.login(user["code"], demo.DEMO_PASSWORD)
+            elapsed = client.login(user["code"], common.DEMO_PASSWORD)
             with lock:
                 clients.append((index, PortalUser(client, user)))
                 logins.append(elapsed * 1000)

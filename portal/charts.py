@@ -6,7 +6,6 @@ import json
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs_version
 
-from portal import timebands
 from portal.timebands import F1, F2, F3
 
 PLOTLY_JS_VERSION = get_plotlyjs_version()
@@ -49,10 +48,3 @@ def base_layout(**extra):
     )
     layout.update(extra)
     return layout
-
-
-
-# Transitional: portal/demo.py still reads its calendar here (charts.WORKDAY, ...) and
-# moves to portal.timebands in its own change. Delete these lines with that change.
-WORKDAY, SATURDAY, HOLIDAY = timebands.WORKDAY, timebands.SATURDAY, timebands.HOLIDAY
-BAND_BY_HOUR, day_kind = timebands.BAND_BY_HOUR, timebands.day_kind

@@ -14,8 +14,8 @@ from flask.cli import with_appcontext
 
 import models
 from portal import acquisition, backoffice, privacy, settings
-from portal.demo import generate as generate_demo
-from portal.demo_scale import generate as generate_scale_demo
+from portal.demo.scale import generate as generate_scale_demo
+from portal.demo.small import generate as generate_demo
 from portal.exchange.export import export_all
 from portal.exchange.folder import import_folder
 from portal.exchange.importer import import_file

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from stdnum.it import codicefiscale, iva
 
-from portal import demo
+from portal.demo import common, people, small
 import models
 from portal import passwords
 from conftest import database_url_for, drop_schemas
@@ -51,7 +51,7 @@ def generated(tmp_path_factory):
     database = _open_database(directory, schemas=schemas)
     lines = []
     today = models.rome_now().date()  # what generate() defaults to
-    summary = demo.generate(directory / "files", customers=50, log=lines.append)
+    summary = small.generate(directory / "files", customers=50, log=lines.append)
     yield {"database": database, "summary": summary, "files": directory / "files",
            "log": lines, "today": today}
     database.close()
@@ -75,11 +75,11 @@ def _point(code):
 
 def test_codice_fiscale_and_partita_iva_check_characters():
     # The Agenzia delle Entrate's own example, and a partita IVA from its documents.
-    assert demo._codice_fiscale("ROSSI", "MARIO", datetime.date(1985, 12, 10), False,
-                                "A562") == "RSSMRA85T10A562S"
-    assert demo._partita_iva(74311, "015") == "00743110157"
-    assert demo._codice_fiscale("DE LUCA", "ANNA", datetime.date(1970, 1, 5), True,
-                                "G702")[:11] == "DLCNNA70A45"
+    assert people._codice_fiscale("ROSSI", "MARIO", datetime.date(1985, 12, 10), False,
+                                  "A562") == "RSSMRA85T10A562S"
+    assert people._partita_iva(74311, "015") == "00743110157"
+    assert people._codice_fiscale("DE LUCA", "ANNA", datetime.date(1970, 1, 5), True,
+                                  "G702")[:11] == "DLCNNA70A45"
 
 
 def test_summary_counts_every_table_and_the_log_tells_how_to_demo(data):
@@ -88,8 +88,8 @@ def test_summary_counts_every_table_and_the_log_tells_how_to_demo(data):
     assert data["summary"] == {model.__name__: model.select().count() for model in models_filled}
     assert any("invoices" in line for line in data["log"])
     identities = "\n".join(data["log"][-2:])
-    assert f"customer 123456 ROSSI MARIO, codice fiscale {demo.HOUSEHOLD_TAX_CODE}" in identities
-    assert f"partita IVA {demo.COMPANY_TAX_CODE}: password {demo.DEMO_PASSWORD}" in identities
+    assert f"customer 123456 ROSSI MARIO, codice fiscale {people.HOUSEHOLD_TAX_CODE}" in identities
+    assert f"partita IVA {people.COMPANY_TAX_CODE}: password {common.DEMO_PASSWORD}" in identities
 
 
 def test_customers_have_valid_tax_codes_and_italian_contacts(data):
@@ -140,7 +140,7 @@ def test_customer_123456_is_the_unregistered_household_of_the_guide(data):
     assert rossi.password_hash is None
     assert rossi.email == "mario.rossi@example.it"
     assert codicefiscale.validate(rossi.tax_code)
-    assert rossi.tax_code == demo.HOUSEHOLD_TAX_CODE
+    assert rossi.tax_code == people.HOUSEHOLD_TAX_CODE
     gas = _point("PR002874")
     assert gas.customer_id == rossi.id
     assert gas.label == ("PR002874 (Pdr: 03340009749021); "
@@ -158,21 +158,21 @@ def test_customer_654321_is_the_registered_company(data):
     assert company.is_company and company.name.endswith("S.R.L.")
     assert iva.validate(company.tax_code)
     assert company.is_registered
-    assert passwords.verify_password(company.password_hash, demo.DEMO_PASSWORD)
+    assert passwords.verify_password(company.password_hash, common.DEMO_PASSWORD)
     assert company.previous_login_at < company.last_login_at < models.utcnow()
     points = list(company.supply_points_in_order())
     gas = [point for point in points if point.is_gas]
     assert len(gas) >= 2
     assert {point.has_corrector for point in gas} == {True, False}
     assert any(point.is_electricity for point in points)
-    assert company.tax_code == demo.COMPANY_TAX_CODE
+    assert company.tax_code == people.COMPANY_TAX_CODE
 
 
 def test_other_registered_customers_use_the_demo_password(data):
     registered = list(Customer.select().where(Customer.registered_at.is_null(False)
                                               & (Customer.code != "654321")))
     assert 1 <= len(registered) <= 10
-    assert passwords.verify_password(registered[0].password_hash, demo.DEMO_PASSWORD)
+    assert passwords.verify_password(registered[0].password_hash, common.DEMO_PASSWORD)
     assert Customer.select().where(Customer.registered_at.is_null()
                                    & Customer.password_hash.is_null(False)).count() == 0
 
@@ -259,7 +259,7 @@ def test_measurements_cover_two_years_in_quarter_hours(data):
                   .order_by(Measurement.timestamp)
                   .tuples()]
     midnight = datetime.datetime.combine(today, datetime.time(), models.ROME)
-    two_years_ago = datetime.datetime.combine(demo._add_months(today, -24), datetime.time(),
+    two_years_ago = datetime.datetime.combine(common._add_months(today, -24), datetime.time(),
                                               models.ROME)
     assert timestamps[0] == int(two_years_ago.timestamp())
     assert timestamps[-1] == int(midnight.timestamp()) - 900
@@ -336,7 +336,7 @@ def test_tickets_give_the_company_two_threads_and_the_back_office_a_queue(data):
     assert working.updated_at == thread[-1].created_at
     others = Ticket.select().where(Ticket.customer != company)
     registered = Customer.select().where(Customer.registered_at.is_null(False)
-                                         & Customer.code.not_in(demo.FIXED_CUSTOMERS))
+                                         & Customer.code.not_in(common.FIXED_CUSTOMERS))
     assert others.count() == min(6, registered.count()) > 0
     now = models.utcnow()
     for ticket in others:
@@ -349,7 +349,7 @@ def test_tickets_give_the_company_two_threads_and_the_back_office_a_queue(data):
 def test_a_second_run_is_refused(data, tmp_path):
     customers = Customer.select().count()
     with pytest.raises(RuntimeError, match="already has"):
-        demo.generate(tmp_path, log=lambda message: None)
+        small.generate(tmp_path, log=lambda message: None)
     assert Customer.select().count() == customers
     assert not (tmp_path / "invoices").exists()
 
@@ -384,13 +384,13 @@ def _read_back(files_dir):
     }
 
 
-def _quick_generation(directory, today, seed=demo.DEFAULT_SEED, customers=50):
+def _quick_generation(directory, today, seed=small.DEFAULT_SEED, customers=50):
     """generate() into a fresh database without invoice PDFs and measurement rows."""
     directory.mkdir()
     database = _open_database(directory)
     try:
-        demo.generate(directory / "files", seed=seed, today=today, customers=customers,
-                      pdfs=False, measurements=False, log=lambda message: None)
+        small.generate(directory / "files", seed=seed, today=today, customers=customers,
+                       pdfs=False, measurements=False, log=lambda message: None)
         assert Measurement.select().count() == 0
         assert Invoice.select().where(Invoice.pdf_path.is_null(False)).count() == 0
         return _read_back(directory / "files")

@@ -6,8 +6,7 @@ import datetime
 import pytest
 from stdnum.it import codicefiscale, iva
 
-from portal import demo
-from portal import demo_scale
+from portal.demo import common, scale
 import models
 from portal import passwords
 from models import (
@@ -20,7 +19,7 @@ from models import (
     SupplyPoint,
 )
 
-TINY = demo_scale.Scale(customers=40, supply_points=52, invoices_per_point=6, measured_points=3)
+TINY = scale.Scale(customers=40, supply_points=52, invoices_per_point=6, measured_points=3)
 TODAY = datetime.date(2026, 3, 18)
 
 
@@ -32,8 +31,8 @@ def generated(tmp_path_factory):
     database.connect()
     models.init_schema()
     lines = []
-    counts = demo_scale.generate(directory / "files", scale=TINY, today=TODAY,
-                                 log=lines.append)
+    counts = scale.generate(directory / "files", scale=TINY, today=TODAY,
+                            log=lines.append)
     yield {"database": database, "counts": counts, "files": directory / "files", "log": lines}
     database.close()
 
@@ -82,18 +81,18 @@ def test_identifiers_are_unique_and_valid(data):
 
 
 def test_fixed_customers_and_one_shared_password(data):
-    household = Customer.get(Customer.code == demo.HOUSEHOLD_CODE)
+    household = Customer.get(Customer.code == common.HOUSEHOLD_CODE)
     assert household.password_hash is None
     assert [point.code for point in household.supply_points_in_order()] == ["PR002874", "PR002875"]
-    registered = list(Customer.select().where(Customer.code != demo.HOUSEHOLD_CODE))
+    registered = list(Customer.select().where(Customer.code != common.HOUSEHOLD_CODE))
     assert {customer.password_hash for customer in registered} != {None}
     assert len({customer.password_hash for customer in registered}) == 1
-    assert passwords.verify_password(registered[0].password_hash, demo.DEMO_PASSWORD)
+    assert passwords.verify_password(registered[0].password_hash, common.DEMO_PASSWORD)
 
 
 def test_sample_customers_have_gas_measured_electricity_and_pdfs(data):
-    sample = demo_scale.sample_customers()
-    assert sample[0] == (demo.COMPANY_CODE, "PR004410", "PR004412")
+    sample = scale.sample_customers()
+    assert sample[0] == (common.COMPANY_CODE, "PR004410", "PR004412")
     assert len(sample) == 2  # 654321 and one two-point customer; 123456 is not registered
     files = data["files"]
     for code, gas, electricity in sample:
@@ -121,17 +120,17 @@ def test_sqlite_settings_are_restored_and_the_planner_has_statistics(data):
 
 def test_a_second_run_is_refused(data, tmp_path):
     with pytest.raises(RuntimeError, match="already has 40 customers"):
-        demo_scale.generate(tmp_path, scale=TINY, log=lambda message: None)
+        scale.generate(tmp_path, scale=TINY, log=lambda message: None)
 
 
 def test_unknown_scale_is_refused(data, tmp_path):
     with pytest.raises(ValueError, match="medium, large"):
-        demo_scale.generate(tmp_path, scale="huge")
+        scale.generate(tmp_path, scale="huge")
 
 
 def test_flask_demo_scale_option(tmp_path, monkeypatch):
     from conftest import make_app
-    monkeypatch.setitem(demo_scale.SCALES, "medium", TINY)
+    monkeypatch.setitem(scale.SCALES, "medium", TINY)
     application = make_app(tmp_path / "cli")
     models.db.close()
     runner = application.test_cli_runner()

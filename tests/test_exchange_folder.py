@@ -189,10 +189,10 @@ def billing_data(files_dir):
 
 
 def round_trip(app, runner, tmp_path, measurements):
-    from portal import demo
+    from portal.demo import small
     files_dir = Path(app.config["FILES_DIR"])
-    demo.generate(files_dir, seed=11, customers=2, pdfs=not measurements,
-                  measurements=measurements, log=lambda message: None)
+    small.generate(files_dir, seed=11, customers=2, pdfs=not measurements,
+                   measurements=measurements, log=lambda message: None)
     original = billing_data(files_dir)
     export = tmp_path / "export"
     result = runner.invoke(args=["export-all", str(export)])

@@ -1,5 +1,6 @@
-"""Demo databases at the size of a real utility, for load tests: `flask demo --scale
-medium|large` (the default `small` is demo.generate()).
+"""Load-test demo databases at a real utility's size: `flask demo --scale medium|large`.
+
+The default scale, `small`, is small.generate().
 
 | scale  | customers | supply points | invoices (= billed periods) | 15-minute data        |
 |--------|-----------|---------------|-----------------------------|-----------------------|
@@ -38,11 +39,10 @@ import random
 import time
 from pathlib import Path
 
+from fpdf import XPos, YPos
 from peewee import SqliteDatabase
 
-from portal import demo
 import models
-from portal import passwords
 from models import (
     BilledConsumption,
     Customer,
@@ -53,6 +53,9 @@ from models import (
     SelfReading,
     SupplyPoint,
 )
+from portal import passwords
+from portal.demo import (billing, common, consumption, pdfs, people, plans, records, small,
+                         supply, writes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +93,7 @@ _MAX_PARAMETERS = 32_000
 
 
 @dataclasses.dataclass
-class _ScalePoint(demo._PointPlan):
+class _ScalePoint(plans._PointPlan):
     """A point billed from `billed_from` (its last N periods), not from 2014."""
 
     billed_from: datetime.date | None = None
@@ -169,7 +172,7 @@ def _billed_from(business, today, periods):
     horizon = today - datetime.timedelta(days=13)
     # The period containing `horizon` has not been billed for sure: stop before it.
     current = horizon.replace(day=1, month=horizon.month - (horizon.month - 1) % length)
-    return demo._add_months(current, -length * periods)
+    return common._add_months(current, -length * periods)
 
 
 def _as_scale_point(point, today, periods):
@@ -181,21 +184,21 @@ def _as_scale_point(point, today, periods):
 
 def _point(rng, codes, customer, commodity, address, business, today, periods):
     """A gas or electricity point with the yearly consumption of its customer type."""
-    start = demo._contract_start(rng, today)
-    if commodity == demo.GAS:
+    start = supply._contract_start(rng, today)
+    if commodity == common.GAS:
         annual = rng.uniform(2000, 20000) if business else rng.uniform(600, 1600)
-        plan = demo._gas_point(codes, rng, customer, address, annual,
-                               "Altri usi" if business else "Domestico residente",
-                               business, start, code=codes.next_code(), pdr=codes.pdr())
+        plan = supply._gas_point(codes, rng, customer, address, annual,
+                                 "Altri usi" if business else "Domestico residente",
+                                 business, start, code=codes.next_code(), pdr=codes.pdr())
     else:
         annual = rng.uniform(8000, 80000) if business else rng.uniform(1800, 3500)
-        plan = demo._power_point(codes, rng, customer, address, annual,
-                                 "Altri usi" if business else "Domestico residente",
-                                 business, start, code=codes.next_code(), pod=codes.pod())
+        plan = supply._power_point(codes, rng, customer, address, annual,
+                                   "Altri usi" if business else "Domestico residente",
+                                   business, start, code=codes.next_code(), pod=codes.pod())
     return _as_scale_point(plan, today, periods)
 
 
-class _ScaleCodes(demo._Codes):
+class _ScaleCodes(supply._Codes):
     """Point codes PR100000-PR999999 in random order (the small demo's 4-digit range
     holds 8,900); the fixed customers' PR00xxxx never collide with them."""
 
@@ -212,55 +215,55 @@ class _ScaleCodes(demo._Codes):
 def _person(rng, code, used_tax_codes):
     female = rng.random() < 0.5
     while True:
-        surname = rng.choice(demo._SURNAMES)
-        first_name = rng.choice(demo._FEMALE_NAMES if female else demo._MALE_NAMES)
+        surname = rng.choice(people._SURNAMES)
+        first_name = rng.choice(people._FEMALE_NAMES if female else people._MALE_NAMES)
         birth = datetime.date(1938, 1, 1) + datetime.timedelta(days=rng.randrange(64 * 365))
-        tax_code = demo._codice_fiscale(surname, first_name, birth, female,
-                                        demo._weighted(rng, demo._BIRTHPLACES))
+        tax_code = people._codice_fiscale(surname, first_name, birth, female,
+                                          common._weighted(rng, people._BIRTHPLACES))
         if tax_code not in used_tax_codes:
             break
     used_tax_codes.add(tax_code)
-    comune = demo._comune(rng)
+    comune = supply._comune(rng)
     late_payer = rng.random() < 0.12
-    return demo._CustomerPlan(
+    return plans._CustomerPlan(
         code=code, name=f"{surname} {first_name}", tax_code=tax_code, is_company=False,
-        address=demo._address(rng, comune), comune=comune,
-        phone=demo._mobile(rng) if rng.random() < 0.7 else demo._landline(rng, comune),
+        address=supply._address(rng, comune), comune=comune,
+        phone=supply._mobile(rng) if rng.random() < 0.7 else supply._landline(rng, comune),
         # The code keeps 200,000 addresses unique without a search.
         email=f"{first_name}.{surname}.{code}@example.it".lower().replace(" ", "").replace("'", ""),
-        payment_method=demo.BOLLETTINO if late_payer or rng.random() < 0.4 else demo.SDD,
+        payment_method=plans.BOLLETTINO if late_payer or rng.random() < 0.4 else plans.SDD,
         late_payer=late_payer)
 
 
 def _company(rng, code, used_tax_codes):
-    activity = rng.choice(demo._ACTIVITIES)[0]
-    name = demo._company_name(rng, activity)
-    comune = demo._comune(rng)
+    activity = rng.choice(people._ACTIVITIES)[0]
+    name = supply._company_name(rng, activity)
+    comune = supply._comune(rng)
     while True:
-        tax_code = demo._partita_iva(rng.randrange(100000, 3000000),
-                                     demo._VAT_OFFICES[comune.province])
+        tax_code = people._partita_iva(rng.randrange(100000, 3000000),
+                                       people._VAT_OFFICES[comune.province])
         if tax_code not in used_tax_codes:
             break
     used_tax_codes.add(tax_code)
-    phone = demo._landline(rng, comune)
+    phone = supply._landline(rng, comune)
     late_payer = rng.random() < 0.12
-    return demo._CustomerPlan(
+    return plans._CustomerPlan(
         code=code, name=name, tax_code=tax_code, is_company=True,
-        address=demo._address(rng, comune, demo._BUSINESS_STREETS), comune=comune,
+        address=supply._address(rng, comune, people._BUSINESS_STREETS), comune=comune,
         phone=phone, email=f"amministrazione.{code}@example.com",
-        payment_method=demo.BONIFICO if late_payer else rng.choice((demo.SDD, demo.BONIFICO)),
+        payment_method=plans.BONIFICO if late_payer else rng.choice((plans.SDD, plans.BONIFICO)),
         late_payer=late_payer)
 
 
 def _invoice_plans(point, today, rng, periods, pdf_count):
     """Exactly `periods` invoices; the newest `pdf_count` get a PDF."""
     invoices = []
-    for start, end in itertools.islice(demo._billing_periods(point, today), periods):
+    for start, end in itertools.islice(billing._billing_periods(point, today), periods):
         issued = end + datetime.timedelta(days=rng.randint(3, 12))
-        energy, bands, max_power = demo._billed_energy(point, start, end, rng)
-        lines, taxable, vat = demo._bill_lines(point, energy, start, end)
-        invoices.append(demo._InvoicePlan(point, issued, start, end, energy, bands, max_power,
-                                          lines, taxable, vat, False))
+        energy, bands, max_power = billing._billed_energy(point, start, end, rng)
+        lines, taxable, vat = billing._bill_lines(point, energy, start, end)
+        invoices.append(plans._InvoicePlan(point, issued, start, end, energy, bands,
+                                           max_power, lines, taxable, vat, False))
     for invoice in invoices[len(invoices) - pdf_count:] if pdf_count else ():
         invoice.with_pdf = True
     for invoice in invoices[-(2 if point.customer.late_payer else 1):]:
@@ -314,7 +317,7 @@ class _Generator:
              "Document", "Form", "ReadingWindow", "SelfReading"), 0)
         self.pdfs = 0
         self.invoice_sequence = {}
-        self.password_hash = passwords.hash_password(demo.DEMO_PASSWORD)
+        self.password_hash = passwords.hash_password(common.DEMO_PASSWORD)
 
     def progress(self, message):
         self.log(f"[{time.perf_counter() - self.started:6.1f} s] {message}")
@@ -326,14 +329,14 @@ class _Generator:
         rng, size = self.rng["customers"], self.size
         self.codes = _ScaleCodes(rng, size.supply_points)
         fixed = [self._fixed(customer) for customer in
-                 demo._fixed_customers(self.codes, rng, self.today)]
+                 supply._fixed_customers(self.codes, rng, self.today)]
         others = size.customers - len(fixed)
         two_points = size.supply_points - sum(len(c.points) for c in fixed) - others
         if not 0 <= two_points <= others:
             raise ValueError(f"{size}: every customer needs one or two supply points")
         self.two_point = set(rng.sample(range(others), two_points))
         codes = [str(code) for code in rng.sample(range(100000, 1000000), others + 2)
-                 if str(code) not in demo.FIXED_CUSTOMERS][:others]
+                 if str(code) not in common.FIXED_CUSTOMERS][:others]
         self.used_tax_codes = {customer.tax_code for customer in fixed}
         # The measured points: the fixed customers' electricity points, then those of
         # the first two-point customers; the first SAMPLE_CUSTOMERS of them get PDFs.
@@ -356,12 +359,12 @@ class _Generator:
         customer = (_company(rng, code, self.used_tax_codes) if business
                     else _person(rng, code, self.used_tax_codes))
         customer.registered_at, customer.previous_login_at, customer.last_login_at = (
-            demo._login_history(rng, self.today))
+            supply._login_history(rng, self.today))
         periods = self.size.invoices_per_point
         if index in self.two_point:
-            commodities = (demo.GAS, demo.ELECTRICITY)
+            commodities = (common.GAS, common.ELECTRICITY)
         else:
-            commodities = (demo.GAS if rng.random() < 0.6 else demo.ELECTRICITY,)
+            commodities = (common.GAS if rng.random() < 0.6 else common.ELECTRICITY,)
         customer.points = [_point(rng, self.codes, customer, commodity, customer.address,
                                   business, self.today, periods)
                            for commodity in commodities]
@@ -387,7 +390,7 @@ class _Generator:
             customer.id = ids[customer.code]
             points.extend(customer.points)
         # Technical and contract data (meter class, pressure) come from this plan.
-        demo._plan_consumption(points, self.today, self.rng["consumption"])
+        consumption._plan_consumption(points, self.today, self.rng["consumption"])
         self.counts["SupplyPoint"] += _bulk(SupplyPoint, _POINT_FIELDS, [
             (point.code, point.customer.id, point.commodity, point.pdr_pod, point.address,
              point.meter_serial, point.has_corrector,
@@ -405,14 +408,14 @@ class _Generator:
         self._self_readings(customers)
 
     def _measurements(self, customers):
-        first_day = demo._add_months(self.today, -12)
+        first_day = common._add_months(self.today, -12)
         rng = self.rng["measurements"]
         for customer in customers:
             if not customer.measured:
                 continue
             for point in customer.points:
                 if not point.is_gas:
-                    rows = demo._measurement_series(point, first_day, self.today, rng)
+                    rows = consumption._measurement_series(point, first_day, self.today, rng)
                     self.counts["Measurement"] += _bulk(Measurement, _MEASUREMENT_FIELDS, rows)
 
     def _invoices(self, points):
@@ -428,8 +431,8 @@ class _Generator:
                 pdf_path = None
                 if invoice.with_pdf:
                     pdf_path = f"invoices/{year}/{invoice.number}.pdf"
-                    demo._write(self.files_dir, pdf_path,
-                                demo._invoice_pdf(invoice, self.company_name))
+                    writes._write(self.files_dir, pdf_path,
+                                  pdfs._invoice_pdf(invoice, self.company_name))
                     self.pdfs += 1
                 invoice_rows.append((invoice.number, point.id, invoice.date,
                                      invoice.period_start, invoice.period_end, invoice.total,
@@ -452,10 +455,10 @@ class _Generator:
             first_start = min(point.contract_start for point in customer.points)
             rows.append((customer.id, GENERAL_TERMS_TITLE, first_start, GENERAL_TERMS))
             if customer.sample:
-                for document in demo._plan_documents(customer, invoices_by_customer,
-                                                     self.today, rng):
-                    demo._write(self.files_dir, document.file_path,
-                                demo._document_pdf(document, self.company_name))
+                for document in records._plan_documents(customer, invoices_by_customer,
+                                                        self.today, rng):
+                    writes._write(self.files_dir, document.file_path,
+                                  pdfs._document_pdf(document, self.company_name))
                     rows.append((customer.id, document.title, document.date,
                                  document.file_path))
         self.counts["Document"] += _bulk(
@@ -470,29 +473,29 @@ class _Generator:
             for point in customer.points:
                 if point.is_gas and (customer.sample or rng.random() < 0.5):
                     rows.extend(tuple(row[field.name] for field in _READING_FIELDS)
-                                for row in demo._plan_self_readings(point, self.today, rng))
+                                for row in records._plan_self_readings(point, self.today, rng))
         self.counts["SelfReading"] += _bulk(SelfReading, _READING_FIELDS, rows)
 
     def general_terms(self):
         """The one file every customer's document list points to."""
-        pdf = demo._new_pdf(GENERAL_TERMS_TITLE, self.today, self.company_name)
-        demo._letterhead(pdf, self.company_name)
+        pdf = pdfs._new_pdf(GENERAL_TERMS_TITLE, self.today, self.company_name)
+        pdfs._letterhead(pdf, self.company_name)
         pdf.set_xy(15, 34)
         pdf.set_font("helvetica", "B", 14)
         pdf.cell(0, 8, GENERAL_TERMS_TITLE)
         pdf.set_xy(15, 48)
         pdf.set_font("helvetica", "", 10)
         for paragraph in _GENERAL_TERMS_TEXT:
-            pdf.multi_cell(180, 5, paragraph, new_x=demo.XPos.LMARGIN, new_y=demo.YPos.NEXT)
+            pdf.multi_cell(180, 5, paragraph, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             pdf.ln(3)
-        demo._write(self.files_dir, GENERAL_TERMS, bytes(pdf.output()))
+        writes._write(self.files_dir, GENERAL_TERMS, bytes(pdf.output()))
 
     def run(self):
         fixed, codes = self.plan_customers()
         self.general_terms()
-        self.counts["Form"] = demo._insert_forms(self.today, self.files_dir, self.company_name)
-        self.counts["ReadingWindow"] = demo._insert(ReadingWindow,
-                                                    demo._reading_windows(self.today))
+        self.counts["Form"] = writes._insert_forms(self.today, self.files_dir, self.company_name)
+        self.counts["ReadingWindow"] = common._insert(ReadingWindow,
+                                                      records._reading_windows(self.today))
         pending = list(fixed)
         for index, code in enumerate(codes):
             pending.append(self.plan_other(index, code))
@@ -511,8 +514,8 @@ class _Generator:
                          if name not in ("Form", "ReadingWindow")) + f", {self.pdfs:,} PDF"
 
 
-def generate(files_dir, *, scale="medium", seed=demo.DEFAULT_SEED, today=None,
-             company_name=demo.COMPANY_NAME, log=print):
+def generate(files_dir, *, scale="medium", seed=small.DEFAULT_SEED, today=None,
+             company_name=small.COMPANY_NAME, log=print):
     """Fill the bound, empty database with a `scale` demo (a name of SCALES, or a Scale)
     and its sample files under files_dir. Returns the row count of every model filled, by name."""
     if not isinstance(scale, Scale):
@@ -535,8 +538,8 @@ def generate(files_dir, *, scale="medium", seed=demo.DEFAULT_SEED, today=None,
         models.db.execute_sql("ANALYZE")
         generator.progress("ANALYZE done")
     for customer in fixed:
-        generator.log(demo._identity_line(customer))
-    generator.log(f"Every other customer is registered with password {demo.DEMO_PASSWORD}.")
+        generator.log(writes._identity_line(customer))
+    generator.log(f"Every other customer is registered with password {common.DEMO_PASSWORD}.")
     return dict(generator.counts)
 
 
