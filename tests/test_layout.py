@@ -1,6 +1,7 @@
 """The house plan holds: no import cycles anywhere, the domain package never reaches
 into the web layer, and every module says in its first line what it is for."""
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,15 @@ def test_the_domain_package_stays_out_of_the_web_layer(name):
 def test_every_module_says_what_it_is_for(name):
     docstring = ast.get_docstring(ast.parse(project_modules()[name].read_text()))
     assert docstring and len(docstring.splitlines()[0]) > 20, name
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    unnamed = [name for name, path in project_modules().items()
+               if not re.search(rf"\b{path.parent.name if path.stem == '__init__' else path.stem}\b",
+                                layout)]
+    assert unnamed == []
 
 
 def test_the_top_level_holds_only_the_fixed_modules():

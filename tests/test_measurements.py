@@ -12,7 +12,7 @@ import time_machine
 
 from portal import charts, timebands
 import models
-from views.measurements import hourly_rows, interval_rows, stream
+from portal.measurements import hourly_rows, interval_rows, stream
 
 # Thursday 13 March 2025, 10:00 in Rome: the default range is 07/03 - 13/03.
 NOW = datetime.datetime(2025, 3, 13, 10, 0, tzinfo=models.ROME)

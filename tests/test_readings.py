@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import models
-from portal import readings as self_readings
+from portal import readings
 from conftest import PASSWORD
 from models import ROME, ReadingWindow, SelfReading
 
@@ -250,7 +250,7 @@ def test_the_unique_index_decides_when_the_check_is_raced(client, logged_in, gas
     """A submission that passed the check while another was being stored gets the
     rule's message from the IntegrityError, not a 500."""
     assert save(client, gas_point, "45000", "1").status_code == 200
-    monkeypatch.setattr(self_readings, "read_today", lambda supply_point, today: False)
+    monkeypatch.setattr(readings, "read_today", lambda supply_point, today: False)
     raced = save(client, gas_point, "45001", "1")
     assert raced.status_code == 422
     assert ONE_A_DAY in raced.text

@@ -13,7 +13,7 @@ import pytest
 
 from portal import acquisition
 import models
-from portal import readings as self_readings
+from portal import readings
 from conftest import PASSWORD
 from models import ReadingWindow, SelfReading
 
@@ -109,7 +109,7 @@ def test_delete_raced_against_acquisition_never_both(app, customer, tmp_path):
         def delete():
             with models.db.connection_context():
                 barrier.wait()
-                results["delete"] = self_readings.delete_pending(reading.id, customer.id)
+                results["delete"] = readings.delete_pending(reading.id, customer.id)
 
         def acquire():
             with models.db.connection_context():

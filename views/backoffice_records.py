@@ -1,4 +1,4 @@
-"""Back-office pages on the operator blueprint: the audited customer view, reading
+"""Back-office pages on the backoffice blueprint: the audited customer view, reading
 windows, documents (I miei documenti, Modulistica), acquisition and the audit log."""
 import datetime
 

@@ -3,13 +3,12 @@ that suits the range, totals by time band and a CSV of the raw data."""
 import datetime
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
-from peewee import SQL, fn
 from wtforms import DateField, Form
 from wtforms.validators import ValidationError
 
 from portal import charts, measurements, timebands
 import models
-from models import Measurement, rome_now
+from models import rome_now
 from views import customer_required, render_page, selected_supply_point
 
 bp = Blueprint("measurements", __name__)
@@ -79,68 +78,6 @@ def electricity_point():
     return supply_point
 
 
-def fetch(query):
-    """The rows of a query as the DB-API cursor gives them. Peewee's tuples() converts
-    every value in Python: three to four times slower on a year of intervals."""
-    return models.db.execute(query)
-
-
-def stream(query, batch=2000):
-    """The same rows one by one, never all in memory. SQLite steps its cursor; psycopg
-    would read the whole result first, so PostgreSQL gets a server-side cursor, which
-    lives inside a transaction."""
-    if isinstance(models.db.obj, models.SqliteDatabase):
-        yield from fetch(query)
-        return
-    with models.db.atomic():
-        cursor = models.db.execute(query, named_cursor=True, array_size=batch)
-        yield from iter(cursor.fetchone, None)
-
-
-def interval_rows(supply_point, start, end):
-    """Raw intervals (timestamp, kWh, 1, kW) of [start, end): a range scan of the
-    (supply_point, timestamp) index, whatever else the table holds."""
-    return (Measurement
-            .select(Measurement.timestamp, Measurement.active_energy_kwh, SQL("1"),
-                    Measurement.power_kw)
-            .where((Measurement.supply_point == supply_point)
-                   & (Measurement.timestamp >= start)
-                   & (Measurement.timestamp < end))
-            .order_by(Measurement.timestamp))
-
-
-def hourly_rows(supply_point, start, end):
-    """The same range summed by UTC hour in the database (a quarter of the rows):
-    (hour start, kWh, intervals, highest kW). Bands change only on the hour and Rome
-    is a whole number of hours from UTC, so nothing is lost for hourly or coarser
-    charts."""
-    # A literal divisor keeps SELECT and GROUP BY the same expression for PostgreSQL,
-    # and integer division on both databases.
-    hour = Measurement.timestamp / SQL("3600")
-    return (Measurement
-            .select(hour * SQL("3600"), fn.SUM(Measurement.active_energy_kwh),
-                    fn.COUNT(Measurement.id), fn.MAX(Measurement.power_kw))
-            .where((Measurement.supply_point == supply_point)
-                   & (Measurement.timestamp >= start)
-                   & (Measurement.timestamp < end))
-            .group_by(hour)
-            .order_by(hour))
-
-
-def measurement_series(supply_point, first_day, last_day):
-    """The chart's Series: 15-minute rows for short ranges, hourly sums otherwise."""
-    start = timebands.midnight_timestamp(first_day)
-    end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
-    days = (last_day - first_day).days + 1
-    grouped = measurements.choose_resolution(days) is not measurements.QUARTER_HOUR
-    rows = list(fetch((hourly_rows if grouped else interval_rows)(supply_point, start, end)))
-    step = measurements.interval_step(rows, grouped)
-    resolution = measurements.choose_resolution(days, step)
-    # Meters report the day after: today's intervals are not missing yet.
-    today = timebands.midnight_timestamp(rome_now().date())
-    return measurements.aggregate(rows, first_day, last_day, resolution, step, today)
-
-
 @bp.get("/misure")
 @customer_required
 def index():
@@ -154,7 +91,7 @@ def index():
     form = period_form()
     if not form.validate():
         return render_page("measurements/index.html", **page_context(supply_point, form)), 422
-    series = measurement_series(supply_point, form.dal.data, form.al.data)
+    series = measurements.measurement_series(supply_point, form.dal.data, form.al.data)
     return render_page("measurements/index.html", **page_context(supply_point, form, series))
 
 
@@ -170,14 +107,14 @@ def download():
     first_day, last_day = form.dal.data, form.al.data
     start = timebands.midnight_timestamp(first_day)
     end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
-    query = interval_rows(supply_point, start, end)
+    query = measurements.interval_rows(supply_point, start, end)
 
     def rows():
         # The request's connection closed when the view returned; the stream opens its
         # own, and the request teardown closes it again when the stream ends.
         models.db.connect(reuse_if_open=True)
         # Rows go from the cursor to the client one by one, never all in memory.
-        yield from stream(query)
+        yield from measurements.stream(query)
 
     body = stream_with_context(measurements.measurement_csv(rows()))
     response = Response(body, mimetype="text/csv")
