@@ -14,8 +14,6 @@ from flask.cli import with_appcontext
 
 import models
 from portal import acquisition, backoffice, privacy, settings
-from portal.demo.scale import generate as generate_scale_demo
-from portal.demo.small import generate as generate_demo
 from portal.exchange.export import export_all
 from portal.exchange.folder import import_folder
 from portal.exchange.importer import import_file
@@ -73,6 +71,11 @@ def init_db():
                    "25,000 points, 500,000 invoices; large: ten times medium (load tests).")
 def demo(if_empty, seed, scale):
     """Fill an empty database with realistic demo data."""
+    # Imported here: only this command needs the demo (and fpdf, 0.1 s to import), not
+    # every serving process.
+    from portal.demo.scale import generate as generate_scale_demo
+    from portal.demo.small import generate as generate_demo
+
     with models.db.connection_context():
         models.init_schema()
         if models.Customer.select().exists():
