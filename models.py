@@ -17,6 +17,7 @@ from peewee import (
     Model,
     SqliteDatabase,
     TextField,
+    chunked,
     fn,
 )
 from playhouse.db_url import connect, parse
@@ -256,37 +257,110 @@ class SupplyPoint(BaseModel):
     def is_electricity(self):
         return self.commodity == self.ELECTRICITY
 
+    # Set on the points of SupplyPoint.of_customer: the days that customer held the
+    # point, from held_from (None: since its first data) to held_until, exclusive
+    # (None: held today).
+    held_from = None
+    held_until = None
+
+    @property
+    def is_ceased(self):
+        """True on a point of SupplyPoint.of_customer that customer no longer holds."""
+        return self.held_until is not None
+
     @property
     def label(self):
-        """The dropdown label of the seed: `PR002874 (Pdr: ...); ADDRESS`."""
+        """The dropdown label of the seed: `PR002874 (Pdr: ...); ADDRESS`; a point
+        passed on to another holder says so right after its code, where a narrow
+        dropdown still shows it: `PR002874 - cessato dal 01/03/2025 (Pdr: ...)`."""
         kind = "Pdr" if self.is_gas else "Pod"
-        return f"{self.code} ({kind}: {self.pdr_pod}); {self.address}"
+        ceased = f" - cessato dal {self.held_until:%d/%m/%Y}" if self.is_ceased else ""
+        return f"{self.code}{ceased} ({kind}: {self.pdr_pod}); {self.address}"
+
+    def save(self, *args, **kwargs):
+        """A new point starts its first holding (since its first data)."""
+        created = self._pk is None
+        result = super().save(*args, **kwargs)
+        if created:
+            Holding.create(supply_point=self, customer=self.customer_id)
+        return result
 
     @classmethod
     def of_customer(cls, customer_id):
-        """The customer's supply points by code (every page shows them)."""
-        return _supply_points_of_customer(customer_id)
+        """The points the customer holds or held, by code (every page shows them),
+        each with the days of the customer's latest holding (held_from, held_until)."""
+        points = {}
+        for point in _supply_points_of_customer(customer_id):
+            point.held_from = _as_date(point.held_from)
+            point.held_until = _as_date(point.held_until)
+            kept = points.get(point.code)
+            # Held twice (given back later): the latest holding counts.
+            if kept is None or (point.held_from or datetime.date.min) > (kept.held_from or datetime.date.min):
+                points[point.code] = point
+        return list(points.values())
 
     @classmethod
     def get_for_customer(cls, code, customer):
-        """The customer's supply point with this code, or None: never another's."""
-        if "\x00" in code:
-            return None  # no code has one, and PostgreSQL refuses NUL in a text value
-        return (cls
-                .select()
-                .where((cls.code == code) & (cls.customer == customer))
-                .first())
+        """The supply point with this code the customer holds or held (with the days of
+        that holding), or None: never another's."""
+        return next((point for point in cls.of_customer(id_of(customer)) if point.code == code),
+                    None)
+
+
+def _as_date(value):
+    """A date selected beside a model's own fields comes as text from SQLite."""
+    if isinstance(value, str):
+        return datetime.date.fromisoformat(value)
+    return value
+
+
+class Holding(BaseModel):
+    """Who held a supply point when (volture, subentri): from start_date (None: since
+    the point's first data) up to end_date, exclusive (None: held today). The open
+    holding's customer is SupplyPoint.customer."""
+
+    supply_point = ForeignKeyField(SupplyPoint, backref="holdings", on_delete="CASCADE")
+    customer = ForeignKeyField(Customer, backref="holdings", on_delete="CASCADE")
+    start_date = DateField(null=True)
+    end_date = DateField(null=True)
+
+    class Meta:
+        indexes = ((("supply_point", "start_date"), False),)
+
+    @property
+    def last_day(self):
+        """The holding's last day, None while it runs."""
+        return self.end_date - datetime.timedelta(days=1) if self.end_date else None
+
+    def covers(self, day):
+        return ((self.start_date is None or self.start_date <= day)
+                and (self.end_date is None or day < self.end_date))
 
 
 _customer_for_session = Prepared(lambda ident, version: Customer.select().where(
     (Customer.id == ident) & (Customer.session_version == version)))
-_supply_points_of_customer = Prepared(lambda customer_id: SupplyPoint.select().where(
-    SupplyPoint.customer == customer_id).order_by(SupplyPoint.code))
+_supply_points_of_customer = Prepared(lambda customer_id: SupplyPoint
+                                      .select(SupplyPoint, Holding.start_date.alias("held_from"),
+                                              Holding.end_date.alias("held_until"))
+                                      .join(Holding, on=(Holding.supply_point == SupplyPoint.id))
+                                      .where(Holding.customer == customer_id)
+                                      .order_by(SupplyPoint.code))
+
+
+def held_days(supply_point):
+    """(first, last) day of the holding a point of SupplyPoint.of_customer carries,
+    with the widest dates standing for "no limit": the bounds of every query of that
+    customer's consumption and measurements."""
+    last = (supply_point.held_until - datetime.timedelta(days=1)
+            if supply_point.held_until else datetime.date.max)
+    return supply_point.held_from or datetime.date.min, last
 
 
 class Invoice(BaseModel):
     number = CharField(unique=True)
     supply_point = ForeignKeyField(SupplyPoint, backref="invoices", on_delete="CASCADE")
+    # The holder the invoice is addressed to: only they see it.
+    customer = ForeignKeyField(Customer, backref="invoices", on_delete="CASCADE", null=True)
     date = DateField()
     period_start = DateField()
     period_end = DateField()
@@ -298,6 +372,13 @@ class Invoice(BaseModel):
     class Meta:
         indexes = ((("supply_point", "date"), False),)
 
+    def save(self, *args, **kwargs):
+        """An invoice without a holder is the point's current holder's."""
+        if self.customer_id is None and self.supply_point_id is not None:
+            self.customer_id = (SupplyPoint.select(SupplyPoint.customer)
+                                .where(SupplyPoint.id == self.supply_point_id).scalar())
+        return super().save(*args, **kwargs)
+
     @property
     def status(self):
         if self.paid:
@@ -307,24 +388,26 @@ class Invoice(BaseModel):
         return "Da pagare"
 
     @classmethod
-    def for_supply_point(cls, supply_point):
+    def for_supply_point(cls, supply_point, customer):
+        """The customer's invoices of the point, newest first."""
         return (cls
                 .select()
-                .where(cls.supply_point == supply_point)
+                .where((cls.supply_point == supply_point) & (cls.customer == customer))
                 .order_by(cls.date.desc(), cls.number.desc()))
 
     @classmethod
-    def latest_for(cls, supply_point):
-        return _latest_invoice.first(id_of(supply_point))
+    def latest_for(cls, supply_point, customer):
+        return _latest_invoice.first(id_of(supply_point), id_of(customer))
 
     @classmethod
     def get_for_customer(cls, invoice_id, customer):
         return _invoice_of_customer.first(invoice_id, id_of(customer))
 
 
-_latest_invoice = Prepared(lambda supply_point: Invoice.for_supply_point(supply_point).limit(1))
-_invoice_of_customer = Prepared(lambda invoice_id, customer: Invoice.select().join(SupplyPoint).where(
-    (Invoice.id == invoice_id) & (SupplyPoint.customer == customer)))
+_latest_invoice = Prepared(lambda supply_point, customer: Invoice
+                           .for_supply_point(supply_point, customer).limit(1))
+_invoice_of_customer = Prepared(lambda invoice_id, customer: Invoice.select().where(
+    (Invoice.id == invoice_id) & (Invoice.customer == customer)))
 
 
 class BilledConsumption(BaseModel):
@@ -342,25 +425,28 @@ class BilledConsumption(BaseModel):
         indexes = ((("supply_point", "period_start"), True),)
 
     @classmethod
-    def for_supply_point(cls, supply_point):
+    def for_supply_point(cls, supply_point, first=datetime.date.min, last=datetime.date.max):
+        """The point's billed periods starting between the days `first` and `last`."""
         return (cls
                 .select()
-                .where(cls.supply_point == supply_point)
+                .where((cls.supply_point == supply_point)
+                       & cls.period_start.between(first, last))
                 .order_by(cls.period_start))
 
     @classmethod
-    def periods_of(cls, supply_point):
-        """(period_start, period_end, f1, f2, f3, total, max_power, unit) tuples, oldest
-        first."""
-        return _billed_periods.tuples(id_of(supply_point))
+    def periods_of(cls, supply_point, first, last):
+        """(period_start, period_end, f1, f2, f3, total, max_power, unit) tuples of the
+        periods starting between the days `first` and `last`, oldest first."""
+        return _billed_periods.tuples(id_of(supply_point), first, last)
 
 
-_billed_periods = Prepared(lambda supply_point: BilledConsumption
+_billed_periods = Prepared(lambda supply_point, first, last: BilledConsumption
                           .select(BilledConsumption.period_start, BilledConsumption.period_end,
                                   BilledConsumption.energy_f1, BilledConsumption.energy_f2,
                                   BilledConsumption.energy_f3, BilledConsumption.energy_total,
                                   BilledConsumption.max_power, BilledConsumption.unit)
-                          .where(BilledConsumption.supply_point == supply_point)
+                          .where((BilledConsumption.supply_point == supply_point)
+                                 & BilledConsumption.period_start.between(first, last))
                           .order_by(BilledConsumption.period_start))
 
 
@@ -475,6 +561,8 @@ class SelfReading(BaseModel):
     ACQUIRED = "Acquisita"
 
     supply_point = ForeignKeyField(SupplyPoint, backref="self_readings", on_delete="CASCADE")
+    # Who entered it: the holder of the point that day; only they see it.
+    customer = ForeignKeyField(Customer, backref="self_readings", on_delete="CASCADE", null=True)
     reading_date = DateField()
     meter_reading = BigIntegerField()
     corrector_reading = BigIntegerField(null=True)
@@ -495,38 +583,43 @@ class SelfReading(BaseModel):
     def is_pending(self):
         return self.status == self.PENDING
 
+    def save(self, *args, **kwargs):
+        """A reading without a customer is the point's current holder's."""
+        if self.customer_id is None and self.supply_point_id is not None:
+            self.customer_id = (SupplyPoint.select(SupplyPoint.customer)
+                                .where(SupplyPoint.id == self.supply_point_id).scalar())
+        return super().save(*args, **kwargs)
+
     @classmethod
-    def for_supply_point(cls, supply_point):
+    def for_supply_point(cls, supply_point, customer):
+        """The customer's readings of the point, newest first."""
         return (cls
                 .select()
-                .where(cls.supply_point == supply_point)
+                .where((cls.supply_point == supply_point) & (cls.customer == customer))
                 .order_by(cls.reading_date.desc()))
 
     @classmethod
-    def latest_acquired(cls, supply_point):
-        return (cls.for_supply_point(supply_point)
-                .where(cls.status == cls.ACQUIRED)
-                .first())
+    def latest_for(cls, supply_point, customer):
+        return _latest_reading.first(id_of(supply_point), id_of(customer))
 
     @classmethod
-    def latest_for(cls, supply_point):
-        return _latest_reading.first(id_of(supply_point))
+    def count_for(cls, supply_point, customer):
+        return _reading_count.tuples(id_of(supply_point), id_of(customer))[0][0]
 
     @classmethod
-    def count_for(cls, supply_point):
-        return _reading_count.tuples(id_of(supply_point))[0][0]
-
-    @classmethod
-    def page_for(cls, supply_point, limit, offset):
-        """`limit` readings of the point from `offset`, newest first."""
-        return _reading_page(id_of(supply_point), limit, offset)
+    def page_for(cls, supply_point, customer, limit, offset):
+        """`limit` of the customer's readings of the point from `offset`, newest first."""
+        return _reading_page(id_of(supply_point), id_of(customer), limit, offset)
 
 
-_latest_reading = Prepared(lambda supply_point: SelfReading.for_supply_point(supply_point).limit(1))
-_reading_count = Prepared(lambda supply_point: SelfReading.select(fn.COUNT(SelfReading.id))
-                          .where(SelfReading.supply_point == supply_point))
-_reading_page = Prepared(lambda supply_point, limit, offset: SelfReading
-                         .for_supply_point(supply_point).limit(limit).offset(offset))
+_latest_reading = Prepared(lambda supply_point, customer: SelfReading
+                           .for_supply_point(supply_point, customer).limit(1))
+_reading_count = Prepared(lambda supply_point, customer: SelfReading
+                          .select(fn.COUNT(SelfReading.id))
+                          .where((SelfReading.supply_point == supply_point)
+                                 & (SelfReading.customer == customer)))
+_reading_page = Prepared(lambda supply_point, customer, limit, offset: SelfReading
+                         .for_supply_point(supply_point, customer).limit(limit).offset(offset))
 
 
 class Ticket(BaseModel):
@@ -622,7 +715,7 @@ class SchemaVersion(BaseModel):
     version = IntegerField()
 
 
-MODELS = [Customer, SupplyPoint, Invoice, BilledConsumption, Measurement, Document, Form,
+MODELS = [Customer, SupplyPoint, Holding, Invoice, BilledConsumption, Measurement, Document, Form,
           ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator, TicketMessage,
           OutgoingMail, AuditLog, SchemaVersion]
 
@@ -639,7 +732,44 @@ def _migrate_2(database):
     )
 
 
-MIGRATIONS = {2: _migrate_2}
+def _migrate_3(database):
+    """Version 3: holders over time. Each point gets one holding, its current
+    customer's since the point's earliest data; every invoice and reading is that
+    customer's."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    database.create_tables([Holding])
+    migrator = SchemaMigrator.from_database(database)
+    migrate(
+        migrator.add_column("invoice", "customer_id", Invoice.customer),
+        migrator.add_column("self_reading", "customer_id", SelfReading.customer),
+    )
+    earliest = {}
+
+    def keep(point, day):
+        if day is not None and (point not in earliest or day < earliest[point]):
+            earliest[point] = day
+
+    for model, field in ((Invoice, Invoice.period_start),
+                         (BilledConsumption, BilledConsumption.period_start),
+                         (SelfReading, SelfReading.reading_date)):
+        for point, day in (model.select(model.supply_point, fn.MIN(field).alias("day"))
+                           .group_by(model.supply_point).tuples()):
+            keep(point, _as_date(day))
+    for point, first in (Measurement.select(Measurement.supply_point, fn.MIN(Measurement.timestamp))
+                         .group_by(Measurement.supply_point).tuples()):
+        keep(point, datetime.datetime.fromtimestamp(first, ROME).date())
+    holdings = [(point, customer, earliest.get(point)) for point, customer in
+                SupplyPoint.select(SupplyPoint.id, SupplyPoint.customer).tuples()]
+    for batch in chunked(holdings, 500):
+        Holding.insert_many(batch, fields=[Holding.supply_point, Holding.customer,
+                                           Holding.start_date]).execute()
+    for model in (Invoice, SelfReading):
+        holder = (SupplyPoint.select(SupplyPoint.customer)
+                  .where(SupplyPoint.id == model.supply_point))
+        model.update(customer=holder).execute()
+
+
+MIGRATIONS = {2: _migrate_2, 3: _migrate_3}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from models import (AuditLog, BilledConsumption, Document, Invoice, OutgoingMail, SelfReading,
-                    SupplyPoint, Ticket, TicketMessage, db, utcnow)
+                    SupplyPoint, Ticket, TicketMessage, db, held_days, utcnow)
 
 # Fields of the customer record that are secrets or bookkeeping, never exported.
 _CUSTOMER_FIELDS = ("code", "name", "tax_code", "is_company", "address", "phone", "fax",
@@ -28,25 +28,29 @@ def _rows(query, *fields):
 def personal_data(customer):
     """Everything the portal holds about `customer`, as JSON-ready data. Interval
     measurements are left to the CSV download of Misure elettriche (their size)."""
-    points = SupplyPoint.select().where(SupplyPoint.customer == customer).order_by(SupplyPoint.code)
+    points = SupplyPoint.of_customer(customer.id)
     return {
         "customer": {name: _plain(getattr(customer, name)) for name in _CUSTOMER_FIELDS},
         "supply_points": [
             {"code": point.code, "commodity": point.commodity, "pdr_pod": point.pdr_pod,
-             "address": point.address, "meter_serial": point.meter_serial,
-             "has_corrector": point.has_corrector, "technical_data": point.technical_data,
-             "contract_data": point.contract_data,
-             "invoices": _rows(Invoice.for_supply_point(point), Invoice.number, Invoice.date,
+             "address": point.address,
+             "held_from": _plain(point.held_from), "held_until": _plain(point.held_until),
+             # Once the point passed on, what is on file describes the new holder's supply.
+             **({} if point.is_ceased else {
+                 "meter_serial": point.meter_serial, "has_corrector": point.has_corrector,
+                 "technical_data": point.technical_data, "contract_data": point.contract_data}),
+             "invoices": _rows(Invoice.for_supply_point(point, customer), Invoice.number, Invoice.date,
                                Invoice.period_start, Invoice.period_end, Invoice.amount,
                                Invoice.due_date, Invoice.paid),
              "billed_consumption": _rows(
-                 BilledConsumption.for_supply_point(point), BilledConsumption.period_start,
+                 BilledConsumption.for_supply_point(point, *held_days(point)),
+                 BilledConsumption.period_start,
                  BilledConsumption.period_end, BilledConsumption.energy_f1,
                  BilledConsumption.energy_f2, BilledConsumption.energy_f3,
                  BilledConsumption.energy_total, BilledConsumption.max_power,
                  BilledConsumption.unit),
              "self_readings": _rows(
-                 SelfReading.for_supply_point(point), SelfReading.reading_date,
+                 SelfReading.for_supply_point(point, customer), SelfReading.reading_date,
                  SelfReading.meter_reading, SelfReading.corrector_reading, SelfReading.status,
                  SelfReading.submitted_at, SelfReading.outcome, SelfReading.outcome_reason)}
             for point in points],

@@ -4,8 +4,8 @@ meter's digits, roll-over, plausibility, and the delete that races the acquisiti
 Thresholds:
 - a reading is a whole number >= 0 with at most `SupplyPoint.meter_digits` digits
   (the corrector: at most `CORRECTOR_DIGITS`); "45.000" is read as 45000;
-- it is compared with the last *acquired* reading that billing did not reject
-  ("Scartata"): lower means a roll-over, which the customer must confirm;
+- it is compared with the holder's own last *acquired* reading that billing did not
+  reject ("Scartata"), never with a previous holder's: lower means a roll-over, which the customer must confirm;
 - the consumption since then is compared with `expected_annual_consumption` prorated
   by days (at least `MIN_PRORATION_DAYS`, so one cold day is not an alarm): more than
   `PLAUSIBILITY_FACTOR` times that, or nothing at all after `ZERO_AFTER_DAYS` days or
@@ -33,6 +33,8 @@ ONE_A_DAY = ("Hai già inserito una lettura oggi ({day}): è possibile inserire 
              "inseriscila di nuovo.")
 WINDOW_CLOSED_NEXT = ("In questo momento l'inserimento delle autoletture non è consentito: "
                       "il prossimo periodo inizia il {day} alle ore {time}.")
+CEASED = ("La fornitura è cessata dal {day}: il punto è passato a un altro intestatario e "
+          "non puoi più inserire né cancellare autoletture.")
 WINDOW_CLOSED = ("In questo momento l'inserimento delle autoletture non è consentito e non "
                  "sono previsti nuovi periodi: per comunicare la lettura contatta il "
                  "servizio clienti.")
@@ -91,9 +93,10 @@ def parse_reading(text, register):
 
 
 def _reference_query(field):
-    return Prepared(lambda supply_point: SelfReading
+    return Prepared(lambda supply_point, customer: SelfReading
                     .select()
                     .where((SelfReading.supply_point == supply_point)
+                           & (SelfReading.customer == customer)
                            & (SelfReading.status == SelfReading.ACQUIRED)
                            & ((SelfReading.outcome.is_null()) | (SelfReading.outcome != "scartata"))
                            & field.is_null(False))
@@ -106,8 +109,9 @@ _REFERENCE = {name: _reference_query(getattr(SelfReading, name))
 
 
 def reference_reading(supply_point, register):
-    """The last acquired reading of this register that billing has not rejected."""
-    return _REFERENCE[register.field].first(id_of(supply_point))
+    """The holder's last acquired reading of this register that billing has not
+    rejected: a previous holder's readings are theirs, never compared with."""
+    return _REFERENCE[register.field].first(id_of(supply_point), supply_point.customer_id)
 
 
 @dataclasses.dataclass
@@ -217,6 +221,9 @@ def submit(supply_point, typed, confirmation="", now=None):
     today = now.date()
     result = Submission()
     closed = window_message(supply_point, now)
+    if supply_point.is_ceased:
+        result.form_errors.append(CEASED.format(day=date_it(supply_point.held_until)))
+        return result
     if closed:
         result.form_errors.append(closed)
     elif read_today(supply_point, today):
@@ -243,8 +250,9 @@ def submit(supply_point, typed, confirmation="", now=None):
                      for warning in warnings)
     try:
         with db.atomic():
-            result.reading = SelfReading.create(supply_point=supply_point, reading_date=today,
-                                                info=info, **values)
+            result.reading = SelfReading.create(supply_point=supply_point,
+                                                customer=supply_point.customer_id,
+                                                reading_date=today, info=info, **values)
     except IntegrityError:
         # The unique index on (supply point, day) decides between simultaneous
         # submissions: exactly one wins, the others get the rule's message.
@@ -267,8 +275,13 @@ def get_for_customer(reading_id, customer):
     return (SelfReading
             .select(SelfReading, SupplyPoint)
             .join(SupplyPoint)
-            .where((SelfReading.id == reading_id) & (SupplyPoint.customer == customer))
+            .where((SelfReading.id == reading_id) & (SelfReading.customer == customer))
             .first())
+
+
+def still_held(reading):
+    """The reading's point is still its author's: only then may it be deleted."""
+    return reading.supply_point.customer_id == reading.customer_id
 
 
 def delete_pending(reading_id, customer):
@@ -279,8 +292,8 @@ def delete_pending(reading_id, customer):
     (True, reading as it was) when deleted, (False, reading as it is now) when it could
     not be, (False, None) when the customer has no such reading."""
     before = get_for_customer(reading_id, customer)
-    if before is None:
-        return False, None
+    if before is None or not still_held(before):
+        return False, before
     with db.atomic():
         deleted = (SelfReading
                    .delete()

@@ -24,7 +24,7 @@ from models import (
     db,
     rome_now,
 )
-from portal import attachments, backoffice
+from portal import attachments, backoffice, holdings
 from portal.acquisition import acquire
 from views import Pager, get_or_404, is_htmx, render_page
 from views.backoffice import (
@@ -185,13 +185,13 @@ def _section_rows(customer, section):
         return Pager(Invoice
                      .select(Invoice, SupplyPoint)
                      .join(SupplyPoint)
-                     .where(SupplyPoint.customer == customer)
+                     .where(Invoice.customer == customer)
                      .order_by(Invoice.date.desc(), Invoice.number.desc()), 25)
     if section == "autoletture":
         return Pager(SelfReading
                      .select(SelfReading, SupplyPoint)
                      .join(SupplyPoint)
-                     .where(SupplyPoint.customer == customer)
+                     .where(SelfReading.customer == customer)
                      .order_by(SelfReading.reading_date.desc(), SupplyPoint.code), 25)
     if section == "ticket":
         return Pager(Ticket.for_customer(customer), 25)
@@ -207,10 +207,11 @@ def customer(code, section):
     """A customer's data, read-only, one section at a time; every view is audited."""
     customer = _customer_or_404(code)
     audit_customer_view(customer, CUSTOMER_SECTIONS[section])
+    points = SupplyPoint.of_customer(customer.id) if section == "dati" else []
     return render_page("backoffice/customer.html", customer=customer, section=section,
                        sections=CUSTOMER_SECTIONS, pager=_section_rows(customer, section),
-                       points=list(customer.supply_points_in_order())
-                       if section == "dati" else [])
+                       points=points, histories={point.id: holdings.history(point)
+                                                 for point in points})
 
 
 @bp.get("/clienti/<code>/fatture/<int:invoice_id>/pdf")

@@ -2,7 +2,7 @@
 from flask import Blueprint, Response, abort, request
 
 from portal import charts, consumption
-from models import BilledConsumption
+from models import BilledConsumption, held_days
 from views import customer_required, render_page, selected_supply_point
 
 bp = Blueprint("consumption", __name__)
@@ -11,8 +11,9 @@ VIEWS = ("grafico", "tabella")
 
 
 def billed_rows(supply_point):
-    """The point's billed periods as tuples, oldest first (a few dozen rows)."""
-    return BilledConsumption.periods_of(supply_point)
+    """The point's billed periods of the customer's holding as tuples, oldest first
+    (a few dozen rows)."""
+    return BilledConsumption.periods_of(supply_point, *held_days(supply_point))
 
 
 def chosen_year(years):

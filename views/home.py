@@ -23,9 +23,10 @@ def index():
     if supply_point is not None:
         now = rome_now()
         summary = dict(
-            latest_invoice=Invoice.latest_for(supply_point),
-            latest_reading=SelfReading.latest_for(supply_point),
-            open_window=ReadingWindow.open_at(supply_point, now),
-            next_window=ReadingWindow.next_after(supply_point, now),
+            latest_invoice=Invoice.latest_for(supply_point, current_user.id),
+            latest_reading=SelfReading.latest_for(supply_point, current_user.id),
         )
+        if not supply_point.is_ceased:
+            summary.update(open_window=ReadingWindow.open_at(supply_point, now),
+                           next_window=ReadingWindow.next_after(supply_point, now))
     return render_page("home/index.html", supply_point=supply_point, **summary)

@@ -21,29 +21,32 @@ PER_PAGE = 12
 
 # The dates of every invoice (an index-only scan: a few hundred at most) give the
 # years and the counts of the filter and the pager in one query.
-_invoice_dates = Prepared(lambda supply_point, since: Invoice
+_invoice_dates = Prepared(lambda supply_point, customer, since: Invoice
                           .select(Invoice.date)
-                          .where((Invoice.supply_point == supply_point) & (Invoice.date >= since)))
-_page_of_all = Prepared(lambda supply_point, since, limit, offset: Invoice
-                        .for_supply_point(supply_point)
+                          .where((Invoice.supply_point == supply_point)
+                                 & (Invoice.customer == customer) & (Invoice.date >= since)))
+_page_of_all = Prepared(lambda supply_point, customer, since, limit, offset: Invoice
+                        .for_supply_point(supply_point, customer)
                         .where(Invoice.date >= since)
                         .limit(limit).offset(offset))
-_page_of_year = Prepared(lambda supply_point, since, first, last, limit, offset: Invoice
-                         .for_supply_point(supply_point)
+_page_of_year = Prepared(lambda supply_point, customer, since, first, last, limit, offset: Invoice
+                         .for_supply_point(supply_point, customer)
                          .where((Invoice.date >= since) & Invoice.date.between(first, last))
                          .limit(limit).offset(offset))
 
 
-def _years_counted(supply_point):
+def _years_counted(supply_point, customer):
     return collections.Counter(day.year for (day,) in
-                               _invoice_dates.tuples(id_of(supply_point), SINCE))
+                               _invoice_dates.tuples(id_of(supply_point), customer, SINCE))
 
 
 class InvoiceListing:
-    """The invoices of one page (newest first) with what the filter and pager need."""
+    """The customer's invoices of the point, one page (newest first), with what the
+    filter and pager need."""
 
-    def __init__(self, supply_point, year=None, page=1):
-        counted = _years_counted(supply_point)
+    def __init__(self, supply_point, customer, year=None, page=1):
+        customer = id_of(customer)
+        counted = _years_counted(supply_point, customer)
         self.years = sorted(counted, reverse=True)
         # A year without invoices (or nonsense) shows every year rather than nothing.
         self.year = year if year in self.years else None
@@ -53,9 +56,9 @@ class InvoiceListing:
         point = supply_point.id
         offset = (self.page - 1) * PER_PAGE
         if self.year is None:
-            self.invoices = _page_of_all(point, SINCE, PER_PAGE, offset)
+            self.invoices = _page_of_all(point, customer, SINCE, PER_PAGE, offset)
         else:
-            self.invoices = _page_of_year(point, SINCE, datetime.date(self.year, 1, 1),
+            self.invoices = _page_of_year(point, customer, SINCE, datetime.date(self.year, 1, 1),
                                           datetime.date(self.year, 12, 31), PER_PAGE, offset)
 
     @property
@@ -74,7 +77,7 @@ def index():
     supply_point = selected_supply_point()
     listing = None
     if supply_point is not None:
-        listing = InvoiceListing(supply_point,
+        listing = InvoiceListing(supply_point, current_user.id,
                                  year=request.args.get("anno", type=int),
                                  page=requested_page())
     return render_page("invoices/index.html", supply_point=supply_point, listing=listing,

@@ -8,7 +8,7 @@ from wtforms.validators import ValidationError
 
 from portal import charts, measurements, timebands
 import models
-from models import rome_now
+from models import held_days, rome_now
 from views import customer_required, render_page, selected_supply_point
 
 bp = Blueprint("measurements", __name__)
@@ -51,16 +51,32 @@ class PeriodForm(Form):
             raise ValidationError("La data «Al» non può precedere la data «Dal».")
 
 
-def period_form():
-    """The Dal/Al filter from the query string; the last 7 days by default."""
-    today = rome_now().date()
-    return PeriodForm(request.args, dal=today - datetime.timedelta(days=DEFAULT_DAYS - 1),
-                      al=today)
+def period_form(supply_point):
+    """The Dal/Al filter from the query string; by default the last 7 days the customer
+    held the point."""
+    last = min(rome_now().date(), held_days(supply_point)[1])
+    return PeriodForm(request.args, dal=last - datetime.timedelta(days=DEFAULT_DAYS - 1),
+                      al=last)
+
+
+def held_range(supply_point, form):
+    """(first, last) day of the asked range inside the customer's holding, or None
+    (with the reason beside «Dal») when none of it is."""
+    held_first, held_last = held_days(supply_point)
+    first, last = max(form.dal.data, held_first), min(form.al.data, held_last)
+    if first > last:
+        held = " ".join(([f"dal {held_first:%d/%m/%Y}"] if supply_point.held_from else [])
+                        + ([f"al {held_last:%d/%m/%Y}"] if supply_point.held_until else []))
+        form.dal.errors = [f"Puoi consultare solo le misure del periodo in cui sei stato "
+                           f"titolare del punto ({held})."]
+        return None
+    return first, last
 
 
 def page_context(supply_point, form, series=None):
     today = rome_now().date()
-    shortcuts = [(label, today - datetime.timedelta(days=days - 1), today)
+    last = min(today, held_days(supply_point)[1])
+    shortcuts = [(label, last - datetime.timedelta(days=days - 1), last)
                  for label, days in (("Ultimi 7 giorni", 7), ("Ultimi 31 giorni", 31),
                                      ("Ultimi 12 mesi", 365))]
     context = dict(supply_point=supply_point, form=form, series=series, shortcuts=shortcuts, today=today,
@@ -88,10 +104,11 @@ def index():
     if not supply_point.is_electricity:
         # The point picker may land here with a gas point: say why there is nothing.
         return render_page("measurements/not_electricity.html", supply_point=supply_point), 404
-    form = period_form()
-    if not form.validate():
+    form = period_form(supply_point)
+    days = form.validate() and held_range(supply_point, form)
+    if not days:
         return render_page("measurements/index.html", **page_context(supply_point, form)), 422
-    series = measurements.measurement_series(supply_point, form.dal.data, form.al.data)
+    series = measurements.measurement_series(supply_point, *days)
     return render_page("measurements/index.html", **page_context(supply_point, form, series))
 
 
@@ -100,11 +117,12 @@ def index():
 def download():
     """The raw interval data of the range as CSV, streamed row by row."""
     supply_point = electricity_point()
-    form = period_form()
-    if not form.validate():
+    form = period_form(supply_point)
+    days = form.validate() and held_range(supply_point, form)
+    if not days:
         return render_template("measurements/index.html",
                                **page_context(supply_point, form)), 422
-    first_day, last_day = form.dal.data, form.al.data
+    first_day, last_day = days
     start = timebands.midnight_timestamp(first_day)
     end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
     query = measurements.interval_rows(supply_point, start, end)

@@ -5,10 +5,10 @@ from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 from wtforms import StringField
 
-from models import ReadingWindow, SelfReading, rome_now
+from models import ReadingWindow, SelfReading, SupplyPoint, rome_now
 from portal.formatting import date_it
 from portal.readings import (READINGS_PER_PAGE, WINDOWS_PER_PAGE, delete_pending, form_notices,
-                             get_for_customer, rows_per_page, submit)
+                             get_for_customer, rows_per_page, still_held, submit)
 from views import (Pager, customer_required, is_htmx, render_page, requested_page,
                    selected_supply_point)
 
@@ -20,6 +20,8 @@ READING_URL = "/autolettura/<int:reading_id>/cancella"
 
 ALREADY_ACQUIRED = ("La lettura del {day} è già stata acquisita e non può più essere "
                     "cancellata.")
+POINT_CEASED = ("La fornitura del punto {code} è cessata: la lettura del {day} non può più "
+                "essere cancellata.")
 
 
 class ReadingForm(FlaskForm):
@@ -33,8 +35,10 @@ def _page_context(supply_point, **extra):
     now = rome_now()
     reading_rows = rows_per_page(request.values.get("righe"), READINGS_PER_PAGE)
     window_rows = rows_per_page(request.values.get("righe_periodi"), WINDOWS_PER_PAGE)
-    readings = Pager.of(SelfReading.count_for(supply_point),
-                        lambda limit, offset: SelfReading.page_for(supply_point, limit, offset),
+    customer = current_user.id
+    readings = Pager.of(SelfReading.count_for(supply_point, customer),
+                        lambda limit, offset: SelfReading.page_for(supply_point, customer,
+                                                                   limit, offset),
                         reading_rows, page=requested_page())
     # Few windows: one query gives the list and the open one.
     not_over = ReadingWindow.not_over(supply_point, now)
@@ -88,6 +92,8 @@ def new():
     supply_point, explanation = _gas_point_or_explanation()
     if explanation is not None:
         return explanation
+    if supply_point.is_ceased:
+        return render_page(PAGE, **_page_context(supply_point))
     return render_page(PAGE, **_page_context(
         supply_point, form=ReadingForm(formdata=None), form_open=True,
         notices=form_notices(supply_point, rome_now())))
@@ -132,7 +138,9 @@ def confirm_delete(reading_id):
     reading = get_for_customer(reading_id, current_user.id)
     if reading is None:
         abort(404)
-    return render_page("readings/delete.html", reading=reading)
+    return render_page("readings/delete.html", reading=reading, deletable=still_held(reading),
+                       refusal=POINT_CEASED.format(code=reading.supply_point.code,
+                                                   day=date_it(reading.reading_date)))
 
 
 @bp.post(READING_URL)
@@ -143,18 +151,22 @@ def delete(reading_id):
     if reading is None:
         abort(404)
     day = date_it(reading.reading_date)
+    refusal = (ALREADY_ACQUIRED.format(day=day) if still_held(reading)
+               else POINT_CEASED.format(code=reading.supply_point.code, day=day))
     if not is_htmx():
         if deleted:
             flash(f"Lettura del {day} cancellata.", "success")
         else:
-            flash(ALREADY_ACQUIRED.format(day=day), "warning")
+            flash(refusal, "warning")
         return redirect(url_for("readings.index", punto=reading.supply_point.code), 303)
     if deleted:
         response = make_response("", 200)
     else:
         # The acquisition got there first: the row shows the truth, the notice says why.
-        flash(ALREADY_ACQUIRED.format(day=day), "warning")
-        response = make_response(render_block(PAGE, "reading_row", reading=reading)
+        flash(refusal, "warning")
+        point = SupplyPoint.get_for_customer(reading.supply_point.code, current_user.id)
+        response = make_response(render_block(PAGE, "reading_row", reading=reading,
+                                              supply_point=point)
                                  + render_block("base.html", "flash", oob=True))
     response.headers["HX-Trigger"] = "readingsChanged"
     return response

@@ -120,12 +120,18 @@ def detail_rows(values):
     return rows
 
 
+def _current(supply_point):
+    """The point is the customer's today: its data are theirs. Once it passed on, the
+    data on file describe the new holder's supply."""
+    return supply_point is not None and not supply_point.is_ceased
+
+
 @bp.get("/dati-tecnici")
 @customer_required
 def technical():
     """Dati Tecnici of the selected supply point, read-only."""
     supply_point = selected_supply_point()
-    rows = detail_rows(supply_point.technical_data) if supply_point else []
+    rows = detail_rows(supply_point.technical_data) if _current(supply_point) else []
     return render_page("supply/technical.html", supply_point=supply_point, rows=rows)
 
 
@@ -134,6 +140,6 @@ def technical():
 def contract():
     """Dati Contrattuali of the selected supply point, read-only."""
     supply_point = selected_supply_point()
-    rows = detail_rows(supply_point.contract_data) if supply_point else []
+    rows = detail_rows(supply_point.contract_data) if _current(supply_point) else []
     return render_page("supply/contract.html", supply_point=supply_point, rows=rows,
                        customer=current_user)

@@ -18,6 +18,7 @@ from models import (
     ReadingWindow,
     SupplyPoint,
 )
+from portal import holdings
 from portal.exchange.kinds import (
     ConsumptionKind,
     CustomersKind,
@@ -39,8 +40,9 @@ def _number_text(value):
     return text[:-2] if text.endswith(".0") else text
 
 
-def _export_rows(kind, files_dir, out_dir):
-    """(header, rows) of one kind; rows is an iterator (measurements are many)."""
+def _export_rows(kind, files_dir, out_dir, round_=1):
+    """(header, rows) of one kind; rows is an iterator (measurements are many).
+    Supply points come in rounds, one per holder (see export_all)."""
     if kind == "customers":
         header = list(CustomersKind.columns)
         query = Customer.select().order_by(Customer.code)
@@ -55,21 +57,27 @@ def _export_rows(kind, files_dir, out_dir):
             extras.update(contract)
         extras = sorted(extras)
         header = list(SupplyPointsKind.columns) + extras
-        query = (SupplyPoint
-                 .select(SupplyPoint, Customer.code)
-                 .join(Customer)
-                 .order_by(SupplyPoint.code))
+        query = SupplyPoint.select().order_by(SupplyPoint.code)
+        codes = dict(Customer.select(Customer.id, Customer.code).tuples())
+        history = holdings.holdings_by_point()
 
         def points():
+            # Round n holds the n-th holder of each point that had one: the first
+            # round creates the points, each later one is a change of holder.
             for point in query.iterator():
+                holding = history[point.id][round_ - 1] if len(history[point.id]) >= round_ else None
+                if holding is None:
+                    continue
                 data = {**point.technical_data, **point.contract_data}
-                yield ([point.code, point.customer.code, point.commodity, point.pdr_pod,
+                yield ([point.code, codes[holding.customer_id], point.commodity, point.pdr_pod,
                         point.address, point.meter_serial, int(point.has_corrector),
-                        point.meter_digits, _number_text(point.expected_annual_consumption)]
+                        point.meter_digits, _number_text(point.expected_annual_consumption),
+                        holding.start_date.isoformat() if holding.start_date else ""]
                        + [data.get(name, "") for name in extras])
         return header, points()
     if kind == "invoices":
         header = list(InvoicesKind.columns)
+        codes = dict(Customer.select(Customer.id, Customer.code).tuples())
         query = (Invoice
                  .select(Invoice, SupplyPoint.code)
                  .join(SupplyPoint)
@@ -80,7 +88,8 @@ def _export_rows(kind, files_dir, out_dir):
                 yield [invoice.number, invoice.supply_point.code, invoice.date.isoformat(),
                        invoice.period_start.isoformat(), invoice.period_end.isoformat(),
                        f"{invoice.amount:.2f}", invoice.due_date.isoformat(), int(invoice.paid),
-                       _export_file(invoice.pdf_path, files_dir, out_dir)]
+                       _export_file(invoice.pdf_path, files_dir, out_dir),
+                       codes.get(invoice.customer_id, "")]
         return header, invoices()
     if kind == "consumption":
         header = list(ConsumptionKind.columns)
@@ -156,15 +165,27 @@ def export_all(out_dir):
     written = {}
     for kind in EXPORTED_KINDS:
         header, rows = _export_rows(kind, files_dir, out_dir)
-        count = 0
-        partial = out_dir / f".{kind}.csv.part"
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, delimiter=SEPARATOR, lineterminator="\n")
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow(row)
-                count += 1
-        # Renamed only when complete: a drop folder never sees half a file.
-        os.replace(partial, out_dir / f"{kind}.csv")
-        written[kind] = count
+        written[kind] = _write(out_dir, f"{kind}.csv", header, rows)
+    # A point that changed hands: supply_points_02.csv holds its second holder,
+    # _03 its third...; import-dir reads them in that order, after supply_points.csv.
+    rounds = max((len(point_holdings) for point_holdings in holdings.holdings_by_point().values()),
+                 default=1)
+    for round_ in range(2, rounds + 1):
+        header, rows = _export_rows("supply_points", files_dir, out_dir, round_)
+        written["supply_points"] += _write(out_dir, f"supply_points_{round_:02d}.csv", header, rows)
     return written
+
+
+def _write(out_dir, name, header, rows):
+    """Write one CSV of the contract; return its number of lines."""
+    count = 0
+    partial = out_dir / f".{name}.part"
+    with open(partial, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, delimiter=SEPARATOR, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    # Renamed only when complete: a drop folder never sees half a file.
+    os.replace(partial, out_dir / name)
+    return count

@@ -17,6 +17,7 @@ from peewee import (
     SqliteDatabase,
     TextField,
     Value,
+    chunked,
     fn,
 )
 
@@ -25,12 +26,14 @@ from models import (
     BilledConsumption,
     Customer,
     Document,
+    Holding,
     Invoice,
     Measurement,
     ReadingWindow,
     SelfReading,
     SupplyPoint,
 )
+from portal import holdings
 from portal.exchange.files import safe_file_name
 from portal.exchange.values import (
     REQUIRED,
@@ -337,6 +340,7 @@ class SupplyPointsKind(Kind):
         "has_corrector": Column(parse_bool, required=False, blank=False),
         "meter_digits": Column(integer_between(3, 12), required=False, blank=5),
         "expected_annual_consumption": Column(parse_quantity, required=False, blank=None),
+        "holder_since": Column(parse_date, required=False, blank=None),
     }
     fields = ("code", "customer", "commodity", "pdr_pod", "address", "meter_serial",
               "has_corrector", "meter_digits", "expected_annual_consumption",
@@ -365,8 +369,18 @@ class SupplyPointsKind(Kind):
                 names.append(name)
         return names
 
+    def staging_fields(self):
+        return super().staging_fields() + [("holder_since", DateField(null=True))]
+
     def start(self):
         self.load_customers()
+        self.today = models.rome_now().date()
+        # The open holding of every point: (customer id, start day).
+        self.holders = {code: (customer_id, start) for code, customer_id, start in
+                        SupplyPoint.select(SupplyPoint.code, Holding.customer, Holding.start_date)
+                        .join(Holding, on=(Holding.supply_point == SupplyPoint.id))
+                        .where(Holding.end_date.is_null())
+                        .tuples().iterator()}
 
     def build(self, values, problems):
         customer_id = None
@@ -375,6 +389,18 @@ class SupplyPointsKind(Kind):
             if customer_id is None:
                 problems.append(("customer_code", f"no customer {values['customer_code']} "
                                                   "(import customers first)"))
+        since = values["holder_since"]
+        if since is not None and since > self.today:
+            problems.append(("holder_since", f"{since:%d/%m/%Y} is in the future: import the "
+                                             "change of holder once it has happened"))
+        current = self.holders.get(values["code"])
+        if current is not None and customer_id is not None and current[0] != customer_id:
+            # A change of holder: the new holding starts on holder_since, else today.
+            since = since or self.today
+            if current[1] is not None and since <= current[1]:
+                problems.append(("holder_since", f"{since:%d/%m/%Y} is not after "
+                                                 f"{current[1]:%d/%m/%Y}, when the current "
+                                                 "holder's holding started"))
         commodity, pdr_pod = values["commodity"], values["pdr_pod"]
         if commodity == SupplyPoint.GAS and pdr_pod and not _PDR.match(pdr_pod):
             problems.append(("pdr_pod", f"'{shown(pdr_pod)}' is not a PDR: expected 14 digits"))
@@ -387,7 +413,26 @@ class SupplyPointsKind(Kind):
         return (values["code"], customer_id, commodity, pdr_pod, values["address"],
                 values["meter_serial"], values["has_corrector"], values["meter_digits"],
                 values["expected_annual_consumption"], json_field.db_value(values["tech"]),
-                json_field.db_value(values["contract"]))
+                json_field.db_value(values["contract"]), since)
+
+    def merge(self, staging, counts):
+        """Upsert the points, then their holdings: a new point's first holding, and for
+        a point under another customer code the change of holder."""
+        lines = list(staging
+                     .select(staging.code, staging.customer, staging.holder_since)
+                     .where(staging.line > 0)
+                     .tuples().iterator())
+        super().merge(staging, counts)
+        ids = dict(SupplyPoint.select(SupplyPoint.code, SupplyPoint.id).tuples().iterator())
+        first = [(ids[code], customer_id, since) for code, customer_id, since in lines
+                 if code not in self.holders]
+        for batch in chunked(first, 500):
+            Holding.insert_many(batch, fields=[Holding.supply_point, Holding.customer,
+                                               Holding.start_date]).execute()
+        for code, customer_id, since in lines:
+            current = self.holders.get(code)
+            if current is not None and current[0] != customer_id:
+                holdings.hand_over(ids[code], customer_id, since or self.today)
 
     def read(self, row):
         """The contract's columns, plus the tech_*/contract_* values as two dicts
@@ -422,17 +467,38 @@ class InvoicesKind(Kind):
         "due_date": Column(parse_date),
         "paid": Column(parse_bool, required=False, blank=False),
         "pdf": Column(str, required=False, blank=None),
+        "customer_code": Column(parse_customer_code, required=False, blank=None),
     }
     fields = ("number", "supply_point", "date", "period_start", "period_end", "amount",
-              "due_date", "paid", "pdf_path")
+              "due_date", "paid", "pdf_path", "customer")
     key = ("number",)
-    updates = {"supply_point_code": ("supply_point",), "pdf": ("pdf_path",)}
+    updates = {"supply_point_code": ("supply_point",), "pdf": ("pdf_path",),
+               "customer_code": ("customer",)}
 
     def start(self):
         self.load_points()
+        self.load_customers()
+        self.holdings = holdings.holdings_by_point()
+
+    def holder(self, values, point, problems):
+        """The invoice's holder: its customer_code, which must have held the point,
+        else whoever held the point when the billed period started."""
+        point_holdings = self.holdings.get(point[0], [])
+        code = values["customer_code"]
+        if code is None:
+            return holdings.holder_on(point_holdings, values["period_start"]
+                                      or values["date"] or models.rome_now().date())
+        customer_id = self.customers.get(code)
+        if customer_id is None:
+            problems.append(("customer_code", f"no customer {code} (import customers first)"))
+        elif all(holding.customer_id != customer_id for holding in point_holdings):
+            problems.append(("customer_code", f"customer {code} never held supply point "
+                                              f"{values['supply_point_code']}"))
+        return customer_id
 
     def build(self, values, problems):
         point = self.supply_point(values, problems)
+        customer_id = point and self.holder(values, point, problems)
         self.check_period(values, problems)
         pdf_path = None
         if values["pdf"] is not None:
@@ -448,7 +514,7 @@ class InvoicesKind(Kind):
                         self.files.stage(source, pdf_path)
         return (values["number"], point and point[0], values["date"], values["period_start"],
                 values["period_end"], values["amount"], values["due_date"], values["paid"],
-                pdf_path)
+                pdf_path, customer_id)
 
     def updated_value(self, target):
         if target is Invoice.pdf_path:
