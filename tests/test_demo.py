@@ -12,7 +12,7 @@ from stdnum.it import codicefiscale, iva
 
 from portal.demo import common, people, small
 import models
-from portal import passwords
+from portal import holdings, passwords
 from conftest import database_url_for, drop_schemas
 from models import (
     BilledConsumption,
@@ -87,7 +87,7 @@ def test_summary_counts_every_table_and_the_log_tells_how_to_demo(data):
                      Form, ReadingWindow, SelfReading, Ticket, TicketMessage)
     assert data["summary"] == {model.__name__: model.select().count() for model in models_filled}
     assert any("invoices" in line for line in data["log"])
-    identities = "\n".join(data["log"][-2:])
+    identities = "\n".join(data["log"][-3:])
     assert f"customer 123456 ROSSI MARIO, codice fiscale {people.HOUSEHOLD_TAX_CODE}" in identities
     assert f"partita IVA {people.COMPANY_TAX_CODE}: password {common.DEMO_PASSWORD}" in identities
 
@@ -195,8 +195,8 @@ def test_invoices_span_2014_to_today_with_sequential_numbers(data):
 
 
 def test_households_are_billed_every_two_months_and_companies_monthly(data):
-    household = list(Invoice.for_supply_point(_point("PR002874")))
-    company = list(Invoice.for_supply_point(_point("PR004412")))
+    household = list(Invoice.for_supply_point(_point("PR002874"), _point("PR002874").customer))
+    company = list(Invoice.for_supply_point(_point("PR004412"), _point("PR004412").customer))
     def lengths(invoices):
         return {(invoice.period_end - invoice.period_start).days + 1 for invoice in invoices}
 
@@ -214,7 +214,7 @@ def test_most_invoices_have_a_pdf_with_the_customer_code_under_the_number(data):
     for invoice in with_pdf[::97]:
         assert re.fullmatch(r"invoices/\d{4}/FT\d{4}-\d{6}\.pdf", invoice.pdf_path)
         assert (data["files"] / invoice.pdf_path).read_bytes().startswith(b"%PDF")
-    latest = Invoice.for_supply_point(_point("PR002874")).first()
+    latest = Invoice.for_supply_point(_point("PR002874"), _point("PR002874").customer).first()
     content = (data["files"] / latest.pdf_path).read_bytes()
     heading = f"(Fattura n. {latest.number} del {latest.date:%d/%m/%Y}) Tj".encode()
     code = b"(Codice cliente: 123456) Tj"
@@ -289,7 +289,7 @@ def test_self_readings_are_consistent_meter_positions(data):
     today = data["today"]
     statuses = {status for (status,) in SelfReading.select(SelfReading.status).distinct().tuples()}
     assert statuses == {SelfReading.PENDING, SelfReading.ACQUIRED}
-    guide = list(SelfReading.for_supply_point(_point("PR002874")))
+    guide = list(SelfReading.for_supply_point(_point("PR002874"), _point("PR002874").customer))
     assert guide[0].is_pending and guide[0].reading_date < today
     assert all(reading.reading_date != today for reading in guide)
     assert len(guide) >= 12
@@ -298,8 +298,10 @@ def test_self_readings_are_consistent_meter_positions(data):
     rejected = SelfReading.get(SelfReading.outcome == "scartata")
     assert rejected.outcome_reason == "Lettura inferiore alla precedente"
     for point in SupplyPoint.select().where(SupplyPoint.commodity == "gas"):
-        readings = [reading for reading in SelfReading.for_supply_point(point)
-                    if reading.outcome != "scartata"][::-1]
+        # The meter runs on across a change of holder: every holder's readings.
+        readings = [reading for reading in SelfReading.select()
+                    .where(SelfReading.supply_point == point).order_by(SelfReading.reading_date)
+                    if reading.outcome != "scartata"]
         for earlier, later in zip(readings, readings[1:]):
             assert earlier.meter_reading <= later.meter_reading
             if point.has_corrector:
@@ -402,7 +404,31 @@ def test_the_same_seed_gives_the_same_data(data, tmp_path):
     full = _read_back(data["files"])
     # Skipping PDFs and measurements changes nothing else, files included.
     assert _quick_generation(tmp_path / "same", data["today"]) == full
-    # The two fixed customers stay, everybody else changes with the seed.
-    other = _quick_generation(tmp_path / "other", data["today"], seed=1, customers=3)
+    # The fixed customers stay, everybody else changes with the seed.
+    other = _quick_generation(tmp_path / "other", data["today"], seed=1, customers=4)
     assert {code for code, *_ in other["customers"]} & {code for code, *_ in full["customers"]} \
-        == {"123456", "654321"}
+        == set(common.FIXED_CUSTOMERS)
+
+
+def test_one_point_changed_holder(data):
+    """PR004413 was BIANCHI LUCIA's until HANDOVER_MONTHS ago, then 654321's: each
+    invoice, its PDF and each reading belong to who held the point then."""
+    point = _point(common.HANDOVER_POINT)
+    previous = Customer.get(Customer.code == common.PREVIOUS_HOLDER_CODE)
+    since = common._add_months(data["today"].replace(day=1), -common.HANDOVER_MONTHS)
+    history = [(holding.customer.code, holding.start_date, holding.end_date)
+               for holding in holdings.history(point)]
+    assert history == [(common.PREVIOUS_HOLDER_CODE, None, since),
+                       (common.COMPANY_CODE, since, None)]
+    theirs = list(Invoice.for_supply_point(point, previous))
+    ours = list(Invoice.for_supply_point(point, point.customer))
+    assert theirs and ours
+    assert all(invoice.period_start < since for invoice in theirs)
+    assert all(invoice.period_start >= since for invoice in ours)
+    for invoice, name in ((theirs[0], b"BIANCHI LUCIA"), (ours[-1], b"TERMOMECCANICA")):
+        if invoice.pdf_path:
+            assert name in (data["files"] / invoice.pdf_path).read_bytes()
+    readings = list(SelfReading.select().where(SelfReading.supply_point == point))
+    assert {reading.customer_id == previous.id for reading in readings} == {True, False}
+    assert all((reading.reading_date < since) == (reading.customer_id == previous.id)
+               for reading in readings)

@@ -99,7 +99,7 @@ def test_sample_customers_have_gas_measured_electricity_and_pdfs(data):
         customer = Customer.get(Customer.code == code)
         for point_code in (gas, electricity):
             point = SupplyPoint.get(SupplyPoint.code == point_code)
-            newest = list(Invoice.for_supply_point(point).limit(6))
+            newest = list(Invoice.for_supply_point(point, customer).limit(6))
             assert all(invoice.pdf_path for invoice in newest)
             assert all((files / invoice.pdf_path).read_bytes()[:5] == b"%PDF-"
                        for invoice in newest)

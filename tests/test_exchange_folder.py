@@ -1,5 +1,6 @@
 """`flask import-dir` (the nightly drop folder) and `flask export-all` (the demo
 database rebuilt through the importer)."""
+import datetime
 import fcntl
 import hashlib
 import shutil
@@ -13,6 +14,7 @@ from models import (
     BilledConsumption,
     Customer,
     Document,
+    Holding,
     Invoice,
     Measurement,
     ReadingWindow,
@@ -166,9 +168,14 @@ def billing_data(files_dir):
                                        point.meter_digits, point.expected_annual_consumption,
                                        point.technical_data, point.contract_data)
                           for point in SupplyPoint.select()},
-        "invoices": {invoice.number: (invoice.supply_point.code, invoice.date, invoice.period_start,
+        "invoices": {invoice.number: (invoice.supply_point.code, invoice.customer.code,
+                                      invoice.date, invoice.period_start,
                                       invoice.period_end, invoice.amount, invoice.due_date,
                                       invoice.paid, invoice.pdf_path) for invoice in Invoice.select()},
+        # The holders over time, in order (the demo's PR004413 changed hands).
+        "holdings": sorted((holding.supply_point.code, holding.customer.code, holding.start_date
+                            or datetime.date.min, holding.end_date or datetime.date.max)
+                           for holding in Holding.select()),
         "consumption": {(row.supply_point.code, row.period_start): (
             row.period_end, row.energy_f1, row.energy_f2, row.energy_f3, row.energy_total,
             row.max_power, row.unit) for row in BilledConsumption.select()},
@@ -191,7 +198,7 @@ def billing_data(files_dir):
 def round_trip(app, runner, tmp_path, measurements):
     from portal.demo import small
     files_dir = Path(app.config["FILES_DIR"])
-    small.generate(files_dir, seed=11, customers=2, pdfs=not measurements,
+    small.generate(files_dir, seed=11, customers=3, pdfs=not measurements,
                    measurements=measurements, log=lambda message: None)
     original = billing_data(files_dir)
     export = tmp_path / "export"

@@ -11,7 +11,12 @@ from portal.formatting import number_it
 DEMO_PASSWORD = "Collesalvetti-2015"
 HOUSEHOLD_CODE = "123456"  # not registered yet: for the registration demo
 COMPANY_CODE = "654321"  # registered, password DEMO_PASSWORD
-FIXED_CUSTOMERS = (HOUSEHOLD_CODE, COMPANY_CODE)
+# Registered, password DEMO_PASSWORD: held gas point HANDOVER_POINT until it passed to
+# COMPANY_CODE (a subentro) HANDOVER_MONTHS months ago.
+PREVIOUS_HOLDER_CODE = "246810"
+HANDOVER_POINT = "PR004413"
+HANDOVER_MONTHS = 8
+FIXED_CUSTOMERS = (HOUSEHOLD_CODE, COMPANY_CODE, PREVIOUS_HOLDER_CODE)
 GUIDE_SUPPLY_POINT = "PR002874"  # the gas point of the customer guide's screenshots
 # The portal shows invoices since 2014 (customer guide, "Elenco fatture").
 FIRST_BILLING_MONTH = datetime.date(2014, 1, 1)

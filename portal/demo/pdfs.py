@@ -95,7 +95,7 @@ def _label_values(pdf, y, rows):
 def _invoice_pdf(invoice, company_name):
     """One A4 page laid out like an Italian bill."""
     point = invoice.point
-    customer = point.customer
+    customer = invoice.customer
     pdf = _new_pdf(f"Fattura {invoice.number}", invoice.date, company_name)
     _letterhead(pdf, company_name)
     # The customer code goes right under number and date: the customer guide tells

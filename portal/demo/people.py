@@ -175,3 +175,5 @@ COMPANY_VAT = _partita_iva(1843270, "049")
 # The fixed customers' tax codes, for the README and the tests.
 HOUSEHOLD_TAX_CODE = _codice_fiscale("ROSSI", "MARIO", datetime.date(1968, 4, 12), False, "E625")
 COMPANY_TAX_CODE = _partita_iva(1487305, "049")
+PREVIOUS_HOLDER_TAX_CODE = _codice_fiscale("BIANCHI", "LUCIA", datetime.date(1974, 9, 23), True,
+                                           "E625")

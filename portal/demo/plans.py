@@ -94,7 +94,14 @@ class _CustomerPlan:
     previous_login_at: datetime.datetime | None = None
     last_login_at: datetime.datetime | None = None
     points: list = field(default_factory=list)
+    # Points the customer held once and passed on.
+    previous_points: list = field(default_factory=list)
     id: int | None = None
+
+    @property
+    def contract_points(self):
+        """The points of the customer's contract: held today, else held once."""
+        return self.points or self.previous_points
 
 
 @dataclass
@@ -117,6 +124,9 @@ class _PointPlan:
     technical_data: dict = field(default_factory=dict)
     contract_data: dict = field(default_factory=dict)
     id: int | None = None
+    # A point that changed hands: previous_holder held it until holder_since.
+    previous_holder: "_CustomerPlan | None" = None
+    holder_since: datetime.date | None = None
     # Filled by _plan_consumption: energy per month (keyed by the 1st of the month),
     # electricity band shares per month, the meter's starting positions and the
     # ratio between billed Smc and the m3 the meter counts.
@@ -136,6 +146,12 @@ class _PointPlan:
     def first_billed_month(self):
         return max(common.FIRST_BILLING_MONTH, self.contract_start.replace(day=1))
 
+    def holder_on(self, day):
+        """The customer who held the point on `day`."""
+        if self.previous_holder is not None and day < self.holder_since:
+            return self.previous_holder
+        return self.customer
+
 
 @dataclass
 class _InvoicePlan:
@@ -152,6 +168,12 @@ class _InvoicePlan:
     with_pdf: bool
     number: str = ""
     paid: bool = True
+
+    @property
+    def customer(self):
+        """The holder the invoice is addressed to: who held the point when its period
+        started (periods are split at a change of holder)."""
+        return self.point.holder_on(self.period_start)
 
     @property
     def due_date(self):

@@ -15,12 +15,12 @@ from portal.formatting import date_it, money
 def _plan_documents(customer, invoices_by_customer, today, rng):
     """1-3 letters: the contract, often a price change notice, a payment plan for
     customers who pay late."""
-    first_point = min(customer.points, key=lambda point: point.contract_start)
+    first_point = min(customer.contract_points, key=lambda point: point.contract_start)
     signed = first_point.contract_start - datetime.timedelta(days=rng.randint(15, 40))
     commodities = " e ".join(sorted({"gas naturale" if point.is_gas else "energia elettrica"
-                                     for point in customer.points}))
+                                     for point in customer.contract_points}))
     point_list = ", ".join(f"{point.code} ({'PDR' if point.is_gas else 'POD'} {point.pdr_pod})"
-                           for point in customer.points)
+                           for point in customer.contract_points)
     documents = [plans._DocumentPlan(
         customer, "Contratto di fornitura", signed,
         f"Contratto di fornitura di {commodities}",
@@ -100,6 +100,7 @@ def _plan_self_readings(point, today, rng):
             acquired_at = submitted + datetime.timedelta(minutes=rng.randint(3, 32))
         rows.append({
             "supply_point": point.id,
+            "customer": point.holder_on(day).id,
             "reading_date": day,
             "meter_reading": int(point.meter_base + consumed / point.volume_factor),
             "corrector_reading": corrector,

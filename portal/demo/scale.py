@@ -275,7 +275,8 @@ def _invoice_plans(point, today, rng, periods, pdf_count):
 # Generation
 # ---------------------------------------------------------------------------
 
-_INVOICE_FIELDS = [Invoice.number, Invoice.supply_point, Invoice.date, Invoice.period_start,
+_INVOICE_FIELDS = [Invoice.number, Invoice.supply_point, Invoice.customer, Invoice.date,
+                   Invoice.period_start,
                    Invoice.period_end, Invoice.amount, Invoice.due_date, Invoice.paid,
                    Invoice.pdf_path]
 _CONSUMPTION_FIELDS = [BilledConsumption.supply_point, BilledConsumption.period_start,
@@ -285,7 +286,7 @@ _CONSUMPTION_FIELDS = [BilledConsumption.supply_point, BilledConsumption.period_
                        BilledConsumption.unit]
 _MEASUREMENT_FIELDS = [Measurement.supply_point, Measurement.timestamp,
                        Measurement.active_energy_kwh, Measurement.power_kw]
-_READING_FIELDS = [SelfReading.supply_point, SelfReading.reading_date,
+_READING_FIELDS = [SelfReading.supply_point, SelfReading.customer, SelfReading.reading_date,
                    SelfReading.meter_reading, SelfReading.corrector_reading, SelfReading.status,
                    SelfReading.submitted_at, SelfReading.acquired_at, SelfReading.outcome,
                    SelfReading.outcome_reason]
@@ -330,12 +331,16 @@ class _Generator:
         self.codes = _ScaleCodes(rng, size.supply_points)
         fixed = [self._fixed(customer) for customer in
                  supply._fixed_customers(self.codes, rng, self.today)]
+        scaled = {point.code: point for customer in fixed for point in customer.points}
+        for customer in fixed:
+            customer.previous_points = [scaled[point.code] for point in customer.previous_points]
         others = size.customers - len(fixed)
         two_points = size.supply_points - sum(len(c.points) for c in fixed) - others
         if not 0 <= two_points <= others:
             raise ValueError(f"{size}: every customer needs one or two supply points")
         self.two_point = set(rng.sample(range(others), two_points))
-        codes = [str(code) for code in rng.sample(range(100000, 1000000), others + 2)
+        codes = [str(code) for code in rng.sample(range(100000, 1000000),
+                                                  others + len(common.FIXED_CUSTOMERS))
                  if str(code) not in common.FIXED_CUSTOMERS][:others]
         self.used_tax_codes = {customer.tax_code for customer in fixed}
         # The measured points: the fixed customers' electricity points, then those of
@@ -402,6 +407,7 @@ class _Generator:
                          .tuples())
         for point in points:
             point.id = point_ids[point.code]
+        writes._insert_holdings(points)
         self._measurements(customers)
         invoices = self._invoices(points)
         self._documents(customers, invoices)
@@ -434,7 +440,7 @@ class _Generator:
                     writes._write(self.files_dir, pdf_path,
                                   pdfs._invoice_pdf(invoice, self.company_name))
                     self.pdfs += 1
-                invoice_rows.append((invoice.number, point.id, invoice.date,
+                invoice_rows.append((invoice.number, point.id, invoice.customer.id, invoice.date,
                                      invoice.period_start, invoice.period_end, invoice.total,
                                      invoice.due_date, invoice.paid, pdf_path))
                 f1, f2, f3 = invoice.bands or (None, None, None)
@@ -452,7 +458,7 @@ class _Generator:
         rng = self.rng["documents"]
         rows = []
         for customer in customers:
-            first_start = min(point.contract_start for point in customer.points)
+            first_start = min(point.contract_start for point in customer.contract_points)
             rows.append((customer.id, GENERAL_TERMS_TITLE, first_start, GENERAL_TERMS))
             if customer.sample:
                 for document in records._plan_documents(customer, invoices_by_customer,

@@ -23,8 +23,9 @@ def generate(files_dir, *, seed=DEFAULT_SEED, today=None, customers=50,
     started = time.perf_counter()
     files_dir = Path(files_dir)
     today = today or models.rome_now().date()
-    if customers < 2:
-        raise ValueError("customers must be at least 2: the two fixed demo customers.")
+    if customers < len(common.FIXED_CUSTOMERS):
+        raise ValueError(f"customers must be at least {len(common.FIXED_CUSTOMERS)}: the fixed "
+                         "demo customers.")
     master = random.Random(seed)
     # One stream per step: skipping PDFs or measurements cannot shift the others.
     rng = {step: random.Random(master.getrandbits(64))

@@ -260,8 +260,9 @@ def _company_points(codes, rng, company, gas_range, power_range, today):
 
 
 def _fixed_customers(codes, rng, today):
-    """123456 (household, not registered) and 654321 (company, registered): codes,
-    names, tax codes, addresses and supply points are the same for every seed."""
+    """123456 (household, not registered), 654321 (company, registered) and 246810
+    (registered, the previous holder of the company's PR004413): codes, names, tax
+    codes, addresses and supply points are the same for every seed."""
     rossi = plans._CustomerPlan(
         code=common.HOUSEHOLD_CODE,
         name="ROSSI MARIO",
@@ -308,7 +309,30 @@ def _fixed_customers(codes, rng, today):
         _power_point(codes, rng, company, company.address, 65000, "Altri usi", True,
                      datetime.date(2013, 1, 1), code="PR004412", contracted_kw=30.0),
     ]
-    return [rossi, company]
+    registered, previous, last = (today - datetime.timedelta(days=days) for days in (1650, 260, 40))
+    bianchi = plans._CustomerPlan(
+        code=common.PREVIOUS_HOLDER_CODE,
+        name="BIANCHI LUCIA",
+        tax_code=people.PREVIOUS_HOLDER_TAX_CODE,
+        is_company=False,
+        address="VIA GRANDE 118 - 57123 LIVORNO (LI)",
+        comune=people._COMUNI_BY_NAME["LIVORNO"],
+        phone="0586 884120",
+        email="lucia.bianchi@example.it",
+        payment_method=plans.SDD,
+        registered_at=common._utc(registered, 18, 5),
+        previous_login_at=common._utc(previous, 20, 12),
+        last_login_at=common._utc(last, 9, 40),
+    )
+    # The shop Lucia Bianchi ran until TERMOMECCANICA took the premises over (subentro).
+    shop = _gas_point(codes, rng, company, "VIA DEL PORTO 7 - 57014 COLLESALVETTI (LI)", 1500,
+                      "Altri usi", True, datetime.date(2014, 3, 1), code=common.HANDOVER_POINT,
+                      has_corrector=False, use_category="C1")
+    shop.previous_holder = bianchi
+    shop.holder_since = common._add_months(today.replace(day=1), -common.HANDOVER_MONTHS)
+    company.points.append(shop)
+    bianchi.previous_points.append(shop)
+    return [rossi, company, bianchi]
 
 
 def _plan_customers(rng, count, today):

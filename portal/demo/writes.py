@@ -6,6 +6,7 @@ from models import (
     Customer,
     Document,
     Form,
+    Holding,
     Invoice,
     Measurement,
     SelfReading,
@@ -62,7 +63,9 @@ def _identity_line(customer):
     kind = "partita IVA" if customer.is_company else "codice fiscale"
     access = (f"password {common.DEMO_PASSWORD}" if customer.registered_at
               else "not registered (try the registration)")
-    points = ", ".join(point.code for point in customer.points)
+    points = ", ".join(point.code for point in customer.points) or "none today"
+    points += "".join(f"; held {point.code} until {point.holder_since:%d/%m/%Y}"
+                      for point in customer.previous_points)
     return (f"customer {customer.code} {customer.name}, {kind} {customer.tax_code}: {access}; "
             f"supply points {points}")
 
@@ -78,7 +81,21 @@ def _insert_customers(planned):
     point_ids = dict(SupplyPoint.select(SupplyPoint.code, SupplyPoint.id).tuples())
     for point in points:
         point.id = point_ids[point.code]
+    _insert_holdings(points)
     return len(planned), len(points)
+
+
+def _insert_holdings(points):
+    """Each point's holdings: one since its first data, two for a point that changed hands."""
+    rows = []
+    for point in points:
+        if point.previous_holder is None:
+            rows.append((point.id, point.customer.id, None, None))
+        else:
+            rows += [(point.id, point.previous_holder.id, None, point.holder_since),
+                     (point.id, point.customer.id, point.holder_since, None)]
+    return common._insert(Holding, rows, [Holding.supply_point, Holding.customer,
+                                          Holding.start_date, Holding.end_date])
 
 
 def _insert_measurements(planned, today, rng, insert):
@@ -109,15 +126,15 @@ def _insert_invoices(points, today, rng, files_dir, company_name, with_pdfs):
             pdf_path = f"invoices/{invoice.date.year}/{invoice.number}.pdf"
             _write(files_dir, pdf_path, pdfs._invoice_pdf(invoice, company_name))
             pdf_count += 1
-        invoice_rows.append((invoice.number, point.id, invoice.date, invoice.period_start,
-                             invoice.period_end, invoice.total, invoice.due_date, invoice.paid,
-                             pdf_path))
+        invoice_rows.append((invoice.number, point.id, invoice.customer.id, invoice.date,
+                             invoice.period_start, invoice.period_end, invoice.total,
+                             invoice.due_date, invoice.paid, pdf_path))
         f1, f2, f3 = invoice.bands or (None, None, None)
         consumption_rows.append((point.id, invoice.period_start, invoice.period_end, f1, f2, f3,
                                  float(invoice.energy), invoice.max_power,
                                  "Smc" if point.is_gas else "kWh"))
     common._insert(Invoice, invoice_rows, [
-        Invoice.number, Invoice.supply_point, Invoice.date, Invoice.period_start,
+        Invoice.number, Invoice.supply_point, Invoice.customer, Invoice.date, Invoice.period_start,
         Invoice.period_end, Invoice.amount, Invoice.due_date, Invoice.paid, Invoice.pdf_path])
     common._insert(BilledConsumption, consumption_rows, [
         BilledConsumption.supply_point, BilledConsumption.period_start,
@@ -130,7 +147,7 @@ def _insert_invoices(points, today, rng, files_dir, company_name, with_pdfs):
 def _insert_documents(planned, invoices, today, rng, files_dir, company_name):
     invoices_by_customer = {}
     for invoice in invoices:
-        invoices_by_customer.setdefault(invoice.point.customer.code, []).append(invoice)
+        invoices_by_customer.setdefault(invoice.customer.code, []).append(invoice)
     rows = []
     for customer in planned:
         for document in records._plan_documents(customer, invoices_by_customer, today, rng):
