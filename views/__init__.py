@@ -73,8 +73,11 @@ def htmx_redirect(location, status=303):
 
 
 def is_safe_next(target):
-    """Only a local path may follow login: no scheme, no host, no `//` or `\\` tricks."""
+    """Only a local path may follow login: no scheme, no host, no `//` or `\\` tricks,
+    and no control character (a CR or LF cannot go into the Location header)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ord(character) < 0x20 or ord(character) == 0x7f for character in target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and "\\" not in target
