@@ -141,3 +141,14 @@ def test_plain_http_keeps_an_ordinary_cookie(tmp_path):
 
 def test_company_name_is_shown(client):
     assert "Energia Colline Toscane S.p.A." in client.get("/login").text
+
+
+def test_demo_refuses_to_run_in_production(tmp_path):
+    """The demo's admin has a password published in the README: never in production."""
+    application = make_app(tmp_path, PRODUCTION=True)
+    result = application.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code != 0
+    assert "does not run with PRODUCTION=1" in result.output
+    with application.app_context():
+        assert models.Customer.select().count() == 0
+        assert models.Operator.select().count() == 0
