@@ -48,6 +48,12 @@ SETTINGS = (
     Setting("BASE_URL", str, "http://127.0.0.1:5000",
             "public address used in e-mail links (never the request's Host header); "
             "`https://` turns on Secure `__Host-` cookies and HSTS"),
+    Setting("TRUSTED_PROXIES", int, 0,
+            "how many reverse proxies in front of the portal append to `X-Forwarded-For` "
+            "and set `X-Forwarded-Proto` (Werkzeug's ProxyFix); the client address of "
+            "rate limits and the audit log comes from them. `0`: the headers are ignored "
+            "(serving directly); `1` behind the README's single TLS proxy. Never more "
+            "than the proxies really there: a client could forge the extra addresses"),
     Setting("FILES_DIR", str, "{instance}/files", "invoice PDFs, documents, forms, ticket attachments"),
     Setting("OUTBOX_DIR", str, "{instance}/outbox", "`.eml` files when no mail server is configured"),
     Setting("EXPORT_DIR", str, "{instance}/exports", "self-reading export files for the billing system"),
