@@ -617,6 +617,18 @@ class AuditLog(BaseModel):
     class Meta:
         indexes = ((("customer", "at"), False),)
 
+    @classmethod
+    def email_changes_since(cls, customer, since):
+        """How many times the customer changed their e-mail address since `since`
+        (a contact change records the fields it changed in `detail`)."""
+        return (cls
+                .select()
+                .where((cls.customer == customer)
+                       & (cls.event == "contact_changed")
+                       & (cls.at >= since)
+                       & cls.detail.contains("email"))
+                .count())
+
 
 class SchemaVersion(BaseModel):
     version = IntegerField()

@@ -75,6 +75,14 @@ SETTINGS = (
     Setting("COMPANY_WEBSITE", str, "https://www.example.it", "the utility's website"),
     Setting("RATELIMIT_STORAGE_URI", str, "memory://",
             "Flask-Limiter store; use a shared one (e.g. `redis://`) with several workers"),
+    Setting("CURRENT_PASSWORD_LIMIT", str, "10 per hour",
+            "wrong current passwords a logged-in customer may give on Cambio Password before "
+            "429 (Flask-Limiter notation). Each also counts toward the lockout of 10 failed "
+            "logins in a row, and is audited (issue 14: a stolen session must not guess "
+            "the password)"),
+    Setting("EMAIL_CHANGES_PER_DAY", int, 3,
+            "successful e-mail address changes per customer in 24 hours (each sends notices "
+            "to two addresses); the next one is refused beside the field"),
     Setting("TICKET_NOTIFY_EMAIL", str, "clienti@example.it", "mailbox told about every new ticket"),
     Setting("ACQUISITION_INTERVAL", int, 30,
             "minutes between automatic acquisitions of self-readings inside the serving "

@@ -3,7 +3,7 @@ import datetime
 import time
 
 from email_validator import EmailNotValidError, validate_email
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from stdnum.it import codicefiscale
@@ -308,9 +308,37 @@ def _send_recovery(customer, temporary, temporary_hash):
     return True
 
 
+def current_password_confirmed(customer, password, event):
+    """The customer's current password, checked for a form of a logged-in session.
+
+    A wrong one is audited as `event` and counts toward the lockout like a failed
+    login; while the account is locked even the right one is refused. Whoever holds a
+    stolen session so guesses no faster than at the login page."""
+    customer = Customer.get_by_id(customer.id)  # the failure count as it is now
+    locked = customer.is_locked(utcnow())
+    if not locked and verify_password(customer.password_hash, password):
+        return True
+    g.wrong_current_password = True
+    audit(event, customer=customer, ip=client_ip(),
+          detail="account locked" if locked else "wrong current password")
+    # A locked account counts nothing more: counting would start a new round (and
+    # lift the lock), as at the login page.
+    if not locked and customer.record_failed_login():
+        audit("account_locked", customer=customer, ip=client_ip())
+    return False
+
+
+def _current_password_key():
+    return f"current-password:{getattr(current_user, 'id', '')}"
+
+
 @bp.get("/cambio-password")
 @bp.post("/cambio-password")
 @customer_required
+# Only wrong current passwords count: a customer fixing a too-short new one is not stopped.
+@limiter.limit(lambda: current_app.config["CURRENT_PASSWORD_LIMIT"], methods=["POST"],
+               key_func=_current_password_key,
+               deduct_when=lambda response: g.get("wrong_current_password", False))
 def change_password():
     """Cambio Password: the menu stays locked until Annulla or Conferma."""
     forced = current_user.must_change_password
@@ -319,8 +347,9 @@ def change_password():
     # may not know it, and this session has just proved the temporary one.
     ask_current = not session.get("temporary_login")
     if form.validate_on_submit():
-        if ask_current and not verify_password(current_user.password_hash,
-                                               form.current_password.data or ""):
+        if ask_current and not current_password_confirmed(
+                current_user._get_current_object(), form.current_password.data or "",
+                "password_change_refused"):
             form.current_password.errors.append("La password attuale non è corretta.")
         else:
             _set_new_password(form.new_password.data)
