@@ -83,6 +83,12 @@ SETTINGS = (
     Setting("EMAIL_CHANGES_PER_DAY", int, 3,
             "successful e-mail address changes per customer in 24 hours (each sends notices "
             "to two addresses); the next one is refused beside the field"),
+    Setting("TICKET_MESSAGE_LIMIT", str, "10 per hour;30 per day",
+            "new tickets and replies a customer may send (each mails the utility), Flask-Limiter "
+            "notation; refused forms do not count"),
+    Setting("ATTACHMENT_QUOTA_MB", int, 50,
+            "megabytes of ticket attachments a customer may store in all (each file is at "
+            "most 5 MB); beyond it a new attachment is refused beside the file field"),
     Setting("TICKET_NOTIFY_EMAIL", str, "clienti@example.it", "mailbox told about every new ticket"),
     Setting("ACQUISITION_INTERVAL", int, 30,
             "minutes between automatic acquisitions of self-readings inside the serving "
