@@ -152,3 +152,25 @@ def test_demo_refuses_to_run_in_production(tmp_path):
     with application.app_context():
         assert models.Customer.select().count() == 0
         assert models.Operator.select().count() == 0
+
+
+def test_migration_adds_must_change_password_to_operators_keeping_them(app, runner):
+    """A database from before the operators' temporary passwords keeps its accounts,
+    none of them forced to change (nobody knows which passwords an admin chose)."""
+    from portal import backoffice
+    operator = backoffice.create_operator("mario.rossi", "Sportello-Prova-2015")
+    [version] = [number for number, migration in models.MIGRATIONS.items()
+                 if migration is models._migrate_operator_must_change_password]
+    models.db.execute_sql("ALTER TABLE operator DROP COLUMN must_change_password")
+    models.SchemaVersion.delete().execute()
+    models.SchemaVersion.create(version=version - 1)
+    models.db.close()
+
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert f"migrated from version {version - 1} to {models.SCHEMA_VERSION}" in result.output
+    with models.db.connection_context():
+        stored = models.Operator.get_by_id(operator.id)
+        assert stored.username == "mario.rossi" and stored.password_hash == operator.password_hash
+        assert stored.must_change_password is False
+        assert models.schema_version() == models.SCHEMA_VERSION
