@@ -76,10 +76,10 @@ SETTINGS = (
     Setting("RATELIMIT_STORAGE_URI", str, "memory://",
             "Flask-Limiter store; use a shared one (e.g. `redis://`) with several workers"),
     Setting("CURRENT_PASSWORD_LIMIT", str, "10 per hour",
-            "wrong current passwords a logged-in customer may give on Cambio Password before "
-            "429 (Flask-Limiter notation). Each also counts toward the lockout of 10 failed "
-            "logins in a row, and is audited (issue 14: a stolen session must not guess "
-            "the password)"),
+            "wrong current passwords a logged-in user may give on Cambio Password (customers) "
+            "or La mia password (operators) before 429, Flask-Limiter notation. Each also "
+            "counts toward the lockout of 10 failed logins in a row, and is audited: a "
+            "stolen session must not guess the password"),
     Setting("EMAIL_CHANGES_PER_DAY", int, 3,
             "successful e-mail address changes per customer in 24 hours (each sends notices "
             "to two addresses); the next one is refused beside the field"),
