@@ -161,7 +161,7 @@ def test_migration_adds_must_change_password_to_operators_keeping_them(app, runn
     operator = backoffice.create_operator("mario.rossi", "Sportello-Prova-2015")
     [version] = [number for number, migration in models.MIGRATIONS.items()
                  if migration is models._migrate_operator_must_change_password]
-    models.db.execute_sql("ALTER TABLE operator DROP COLUMN must_change_password")
+    models.db.execute_sql('ALTER TABLE "operator" DROP COLUMN must_change_password')
     models.SchemaVersion.delete().execute()
     models.SchemaVersion.create(version=version - 1)
     models.db.close()
