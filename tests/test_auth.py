@@ -86,6 +86,9 @@ def test_login_starts_a_new_session(client, customer, auth):
     ("/home\r\nSet-Cookie: planted=1", "/home"),
     ("/fatture\nX-Injected: 1", "/home"),
     ("/home\x00", "/home"),
+    # Browsers drop tabs and line breaks from URLs: this one would become //evil.example.
+    ("/\t/evil.example", "/home"),
+    ("/\n/evil.example", "/home"),
     ("/home\x7f", "/home"),
 ])
 def test_next_accepts_only_local_paths(client, customer, target, expected):
