@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask, current_app, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 import models
@@ -73,6 +74,12 @@ def create_app(test_config=None):
     if app.config["SESSION_COOKIE_NAME"] is None:
         app.config["SESSION_COOKIE_NAME"] = "__Host-session" if secure else "session"
 
+    if app.config["TRUSTED_PROXIES"] > 0:
+        # Behind the proxy every request comes from 127.0.0.1: without this, the
+        # per-address limits would be one limit for everybody and the audit log would
+        # record the proxy. Only the hops we trust are read; the rest may be forged.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     _configure_logging(app)
     models.db.initialize(models.open_database(app.config["DATABASE_URL"]))
     # The connection hooks come first: every later hook may read the database.

@@ -661,6 +661,9 @@ class Operator(LoginThrottle, BaseModel):
     failed_logins = IntegerField(default=0)
     locked_until = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # Set when an admin chose the password: the operator must replace it at next login,
+    # so that no admin knows a colleague's working password.
+    must_change_password = BooleanField(default=False)
 
     is_authenticated = True
     is_anonymous = False
@@ -709,6 +712,18 @@ class AuditLog(BaseModel):
 
     class Meta:
         indexes = ((("customer", "at"), False),)
+
+    @classmethod
+    def email_changes_since(cls, customer, since):
+        """How many times the customer changed their e-mail address since `since`
+        (a contact change records the fields it changed in `detail`)."""
+        return (cls
+                .select()
+                .where((cls.customer == customer)
+                       & (cls.event == "contact_changed")
+                       & (cls.at >= since)
+                       & cls.detail.contains("email"))
+                .count())
 
 
 class SchemaVersion(BaseModel):
@@ -769,7 +784,15 @@ def _migrate_3(database):
         model.update(customer=holder).execute()
 
 
-MIGRATIONS = {2: _migrate_2, 3: _migrate_3}
+def _migrate_4(database):
+    """Version 4: operators must replace a password an admin set for them."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    migrator = SchemaMigrator.from_database(database)
+    migrate(migrator.add_column("operator", "must_change_password",
+                                Operator.must_change_password))
+
+
+MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

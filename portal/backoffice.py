@@ -66,9 +66,10 @@ def account_errors(username, password, role=Operator.OPERATOR, name=""):
     return errors
 
 
-def create_operator(username, password, role=Operator.OPERATOR, name=""):
+def create_operator(username, password, role=Operator.OPERATOR, name="", temporary=False):
     """A new operator account; AccountError for a bad name, role or password or a
-    name already taken."""
+    name already taken. A `temporary` password (an admin chose it) must be replaced at
+    the first login."""
     errors = account_errors(username, password, role, name)
     if errors:
         raise AccountError(errors)
@@ -76,19 +77,22 @@ def create_operator(username, password, role=Operator.OPERATOR, name=""):
     try:
         with db.atomic():
             return Operator.create(username=username, name=name.strip(), role=role,
-                                   password_hash=hash_password(password))
+                                   password_hash=hash_password(password),
+                                   must_change_password=temporary)
     except IntegrityError:
         raise AccountError({"username": [f"Esiste già un operatore «{username}»."]}) from None
 
 
-def set_password(operator, password):
-    """A new password ends every session of the account."""
+def set_password(operator, password, temporary=False):
+    """A new password ends every session of the account. A `temporary` one (an admin
+    chose it for a colleague) must be replaced at the next login; the operator's own
+    choice (their page, or `flask operator set-password` on the server) is not."""
     errors = password_errors(operator.username, password)
     if errors:
         raise AccountError({"password": errors})
     (Operator
      .update(password_hash=hash_password(password), failed_logins=0, locked_until=None,
-             session_version=Operator.session_version + 1)
+             must_change_password=temporary, session_version=Operator.session_version + 1)
      .where(Operator.id == operator.id)
      .execute())
 

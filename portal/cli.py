@@ -76,6 +76,12 @@ def demo(if_empty, seed, scale):
     from portal.demo.scale import generate as generate_scale_demo
     from portal.demo.small import generate as generate_demo
 
+    if current_app.config["PRODUCTION"]:
+        # The demo's operator and admin have passwords the README publishes.
+        raise click.ClickException(
+            "flask demo does not run with PRODUCTION=1: it creates an operator and an "
+            "admin whose passwords the README publishes. Load real data with "
+            "`flask import-dir` and create accounts with `flask operator create`.")
     with models.db.connection_context():
         models.init_schema()
         if models.Customer.select().exists():

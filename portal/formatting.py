@@ -1,5 +1,6 @@
 """Italian formatting of dates, numbers and CSV cells, shared by templates, CSV and PDFs."""
 import datetime
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from models import ROME
@@ -49,21 +50,36 @@ def money(value):
 # --- CSV ----------------------------------------------------------------------------
 # Semicolon-separated, decimal comma, CRLF line ends, quoted as RFC 4180 says. Text
 # cells that a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV
-# injection). Numbers are never escaped: we format them ourselves (csv_number, or
-# fixed decimals in measurement_csv) as -?digits[,digits], which a spreadsheet reads
-# as a number, never as a formula, so a negative number stays a number.
+# injection). A cell that is nothing but a number (-?digits[,.digits], as csv_number
+# and the exports write them) is left alone: a spreadsheet reads it as a number, never
+# as a formula, so a negative number stays a number.
 
 CSV_BOM = "\ufeff"  # lets Excel recognise UTF-8
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?\Z", re.ASCII)
+
+
+def spreadsheet_safe(text):
+    """`text` with a leading apostrophe when a spreadsheet would read it as a formula
+    (it starts with = + - @ tab or CR and is not a plain number); else unchanged."""
+    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def spreadsheet_text(cell):
+    """The value a spreadsheet_safe() cell stands for: the apostrophe it added goes
+    (a file exported by the portal imports back unchanged)."""
+    if cell.startswith("'") and spreadsheet_safe(cell[1:]) == cell:
+        return cell[1:]
+    return cell
 
 
 def csv_cell(text):
     """A text cell, safe for spreadsheets and quoted where needed."""
     if text is None:
         return ""
-    text = str(text).replace("\x00", "")
-    if text.startswith(_FORMULA_START):
-        text = "'" + text
+    text = spreadsheet_safe(str(text).replace("\x00", ""))
     if any(character in text for character in ';"\r\n'):
         text = '"' + text.replace('"', '""') + '"'
     return text

@@ -48,6 +48,12 @@ SETTINGS = (
     Setting("BASE_URL", str, "http://127.0.0.1:5000",
             "public address used in e-mail links (never the request's Host header); "
             "`https://` turns on Secure `__Host-` cookies and HSTS"),
+    Setting("TRUSTED_PROXIES", int, 0,
+            "how many reverse proxies in front of the portal append to `X-Forwarded-For` "
+            "and set `X-Forwarded-Proto` (Werkzeug's ProxyFix); the client address of "
+            "rate limits and the audit log comes from them. `0`: the headers are ignored "
+            "(serving directly); `1` behind the README's single TLS proxy. Never more "
+            "than the proxies really there: a client could forge the extra addresses"),
     Setting("FILES_DIR", str, "{instance}/files", "invoice PDFs, documents, forms, ticket attachments"),
     Setting("OUTBOX_DIR", str, "{instance}/outbox", "`.eml` files when no mail server is configured"),
     Setting("EXPORT_DIR", str, "{instance}/exports", "self-reading export files for the billing system"),
@@ -69,6 +75,20 @@ SETTINGS = (
     Setting("COMPANY_WEBSITE", str, "https://www.example.it", "the utility's website"),
     Setting("RATELIMIT_STORAGE_URI", str, "memory://",
             "Flask-Limiter store; use a shared one (e.g. `redis://`) with several workers"),
+    Setting("CURRENT_PASSWORD_LIMIT", str, "10 per hour",
+            "wrong current passwords a logged-in user may give on Cambio Password (customers) "
+            "or La mia password (operators) before 429, Flask-Limiter notation. Each also "
+            "counts toward the lockout of 10 failed logins in a row, and is audited: a "
+            "stolen session must not guess the password"),
+    Setting("EMAIL_CHANGES_PER_DAY", int, 3,
+            "successful e-mail address changes per customer in 24 hours (each sends notices "
+            "to two addresses); the next one is refused beside the field"),
+    Setting("TICKET_MESSAGE_LIMIT", str, "10 per hour;30 per day",
+            "new tickets and replies a customer may send (each mails the utility), Flask-Limiter "
+            "notation; refused forms do not count"),
+    Setting("ATTACHMENT_QUOTA_MB", int, 50,
+            "megabytes of ticket attachments a customer may store in all (each file is at "
+            "most 5 MB); beyond it a new attachment is refused beside the file field"),
     Setting("TICKET_NOTIFY_EMAIL", str, "clienti@example.it", "mailbox told about every new ticket"),
     Setting("ACQUISITION_INTERVAL", int, 30,
             "minutes between automatic acquisitions of self-readings inside the serving "

@@ -44,6 +44,42 @@ def visible_message_for_customer(message_id, customer):
             .first())
 
 
+QUOTA_REACHED = ("Hai esaurito lo spazio per gli allegati ({limit} MB in tutto, ne hai usati "
+                 "{used}): invia il messaggio senza allegato, oppure contatta il servizio "
+                 "clienti per mandarci il file in altro modo.")
+
+
+def stored_attachment_bytes(customer):
+    """The bytes of every file the customer attached to their tickets (the files on
+    disk are the measure: the rows keep no size)."""
+    paths = (TicketMessage
+             .select(TicketMessage.attachment_path)
+             .join(Ticket)
+             .where((Ticket.customer == customer)
+                    & TicketMessage.from_customer
+                    & TicketMessage.attachment_path.is_null(False))
+             .tuples())
+    total = 0
+    for (relative,) in paths:
+        path = attachments.resolve(current_app.config["FILES_DIR"], relative)
+        if path is not None:
+            total += path.stat().st_size
+    return total
+
+
+def attachment_quota_error(customer, upload):
+    """The message for an upload that would take the customer beyond
+    ATTACHMENT_QUOTA_MB, else None."""
+    if upload is None:
+        return None
+    limit_mb = current_app.config["ATTACHMENT_QUOTA_MB"]
+    used = stored_attachment_bytes(customer)
+    if used + len(upload.data) <= limit_mb * 1024 * 1024:
+        return None
+    used_mb = f"{used / (1024 * 1024):.1f}".replace(".", ",")
+    return QUOTA_REACHED.format(limit=limit_mb, used=f"{used_mb} MB")
+
+
 def _add_message(ticket, upload=None, ticket_changes=None, **fields):
     """Store a message (and its attachment) and update the ticket, all or nothing: a
     failed commit leaves no file behind."""

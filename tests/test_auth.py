@@ -82,6 +82,14 @@ def test_login_starts_a_new_session(client, customer, auth):
     ("//evil.example/", "/home"),
     ("/\\evil.example", "/home"),
     ("javascript:alert(1)", "/home"),
+    # A line break would end the Location header: Werkzeug refuses it with a 500.
+    ("/home\r\nSet-Cookie: planted=1", "/home"),
+    ("/fatture\nX-Injected: 1", "/home"),
+    ("/home\x00", "/home"),
+    # Browsers drop tabs and line breaks from URLs: this one would become //evil.example.
+    ("/\t/evil.example", "/home"),
+    ("/\n/evil.example", "/home"),
+    ("/home\x7f", "/home"),
 ])
 def test_next_accepts_only_local_paths(client, customer, target, expected):
     response = client.post("/login", query_string={"next": target},
@@ -385,6 +393,49 @@ def test_change_password_needs_the_current_one(client, logged_in):
     assert response.status_code == 422
     assert "La password attuale non è corretta." in response.text
     assert verify_password(models.Customer.get_by_id(logged_in.id).password_hash, PASSWORD)
+
+
+def _wrong_current_password(client):
+    return client.post("/cambio-password", data={
+        "current_password": "indovino-a-caso", "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD})
+
+
+def test_wrong_current_passwords_are_audited_and_lock_the_account(client, logged_in, auth):
+    """A stolen session guessing the current password: each guess is audited, and ten
+    lock the account as ten failed logins do (even the right password then fails)."""
+    statuses = [_wrong_current_password(client).status_code for _ in range(10)]
+    assert statuses == [422] * 10
+    assert audit_events(logged_in).count("password_change_refused") == 10
+    assert "account_locked" in audit_events(logged_in)
+    right = client.post("/cambio-password", data={
+        "current_password": PASSWORD, "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD})
+    assert right.status_code == 422 and "La password attuale non è corretta." in right.text
+    assert verify_password(models.Customer.get_by_id(logged_in.id).password_hash, PASSWORD)
+    assert auth.logout().status_code == 303
+    assert auth.login(logged_in.code).status_code == 422  # locked for 15 minutes
+
+
+def test_wrong_current_passwords_are_rate_limited_per_customer(tmp_path, factory):
+    application = make_app(tmp_path / "limited", RATELIMIT_ENABLED=True,
+                           CURRENT_PASSWORD_LIMIT="3 per hour")
+    from views import limiter
+    limiter.reset()
+    thief, neighbour = factory.customer(code="654321"), factory.customer(code="654322")
+    stolen, other = application.test_client(), application.test_client()
+    stolen.post("/login", data={"code": thief.code, "password": PASSWORD})
+    other.post("/login", data={"code": neighbour.code, "password": PASSWORD})
+    # A too-short new password is the customer's typo, not a guess: it does not count.
+    typo = stolen.post("/cambio-password", data={
+        "current_password": "x", "new_password": "corta", "confirm_password": "corta"})
+    assert typo.status_code == 422
+    statuses = [_wrong_current_password(stolen).status_code for _ in range(4)]
+    assert statuses == [422, 422, 422, 429]
+    assert "Troppi tentativi" in _wrong_current_password(stolen).text
+    # The limit is this customer's: the neighbour on the same address is not stopped.
+    assert _wrong_current_password(other).status_code == 422
+    limiter.reset()
 
 
 @pytest.mark.parametrize("new,message", [

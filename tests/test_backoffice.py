@@ -213,9 +213,11 @@ def test_login_is_rate_limited_per_username(tmp_path):
 def test_login_follows_only_a_local_back_office_next(app, operator):
     assert operator_login(app.test_client(), "mario.rossi", OPERATOR_PASSWORD,
                           query_string={"next": "/operatore/clienti?q=rossi"}).headers["Location"] == "/operatore/clienti?q=rossi"
-    for target in ("https://evil.example/", "//evil.example/", "/home"):
+    for target in ("https://evil.example/", "//evil.example/", "/home",
+                   "/operatore/ticket\r\nSet-Cookie: planted=1", "/operatore\nX: 1"):
         response = operator_login(app.test_client(), "mario.rossi", OPERATOR_PASSWORD,
                                   query_string={"next": target})
+        assert response.status_code == 303
         assert response.headers["Location"] == "/operatore"
 
 

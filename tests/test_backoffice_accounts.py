@@ -11,6 +11,7 @@ from test_backoffice import (  # noqa: F401 (admin, admin_client, operator, staf
     ADMIN_PASSWORD, OPERATOR_PASSWORD, admin, admin_client, operator, operator_login, staff)
 
 NEW_PASSWORD = "una-frase-nuova-e-lunga"
+OWN_PASSWORD = "solo-io-la-conosco-davvero"
 HTMX_FORM = {"HX-Request": "true", "HX-Target": "operator-form"}
 
 
@@ -88,7 +89,8 @@ def test_an_operator_created_on_the_page_can_log_in(app, admin_client, admin):
     assert response.status_code == 303
     assert response.headers["Location"] == "/operatore/operatori"
     page = admin_client.get("/operatore/operatori").text
-    assert "Operatore «giulia.verdi» creato: comunicagli la password scelta." in page
+    assert ("Operatore «giulia.verdi» creato: comunicagli la password scelta, che dovrà "
+            "cambiare al primo accesso.") in page
     assert "Giulia Verdi" in page.split("<tbody>")[1]
     created = account("giulia.verdi")
     assert (created.name, created.role, created.active) == ("Giulia Verdi", "admin", True)
@@ -98,6 +100,11 @@ def test_an_operator_created_on_the_page_can_log_in(app, admin_client, admin):
     assert NEW_PASSWORD not in row.detail
     colleague = app.test_client()
     assert operator_login(colleague, "giulia.verdi", NEW_PASSWORD).status_code == 303
+    # The admin chose the password: the colleague replaces it before anything else.
+    assert colleague.get("/operatore/operatori").headers["Location"] == "/operatore/password"
+    assert colleague.post("/operatore/password", data={
+        "current_password": NEW_PASSWORD, "password": OWN_PASSWORD,
+        "confirm": OWN_PASSWORD}).status_code == 303
     assert colleague.get("/operatore/operatori").status_code == 200  # an admin
 
 
@@ -238,3 +245,77 @@ def test_posts_without_csrf_token_are_refused(app, tmp_path):
     for url, data in posts:
         assert client.post(url, data=data, headers={"X-CSRFToken": header_token}).status_code == 303
     assert not account("mario.rossi").active and Operator.select().count() == 3
+
+
+# --- Passwords an admin chose are temporary; every operator's own page ---------------
+
+def test_a_password_set_by_an_admin_must_be_changed_at_next_login(app, admin_client, operator):
+    admin_client.post(f"/operatore/operatori/{operator.id}/password",
+                      data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert account("mario.rossi").must_change_password
+    colleague = app.test_client()
+    assert operator_login(colleague, "mario.rossi", NEW_PASSWORD).status_code == 303
+    for url in ("/operatore/ticket", "/operatore/clienti", "/operatore"):
+        assert colleague.get(url).headers["Location"] == "/operatore/password", url
+    htmx = colleague.get("/operatore/ticket", headers={"HX-Request": "true"})
+    assert htmx.headers["HX-Redirect"] == "/operatore/password"
+    page = colleague.get("/operatore/password")
+    assert page.status_code == 200
+    assert "La tua password è stata scelta da un amministratore" in page.text
+    same = colleague.post("/operatore/password", data={
+        "current_password": NEW_PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert same.status_code == 422 and "deve essere diversa da quella attuale" in same.text
+    changed = colleague.post("/operatore/password", data={
+        "current_password": NEW_PASSWORD, "password": OWN_PASSWORD, "confirm": OWN_PASSWORD})
+    assert changed.status_code == 303 and changed.headers["Location"] == "/operatore/ticket"
+    assert colleague.get("/operatore/ticket").status_code == 200
+    assert not account("mario.rossi").must_change_password
+    # The admin no longer knows a working password of the colleague.
+    assert operator_login(app.test_client(), "mario.rossi", NEW_PASSWORD).status_code == 422
+    assert operator_login(app.test_client(), "mario.rossi", OWN_PASSWORD).status_code == 303
+    [row] = audit_rows("operator_password_changed")
+    assert row.operator_id == operator.id
+
+
+def test_own_password_page_checks_the_current_one_and_ends_other_sessions(app, staff, operator):
+    page = staff.get("/operatore/ticket")
+    assert 'href="/operatore/password"' in page.text and "La mia password" in page.text
+    other_session = app.test_client()
+    operator_login(other_session, "mario.rossi", OPERATOR_PASSWORD)
+    wrong = staff.post("/operatore/password", headers={"HX-Request": "true",
+                                                       "HX-Target": "own-password"},
+                       data={"current_password": "non-e-questa", "password": OWN_PASSWORD,
+                             "confirm": OWN_PASSWORD})
+    assert wrong.status_code == 422 and "<html" not in wrong.text
+    assert "La password attuale non è corretta." in wrong.text and OWN_PASSWORD not in wrong.text
+    assert [row.detail for row in audit_rows("operator_password_change_refused")] == [
+        "wrong current password"]
+    assert account("mario.rossi").failed_logins == 1  # toward the lockout
+    weak = staff.post("/operatore/password", data={
+        "current_password": OPERATOR_PASSWORD, "password": "corta", "confirm": "corta"})
+    assert weak.status_code == 422 and "almeno 10 caratteri" in weak.text
+    done = staff.post("/operatore/password", headers={"HX-Request": "true"}, data={
+        "current_password": OPERATOR_PASSWORD, "password": OWN_PASSWORD, "confirm": OWN_PASSWORD})
+    assert done.headers["HX-Redirect"] == "/operatore/ticket"
+    assert staff.get("/operatore/ticket").status_code == 200  # this session goes on
+    assert other_session.get("/operatore/ticket").status_code == 303  # the other ends
+    assert not account("mario.rossi").must_change_password
+
+
+def test_own_password_post_without_csrf_token_is_refused(tmp_path):
+    application = make_app(tmp_path / "csrf", WTF_CSRF_ENABLED=True)
+    backoffice.create_operator("mario.rossi", OPERATOR_PASSWORD)
+    client = application.test_client()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      client.get("/operatore/login").text).group(1)
+    operator_login(client, "mario.rossi", OPERATOR_PASSWORD, headers={"X-CSRFToken": token})
+    page = client.get("/operatore/password").text
+    header_token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page).group(1)
+    data = {"current_password": OPERATOR_PASSWORD, "password": OWN_PASSWORD,
+            "confirm": OWN_PASSWORD}
+    refused = client.post("/operatore/password", data=data)
+    assert refused.status_code == 400 and "ricarica la pagina e riprova" in refused.text
+    assert backoffice.authenticate("mario.rossi", OPERATOR_PASSWORD) is not None
+    assert client.post("/operatore/password", data=data,
+                       headers={"X-CSRFToken": header_token}).status_code == 303
+    assert backoffice.authenticate("mario.rossi", OWN_PASSWORD) is not None

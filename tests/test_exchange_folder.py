@@ -1,8 +1,10 @@
 """`flask import-dir` (the nightly drop folder) and `flask export-all` (the demo
 database rebuilt through the importer)."""
+import csv
 import datetime
 import fcntl
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -230,3 +232,58 @@ def test_demo_measurements_survive_the_round_trip_across_dst_changes(app, runner
     original, rebuilt = round_trip(app, runner, tmp_path, measurements=True)
     assert len(original["measurements"]) > 50000
     assert rebuilt["measurements"] == original["measurements"]
+
+
+# The outside review's payload (issue 14): an e-mail the portal accepts, a formula for
+# whoever opens the export in a spreadsheet.
+FORMULA_EMAIL = "=cmd|'/Ccalc'!A0@example.it"
+
+
+def test_export_all_neutralises_formulas_and_imports_them_back(app, runner, tmp_path, factory):
+    customer = factory.customer(code="654321", name="+SUM(1;2)", email=FORMULA_EMAIL,
+                                phone="-1+2", fax="@A1")
+    point = factory.supply_point(customer, code="PR000001")
+    Invoice.create(number="NC2024-000001", supply_point=point, date="2024-01-31",
+                   period_start="2024-01-01", period_end="2024-01-31", amount="-12.50",
+                   due_date="2024-02-28")
+    export = tmp_path / "export"
+    assert runner.invoke(args=["export-all", str(export)]).exit_code == 0
+    with open(export / "customers.csv", encoding="utf-8", newline="") as handle:
+        header, row = list(csv.reader(handle, delimiter=";"))
+    exported = dict(zip(header, row))
+    assert exported["email"] == "'" + FORMULA_EMAIL
+    assert exported["name"] == "'+SUM(1;2)"
+    assert exported["phone"] == "'-1+2" and exported["fax"] == "'@A1"
+    cells = [cell for path in export.glob("*.csv")
+             for line in csv.reader(open(path, encoding="utf-8", newline=""), delimiter=";")
+             for cell in line]
+    formulas = [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")
+                or (cell.startswith("-") and not re.fullmatch(r"-\d+(\.\d+)?", cell))]
+    assert formulas == []
+    with open(export / "invoices.csv", encoding="utf-8", newline="") as handle:
+        assert "-12.50" in [cell for line in csv.reader(handle, delimiter=";") for cell in line]
+
+    fresh = make_app(tmp_path / "fresh")
+    result = fresh.test_cli_runner().invoke(args=["import-dir", str(export), "--quiet"])
+    assert result.exit_code == 0, result.output
+    with fresh.app_context():
+        rebuilt = Customer.get(Customer.code == "654321")
+        assert (rebuilt.email, rebuilt.name, rebuilt.phone, rebuilt.fax) == (
+            FORMULA_EMAIL, "+SUM(1;2)", "-1+2", "@A1")
+        assert float(Invoice.get().amount) == -12.5
+    models.db.close()
+
+
+def test_import_report_cells_are_safe_in_a_spreadsheet(app, runner, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text('code;name;tax_code;email\n'
+                    '200101;BIANCHI;"X;=HYPERLINK(""http://evil.example"")";a@example.it\n',
+                    encoding="utf-8")
+    result = runner.invoke(args=["import", "customers", str(path), "--quiet"])
+    assert result.exit_code == 1
+    rows = [row for row in csv.reader(result.output.splitlines(), delimiter=";")
+            if row and row[0].isdigit()]
+    assert len(rows) == 1 and len(rows[0]) == 3  # the ';' inside the value is quoted
+    line, column, reason = rows[0]
+    assert (line, column) == ("2", "tax_code") and "=HYPERLINK" in reason
+    assert not reason.startswith(("=", "+", "-", "@"))

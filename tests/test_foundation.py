@@ -96,8 +96,9 @@ def test_migration_to_the_current_version_on_this_database(app, runner, factory)
     reading = models.SelfReading.create(supply_point=factory.supply_point(factory.customer()),
                                         reading_date=datetime.date(2015, 2, 15),
                                         meter_reading=45000)
-    # Back to version 1: without the columns of version 2 and of version 3.
+    # Back to version 1: without the columns of versions 2, 3 and 4.
     models.db.drop_tables([models.Holding])
+    drop_columns("operator", ["must_change_password"])
     drop_columns("invoice", ["customer_id"])
     drop_columns("self_reading", ["outcome", "outcome_reason", "customer_id"])
     models.SchemaVersion.delete().execute()
@@ -159,3 +160,36 @@ def test_plain_http_keeps_an_ordinary_cookie(tmp_path):
 
 def test_company_name_is_shown(client):
     assert "Energia Colline Toscane S.p.A." in client.get("/login").text
+
+
+def test_demo_refuses_to_run_in_production(tmp_path):
+    """The demo's admin has a password published in the README: never in production."""
+    application = make_app(tmp_path, PRODUCTION=True)
+    result = application.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code != 0
+    assert "does not run with PRODUCTION=1" in result.output
+    with application.app_context():
+        assert models.Customer.select().count() == 0
+        assert models.Operator.select().count() == 0
+
+
+def test_migration_adds_must_change_password_to_operators_keeping_them(app, runner):
+    """A database from before the operators' temporary passwords keeps its accounts,
+    none of them forced to change (nobody knows which passwords an admin chose)."""
+    from portal import backoffice
+    operator = backoffice.create_operator("mario.rossi", "Sportello-Prova-2015")
+    [version] = [number for number, migration in models.MIGRATIONS.items()
+                 if migration is models._migrate_4]
+    drop_columns("operator", ["must_change_password"])
+    models.SchemaVersion.delete().execute()
+    models.SchemaVersion.create(version=version - 1)
+    models.db.close()
+
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert f"migrated from version {version - 1} to {models.SCHEMA_VERSION}" in result.output
+    with models.db.connection_context():
+        stored = models.Operator.get_by_id(operator.id)
+        assert stored.username == "mario.rossi" and stored.password_hash == operator.password_hash
+        assert stored.must_change_password is False
+        assert models.schema_version() == models.SCHEMA_VERSION

@@ -98,3 +98,23 @@ def test_oversize_body_is_refused_with_413(client):
     response = client.post("/login", data={"code": "1" * (7 * 1024 * 1024)})
     assert response.status_code == 413
     assert "dimensione massima" in response.text
+
+
+CUSTOMER_PAGES = ["/home", "/fatture", "/cambio-password", "/autolettura", "/autolettura/nuova",
+                  "/dati-anagrafici", "/prelievi", "/ticket", "/ticket/nuovo", "/dati-tecnici",
+                  "/dati-contrattuali", "/documenti", "/misure", "/modulistica"]
+
+
+def test_any_hx_target_gets_a_page_or_a_fragment_never_an_error(app, client, logged_in):
+    """HX-Target is the client's to choose: naming a block the views render only with
+    more context (one row of the readings list) gets the full page, not a 500."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    blocks = sorted({block for name in app.jinja_env.list_templates() if name.endswith(".html")
+                     for block in app.jinja_env.get_template(name).blocks})
+    failures = [(url, block) for url in CUSTOMER_PAGES for block in blocks
+                if client.get(url, headers={"HX-Request": "true",
+                                            "HX-Target": block.replace("_", "-")}
+                              ).status_code >= 500]
+    assert failures == []
+    row = client.get("/autolettura", headers={"HX-Request": "true", "HX-Target": "reading-row"})
+    assert row.status_code == 200 and "<html" in row.text

@@ -1,4 +1,5 @@
 """Dati Anagrafici: the record read-only, Telefono / FAX / E-Mail editable."""
+import datetime
 import logging
 import re
 
@@ -195,6 +196,41 @@ def test_email_change_needs_the_current_password(client, logged_in):
     assert "non-la-password" not in wrong.text
     assert reload(logged_in).email == logged_in.email
     assert [event.event for event in contact_events(logged_in)] == ["contact_change_refused"]
+
+
+def test_wrong_passwords_for_an_email_change_count_toward_the_lockout(client, logged_in):
+    wrong = contacts(logged_in, email="nuovo@example.it", current_password="non-la-password")
+    for _ in range(10):
+        assert client.post("/dati-anagrafici", headers=HTMX, data=wrong).status_code == 422
+    assert reload(logged_in).is_locked(models.utcnow())
+    right = client.post("/dati-anagrafici", headers=HTMX,
+                        data=contacts(logged_in, email="nuovo@example.it",
+                                      current_password=PASSWORD))
+    assert right.status_code == 422 and reload(logged_in).email == logged_in.email
+
+
+def test_email_changes_are_capped_per_day(app, client, logged_in):
+    app.config["EMAIL_CHANGES_PER_DAY"] = 2
+    for number in (1, 2):
+        response = client.post("/dati-anagrafici", headers=HTMX, data=contacts(
+            logged_in, email=f"nuovo{number}@example.it", current_password=PASSWORD))
+        assert response.status_code == 200 and "Recapiti aggiornati" in response.text
+    third = client.post("/dati-anagrafici", headers=HTMX, data=contacts(
+        logged_in, email="vittima@example.it", current_password=PASSWORD))
+    assert third.status_code == 422
+    assert ('<p class="error" id="email-error">Hai già cambiato l\'indirizzo e-mail 2 volte '
+            "nelle ultime 24 ore") in third.text.replace("&#39;", "'")
+    assert input_value(third.text, "email") == "vittima@example.it"
+    assert reload(logged_in).email == "nuovo2@example.it"
+    # Phone and fax still change, and a day later the address may change again.
+    phone = client.post("/dati-anagrafici", headers=HTMX,
+                        data=contacts(reload(logged_in), phone="0586 999999"))
+    assert phone.status_code == 200 and reload(logged_in).phone == "0586 999999"
+    (models.AuditLog.update(at=models.utcnow() - datetime.timedelta(hours=25))
+     .where(models.AuditLog.event == "contact_changed").execute())
+    later = client.post("/dati-anagrafici", headers=HTMX, data=contacts(
+        reload(logged_in), email="vittima@example.it", current_password=PASSWORD))
+    assert later.status_code == 200 and reload(logged_in).email == "vittima@example.it"
 
 
 def test_email_change_ends_other_sessions_keeps_this_one(app, client, logged_in):

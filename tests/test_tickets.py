@@ -383,3 +383,54 @@ def test_a_stored_path_leaving_files_dir_is_never_served(client, logged_in):
     response = client.get(f"/ticket/{ticket.id}/allegati/{message.id}")
     assert response.status_code == 404
     assert "root:" not in response.text
+
+
+# --- Abuse: message limits and the attachment quota ------------------------------------
+
+def test_attachments_beyond_the_customers_quota_are_refused_beside_the_field(
+        app, client, logged_in, other_customer):
+    app.config["ATTACHMENT_QUOTA_MB"] = 1
+    point = gas_point(logged_in)
+    half = PDF + b"\x00" * (MB // 2 + 1000)
+    assert open_ticket(client, point, (half, "prima.pdf")).status_code == 303
+    refused = open_ticket(client, point, (half, "seconda.pdf"), subject="Seconda richiesta")
+    assert refused.status_code == 422
+    assert '<p class="error" id="attachment-error">Hai esaurito lo spazio per gli allegati (1 MB' in refused.text
+    assert 'value="Seconda richiesta"' in refused.text  # what was typed stays
+    assert Ticket.select().count() == 1 and len(stored_files(app)) == 1
+    ticket = Ticket.get()
+    reply = client.post(f"/ticket/{ticket.id}/rispondi", content_type="multipart/form-data",
+                        data={"message": "Ecco il file", "attachment": (io.BytesIO(half), "b.pdf")})
+    assert reply.status_code == 422 and "Hai esaurito lo spazio" in reply.text
+    # Without a file the reply goes through; the quota is this customer's alone.
+    assert client.post(f"/ticket/{ticket.id}/rispondi",
+                       data={"message": "Senza allegato"}).status_code == 303
+    stranger = app.test_client()
+    stranger.post("/login", data={"code": other_customer.code, "password": "una-password-sicura"})
+    assert open_ticket(stranger, gas_point(other_customer), (half, "mio.pdf")).status_code == 303
+
+
+def test_new_tickets_and_replies_are_limited_per_customer(tmp_path, smtp_server, factory):
+    from conftest import make_app
+    from views import limiter
+    application = make_app(tmp_path / "limited", RATELIMIT_ENABLED=True,
+                           TICKET_MESSAGE_LIMIT="3 per hour", MAIL_SERVER="127.0.0.1",
+                           MAIL_PORT=smtp_server.port)
+    limiter.reset()
+    flooder, neighbour = factory.customer(code="654321"), factory.customer(code="654322")
+    point = factory.supply_point(flooder)
+    client, other = application.test_client(), application.test_client()
+    client.post("/login", data={"code": flooder.code, "password": "una-password-sicura"})
+    other.post("/login", data={"code": neighbour.code, "password": "una-password-sicura"})
+    assert open_ticket(client, point, subject="").status_code == 422  # a typo does not count
+    statuses = [open_ticket(client, point).status_code for _ in range(2)]
+    ticket = Ticket.select().order_by(Ticket.id).first()
+    statuses.append(client.post(f"/ticket/{ticket.id}/rispondi", data={"message": "Ancora"}).status_code)
+    statuses.append(open_ticket(client, point, (PDF, "altro.pdf")).status_code)
+    statuses.append(client.post(f"/ticket/{ticket.id}/rispondi", data={"message": "E ancora"}).status_code)
+    assert statuses == [303, 303, 303, 429, 429]
+    assert "Troppi tentativi" in open_ticket(client, point).text
+    assert Ticket.select().count() == 2 and len(stored_files(application)) == 0
+    assert smtp_server.wait_for(2) and len(smtp_server.messages) == 2  # one per new ticket
+    assert open_ticket(other, factory.supply_point(neighbour)).status_code == 303
+    limiter.reset()

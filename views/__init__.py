@@ -10,6 +10,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required
 from flask_wtf.csrf import CSRFProtect
+from jinja2 import UndefinedError
 from jinja2_fragments.flask import render_block, render_blocks
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -59,7 +60,12 @@ def render_page(template, **context):
             return (render_block(template, "content", **context)
                     + render_blocks("base.html", OUT_OF_BAND_BLOCKS, oob=True, **context))
         if block in blocks:
-            return render_block(template, block, **context)
+            try:
+                return render_block(template, block, **context)
+            except UndefinedError:
+                # HX-Target is the client's to choose: a block the views render only
+                # with more context (one row of a list) is no target of this request.
+                pass
     return render_template(template, **context)
 
 
@@ -73,8 +79,11 @@ def htmx_redirect(location, status=303):
 
 
 def is_safe_next(target):
-    """Only a local path may follow login: no scheme, no host, no `//` or `\\` tricks."""
+    """Only a local path may follow login: no scheme, no host, no `//` or `\\` tricks,
+    and no control character (a CR or LF cannot go into the Location header)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return False
+    if any(ord(character) < 0x20 or ord(character) == 0x7f for character in target):
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and "\\" not in target

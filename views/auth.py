@@ -3,7 +3,7 @@ import datetime
 import time
 
 from email_validator import EmailNotValidError, validate_email
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from stdnum.it import codicefiscale
@@ -308,9 +308,47 @@ def _send_recovery(customer, temporary, temporary_hash):
     return True
 
 
+def current_password_confirmed(user, password, event):
+    """The current password of a logged-in customer or operator, checked for a form.
+
+    A wrong one is audited as `event` and counts toward the lockout like a failed
+    login; while the account is locked even the right one is refused. Whoever holds a
+    stolen session so guesses no faster than at the login page."""
+    model = type(user)
+    user = model.get_by_id(user.id)  # the failure count as it is now
+    who = {"customer": user} if model is Customer else {"operator": user}
+    locked = user.is_locked(utcnow())
+    if not locked and verify_password(user.password_hash, password):
+        return True
+    g.wrong_current_password = True
+    audit(event, ip=client_ip(), detail="account locked" if locked else "wrong current password",
+          **who)
+    # A locked account counts nothing more: counting would start a new round (and
+    # lift the lock), as at the login page.
+    if not locked and user.record_failed_login():
+        audit("account_locked" if model is Customer else "operator_account_locked",
+              ip=client_ip(), **who)
+    return False
+
+
+def current_password_key():
+    """Rate-limit key of the logged-in user's current-password answers."""
+    user = current_user._get_current_object()
+    return f"current-password:{type(user).__name__}:{getattr(user, 'id', '')}"
+
+
+def current_password_limit():
+    """Wrong current passwords per user (CURRENT_PASSWORD_LIMIT); right ones and
+    refused new passwords do not count."""
+    return limiter.limit(lambda: current_app.config["CURRENT_PASSWORD_LIMIT"],
+                         methods=["POST"], key_func=current_password_key,
+                         deduct_when=lambda response: g.get("wrong_current_password", False))
+
+
 @bp.get("/cambio-password")
 @bp.post("/cambio-password")
 @customer_required
+@current_password_limit()
 def change_password():
     """Cambio Password: the menu stays locked until Annulla or Conferma."""
     forced = current_user.must_change_password
@@ -319,8 +357,9 @@ def change_password():
     # may not know it, and this session has just proved the temporary one.
     ask_current = not session.get("temporary_login")
     if form.validate_on_submit():
-        if ask_current and not verify_password(current_user.password_hash,
-                                               form.current_password.data or ""):
+        if ask_current and not current_password_confirmed(
+                current_user._get_current_object(), form.current_password.data or "",
+                "password_change_refused"):
             form.current_password.errors.append("La password attuale non è corretta.")
         else:
             _set_new_password(form.new_password.data)

@@ -1,8 +1,8 @@
 """Operatori (admins only): the back-office accounts, a new one, deactivation and
 reactivation, a new password; the same rules as `flask operator`, on the operator
-blueprint."""
-from flask import request
-from flask_login import current_user
+blueprint. And every operator's own page, La mia password."""
+from flask import request, session
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -11,13 +11,14 @@ from wtforms.validators import DataRequired, ValidationError
 from models import Operator
 from portal import backoffice
 from views import get_or_404, render_page
+from views.auth import current_password_confirmed, current_password_limit
 from views.backoffice import audit_action, bp, done, operator_required
 from views.tickets import REQUIRED, single_line
 
 ROLE_LABELS = {Operator.OPERATOR: "Operatore", Operator.ADMIN: "Amministratore"}
 NOT_YOURSELF = "Non puoi disattivare il tuo account: chiedi a un altro amministratore."
 NOT_YOUR_PASSWORD = ("La tua password non si cambia da qui, perché servirebbe quella attuale: "
-                     "chiedi a un altro amministratore o usa «flask operator set-password».")
+                     "usa la pagina «La mia password».")
 
 
 # --- Forms ------------------------------------------------------------------------
@@ -71,7 +72,45 @@ class PasswordForm(FlaskForm):
         return valid and not errors
 
 
+class OwnPasswordForm(FlaskForm):
+    current_password = PasswordField("Password attuale", [DataRequired(REQUIRED)])
+    password = PasswordField("Nuova password", [DataRequired(REQUIRED)])
+    confirm = PasswordField("Ripeti la nuova password", [DataRequired(REQUIRED), _same_password])
+
+    def validate_password(self, field):
+        errors = backoffice.password_errors(current_user.username, field.data or "")
+        if field.data and field.data == self.current_password.data:
+            errors.append("La nuova password deve essere diversa da quella attuale.")
+        if errors:
+            raise ValidationError(" ".join(errors))
+
+
 # --- Views ------------------------------------------------------------------------
+
+@bp.get("/password")
+@bp.post("/password")
+@operator_required()
+@current_password_limit()
+def own_password():
+    """La mia password: every operator changes their own (and must, after an admin
+    chose it); the other sessions of the account end."""
+    form = OwnPasswordForm()
+    forced = current_user.must_change_password
+    if form.validate_on_submit():
+        if current_password_confirmed(current_user._get_current_object(),
+                                      form.current_password.data,
+                                      "operator_password_change_refused"):
+            backoffice.set_password(current_user._get_current_object(), form.password.data)
+            # This session goes on with the new session version; every other one ends.
+            login_user(Operator.get_by_id(current_user.id))
+            session.modified = True
+            audit_action("operator_password_changed")
+            return done("La tua password è stata cambiata: le altre sessioni del tuo account "
+                        "sono terminate.", "backoffice.inbox")
+        form.current_password.errors.append("La password attuale non è corretta.")
+    status = 422 if request.method == "POST" else 200
+    return render_page("backoffice/password.html", form=form, forced=forced), status
+
 
 def _operators_page(form, status=200, password_for=None, password_form=None):
     """The list, and below it the new-operator form or `password_for`'s new password."""
@@ -90,12 +129,13 @@ def operators():
         return _operators_page(form, 422 if request.method == "POST" else 200)
     try:
         account = backoffice.create_operator(form.username.data, form.password.data,
-                                             form.role.data, form.name.data)
+                                             form.role.data, form.name.data, temporary=True)
     except backoffice.AccountError as error:  # the name was taken meanwhile
         _add_errors(form, error.errors)
         return _operators_page(form, 422)
     audit_action("operator_account_created", detail=f"«{account.username}», {account.role}")
-    return done(f"Operatore «{account.username}» creato: comunicagli la password scelta.",
+    return done(f"Operatore «{account.username}» creato: comunicagli la password scelta, che "
+                "dovrà cambiare al primo accesso.",
                 "backoffice.operators")
 
 
@@ -111,10 +151,11 @@ def operator_password(operator_id):
     if not form.validate_on_submit():
         status = 422 if request.method == "POST" else 200
         return _operators_page(NewOperatorForm(formdata=None), status, account, form)
-    backoffice.set_password(account, form.password.data)
+    backoffice.set_password(account, form.password.data, temporary=True)
     audit_action("operator_password_set", detail=f"«{account.username}»")
     return done(f"Nuova password impostata per «{account.username}»: le sue sessioni aperte "
-                "sono terminate.", "backoffice.operators")
+                "sono terminate e al prossimo accesso dovrà sceglierne una sua.",
+                "backoffice.operators")
 
 
 @bp.post("/operatori/<int:operator_id>/disattiva")

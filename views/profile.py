@@ -1,4 +1,5 @@
 """Dati Anagrafici: the customer record, with phone, fax and e-mail editable."""
+import datetime
 import json
 import logging
 import re
@@ -10,11 +11,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from models import Customer, audit, db
+from models import AuditLog, Customer, audit, db, utcnow
 from portal import privacy
 from portal.mail import MailError, send_mail
-from portal.passwords import MAX_LENGTH, verify_password
+from portal.passwords import MAX_LENGTH
 from views import client_ip, customer_required, is_htmx, limiter, render_page, selected_supply_point
+from views.auth import current_password_confirmed
 
 bp = Blueprint("profile", __name__)
 log = logging.getLogger("area_clienti.profile")
@@ -27,6 +29,9 @@ CONTACT_FIELDS = {"phone": "Telefono", "fax": "FAX", "email": "E-Mail"}
 # with spaces, dots, slashes or dashes.
 _PHONE_PREFIX = re.compile(r"^(\+|00)39")
 _PHONE_SEPARATORS = re.compile(r"[\s./-]+")
+EMAIL_CHANGES_EXHAUSTED = ("Hai già cambiato l'indirizzo e-mail {} volte nelle ultime 24 ore: "
+                           "per sicurezza potrai cambiarlo di nuovo domani. Se è urgente, "
+                           "contatta il servizio clienti.")
 PHONE_HELP = "Solo cifre, con spazi e prefisso +39 facoltativi (es. 0586 123456 o +39 333 1234567)."
 
 
@@ -111,7 +116,12 @@ def update():
     valid = form.validate_on_submit()
     # Checked even when another field is wrong, so that every message shows at once.
     if "email" in changed_fields(customer, form) and not form.email.errors:
-        valid = _current_password_confirmed(form, customer) and valid
+        if _email_changes_exhausted(customer):
+            form.email.errors.append(EMAIL_CHANGES_EXHAUSTED.format(
+                current_app.config["EMAIL_CHANGES_PER_DAY"]))
+            valid = False
+        else:
+            valid = _current_password_confirmed(form, customer) and valid
     if not valid:
         return _contact_page(form, customer, 422)
     changes = changed_fields(customer, form)
@@ -137,15 +147,22 @@ def update():
     return _contact_page(ContactForm(obj=customer, formdata=None), customer, saved=message)
 
 
+def _email_changes_exhausted(customer):
+    """Each change mails two addresses: a stolen session must not use the portal to
+    send notices to somebody else's mailbox over and over."""
+    since = utcnow() - datetime.timedelta(days=1)
+    return (AuditLog.email_changes_since(customer, since)
+            >= current_app.config["EMAIL_CHANGES_PER_DAY"])
+
+
 def _current_password_confirmed(form, customer):
     """A new e-mail address needs the current password (a fresh proof of identity)."""
     if not form.current_password.data:
         form.current_password.errors.append(
             "Per cambiare l'indirizzo e-mail inserisci la password attuale.")
         return False
-    if not verify_password(customer.password_hash, form.current_password.data):
-        audit("contact_change_refused", customer=customer, ip=client_ip(),
-              detail="wrong current password")
+    if not current_password_confirmed(customer, form.current_password.data,
+                                      "contact_change_refused"):
         form.current_password.errors.append("La password attuale non è corretta.")
         return False
     return True

@@ -18,8 +18,9 @@ IDLE_TIMEOUT = datetime.timedelta(minutes=30)
 SEEN_RESOLUTION = 60
 ABSOLUTE_TIMEOUT = datetime.timedelta(hours=12)
 
-# Endpoints a customer who must change password may still reach.
-ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static"}
+# Endpoints a user who must change password may still reach.
+ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static",
+                                  "backoffice.own_password", "backoffice.logout"}
 
 
 class PortalSessionInterface(SecureCookieSessionInterface):
@@ -112,9 +113,12 @@ def expire_idle_sessions():
 
 
 def force_password_change():
-    """A temporary password allows nothing but choosing a new one."""
+    """A temporary password (a customer's from the e-mail, an operator's from an
+    admin) allows nothing but choosing a new one."""
     if (current_user.is_authenticated
             and getattr(current_user, "must_change_password", False)
             and request.endpoint not in ALLOWED_BEFORE_PASSWORD_CHANGE):
-        return htmx_redirect(url_for("auth.change_password"))
+        is_customer = isinstance(current_user._get_current_object(), models.Customer)
+        return htmx_redirect(url_for("auth.change_password" if is_customer
+                                     else "backoffice.own_password"))
     return None

@@ -1,7 +1,7 @@
 """Ticket: the customer's requests to the utility and their threads."""
 import unicodedata
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from models import SupplyPoint, Ticket
 from portal import attachments, tickets
 from views import (Pager, customer_required, customer_supply_points, htmx_redirect, is_htmx,
-                   render_page, selected_supply_point)
+                   limiter, render_page, selected_supply_point)
 from views.downloads import send_ticket_attachment
 
 bp = Blueprint("tickets", __name__, url_prefix="/ticket")
@@ -71,6 +71,23 @@ class TicketForm(MessageForm):
             raise ValidationError("Scegli una categoria dall'elenco.")
 
 
+# New tickets and replies share one budget per customer: each mails the utility and may
+# store a file. Refused forms (422) do not count.
+message_limit = limiter.shared_limit(
+    lambda: current_app.config["TICKET_MESSAGE_LIMIT"], scope="ticket-messages",
+    methods=["POST"], key_func=lambda: f"ticket-messages:{getattr(current_user, 'id', '')}",
+    deduct_when=lambda response: response.status_code < 400)
+
+
+def _within_quota(form):
+    """False (with the message beside the file field) when the attachment would take
+    the customer beyond their storage quota."""
+    error = tickets.attachment_quota_error(current_user.id, form.upload)
+    if error:
+        form.attachment.errors.append(error)
+    return error is None
+
+
 def _own_ticket(ticket_id):
     """The customer's ticket with this id; anybody else's is 404."""
     ticket = Ticket.get_for_customer(ticket_id, current_user.id)
@@ -92,6 +109,7 @@ def index():
 @bp.get("/nuovo")
 @bp.post("/nuovo")
 @customer_required
+@message_limit
 def new():
     """Nuovo ticket: supply point, category, subject, message and an attachment."""
     form = TicketForm()
@@ -100,7 +118,7 @@ def new():
                                  or [SelectChoice("", "Nessun punto di fornitura")])
     if request.method == "GET" and points:
         form.supply_point.data = selected_supply_point().code
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _within_quota(form):
         supply_point = (SupplyPoint.get_for_customer(form.supply_point.data, current_user.id)
                         if form.supply_point.data else None)
         ticket = tickets.open_ticket(current_user._get_current_object(), supply_point,
@@ -128,11 +146,12 @@ def detail(ticket_id):
 
 @bp.post("/<int:ticket_id>/rispondi")
 @customer_required
+@message_limit
 def reply(ticket_id):
     """Reply to the utility; replying to a closed ticket opens it again."""
     ticket = _own_ticket(ticket_id)
     form = MessageForm()
-    if not form.validate_on_submit():
+    if not (form.validate_on_submit() and _within_quota(form)):
         return _render_thread(ticket, form, status=422)
     reopened = ticket.status == Ticket.CLOSED
     tickets.customer_reply(ticket, form.message.data, form.upload)

@@ -29,6 +29,7 @@ from portal.exchange.kinds import (
     SupplyPointsKind,
 )
 from portal.exchange.values import SEPARATOR, local_timestamp
+from portal.formatting import spreadsheet_safe
 
 def _number_text(value):
     """A float as the contract writes it: shortest exact form, never an exponent."""
@@ -184,7 +185,10 @@ def _write(out_dir, name, header, rows):
         writer = csv.writer(handle, delimiter=SEPARATOR, lineterminator="\n")
         writer.writerow(header)
         for row in rows:
-            writer.writerow(row)
+            # People open these files in spreadsheets too: a customer-typed value
+            # (an e-mail, a name) must not run as a formula. The importer reads
+            # the apostrophe away again.
+            writer.writerow([spreadsheet_safe(str(cell)) for cell in row])
             count += 1
     # Renamed only when complete: a drop folder never sees half a file.
     os.replace(partial, out_dir / name)

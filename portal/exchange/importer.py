@@ -36,6 +36,7 @@ import models
 from portal.exchange.files import FileStore
 from portal.exchange.kinds import KINDS, all_equal, is_sqlite
 from portal.exchange.values import SEPARATOR, FileRefused, LineError
+from portal.formatting import csv_cell
 
 MAX_REPORTED = 1000      # errors listed in a report; the rest are only counted
 BATCH_ROWS = 2000        # rows staged per statement
@@ -109,7 +110,10 @@ class Report:
             # Repeated keys are found batch by batch, after the lines checked meanwhile.
             in_order = sorted(self.problems,
                               key=lambda problem: problem[0] if isinstance(problem[0], int) else 0)
-            lines.extend(f"{line};{column};{reason}" for line, column, reason in in_order)
+            # A reason quotes the bad value: quoted and neutralised like any CSV cell
+            # a person opens, so neither a ';' nor a leading '=' in it does harm.
+            lines.extend(f"{line};{column};{csv_cell(reason)}"
+                         for line, column, reason in in_order)
             if self.problem_count > len(self.problems):
                 lines.append(f"... and {self.problem_count - len(self.problems)} more problem(s) "
                              "not listed")

@@ -35,6 +35,7 @@ from models import (
 )
 from portal import holdings
 from portal.exchange.files import safe_file_name
+from portal.formatting import spreadsheet_text
 from portal.exchange.values import (
     REQUIRED,
     BadValue,
@@ -139,7 +140,7 @@ class Kind:
         """The values of a line by column, and the problems found."""
         values, problems = {}, []
         for name, position, column in self._present:
-            raw = row[position].strip()
+            raw = spreadsheet_text(row[position].strip())
             if not raw:
                 if column.blank is REQUIRED:
                     problems.append((name, "empty: a value is required"))
@@ -440,7 +441,7 @@ class SupplyPointsKind(Kind):
         values, problems = super().read(row)
         values["tech"], values["contract"] = {}, {}
         for name, position in self.extras:
-            raw = row[position].strip()
+            raw = spreadsheet_text(row[position].strip())
             if not raw:
                 continue
             try:
