@@ -71,7 +71,7 @@ def audit_rows(event):
 
 def sample_url(app, rule):
     values = {"ticket_id": 1, "message_id": 1, "code": "654321", "invoice_id": 1,
-              "window_id": 1, "record_id": 1, "operator_id": 1, "kind": "documento", "section": "fatture"}
+              "window_id": 1, "record_id": 1, "operator_id": 1, "mail_id": 1, "request_id": 1, "kind": "documento", "section": "fatture"}
     adapter = app.url_map.bind("localhost")
     return adapter.build(rule.endpoint, {name: values[name] for name in rule.arguments})
 
@@ -368,7 +368,7 @@ def test_reply_reaches_the_customer_by_email(mail_app, smtp_server, customer, ti
                           headers={"HX-Request": "true", "HX-Target": "operator-ticket"})
     assert response.status_code == 200
     assert "<html" not in response.text
-    assert "Risposta inviata: il cliente è stato avvisato per e-mail." in response.text
+    assert "Risposta inviata: il cliente riceverà un avviso per e-mail." in response.text
     assert "Abbiamo ricalcolato la fattura." in response.text
     answer = TicketMessage.select().order_by(TicketMessage.id.desc()).first()
     assert (answer.from_customer, answer.internal, answer.operator.username) == (False, False, "mario.rossi")
@@ -411,17 +411,27 @@ def test_internal_notes_send_nothing_and_stay_internal(mail_app, smtp_server, cu
     assert "Verificare con la lettura" not in customer_client.get(f"/ticket/{ticket.id}").text
 
 
-def test_reply_stays_when_the_email_fails(app, staff, ticket):
-    from conftest import free_port
+def test_reply_is_queued_while_the_mail_server_is_down(app, staff, ticket):
+    from conftest import deliver_mail, free_port
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
     response = staff.post(f"/operatore/ticket/{ticket.id}/rispondi",
                           data={"message": "Risposta importante", "status": "In lavorazione"})
     assert response.status_code == 303
     page = staff.get(response.headers["Location"]).text
-    assert "l&#39;e-mail di avviso al cliente non è partita" in page
+    assert "il cliente riceverà un avviso per e-mail" in page
     assert TicketMessage.select().where(TicketMessage.body == "Risposta importante").count() == 1
     assert Ticket.get_by_id(ticket.id).status == Ticket.IN_PROGRESS
-    assert models.OutgoingMail.get().status == "failed"
+    assert deliver_mail(app)["retry"] == 1
+    assert models.OutgoingMail.get().status == "queued"
+
+
+def test_reply_to_a_customer_without_email_says_so(app, staff, ticket):
+    models.Customer.update(email="").where(models.Customer.id == ticket.customer_id).execute()
+    response = staff.post(f"/operatore/ticket/{ticket.id}/rispondi",
+                          data={"message": "Risposta", "status": "In lavorazione"})
+    page = staff.get(response.headers["Location"]).text
+    assert "il cliente non ha un indirizzo e-mail" in page
+    assert models.OutgoingMail.select().count() == 0
 
 
 def test_reply_validation_and_attachment_checks(app, staff, ticket):

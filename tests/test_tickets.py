@@ -260,12 +260,31 @@ def test_a_new_ticket_notifies_the_configured_mailbox(mail_app, smtp_server, cus
 
 
 def test_the_ticket_stays_when_the_mailbox_cannot_be_told(app, client, logged_in):
-    from conftest import free_port
+    from conftest import deliver_mail, free_port
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nobody listens there
     response = open_ticket(client, gas_point(logged_in))
     assert response.status_code == 303
     assert Ticket.select().count() == 1
-    assert models.OutgoingMail.get().status == "failed"
+    assert deliver_mail(app)["retry"] == 1
+    assert models.OutgoingMail.get().status == "queued"  # tried again later
+
+
+def test_a_ticket_that_fails_to_save_sends_no_notice(app, client, logged_in, monkeypatch):
+    """The notice is queued in the ticket's transaction: no ticket, no mail."""
+    from conftest import deliver_mail
+    from portal import tickets as ticket_rules
+    queue_then_fail = ticket_rules._notify_new_ticket
+
+    def failing(*args):
+        queue_then_fail(*args)
+        raise RuntimeError("the database failed after the notice was queued")
+
+    monkeypatch.setattr(ticket_rules, "_notify_new_ticket", failing)
+    response = open_ticket(client, gas_point(logged_in))
+    assert response.status_code == 500
+    assert Ticket.select().count() == 0
+    assert models.OutgoingMail.select().count() == 0
+    assert deliver_mail(app) == {"sent": 0, "retry": 0, "failed": 0}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
