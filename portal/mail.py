@@ -58,6 +58,17 @@ class DeliveryError(Exception):
 def queue_mail(recipient, subject, template, *, kind, customer=None, **context):
     """Queue `templates/mail/<template>.txt` and `.html` for `recipient`, inside the
     caller's transaction; the background sender delivers it. Returns the row."""
+    row = OutgoingMail.create(recipient=recipient, subject=subject, kind=kind,
+                              customer=customer, status=OutgoingMail.QUEUED,
+                              message=compose(recipient, subject, template, **context),
+                              next_attempt_at=utcnow())
+    _queued_here.pending = True
+    return row
+
+
+def compose(recipient, subject, template, **context):
+    """The message as text, ready to send (pages that must cost the same whether or
+    not they send compose one and drop it)."""
     config = current_app.config
     context.update(company=config["COMPANY_NAME"], base_url=config["BASE_URL"].rstrip("/"))
     message = EmailMessage()
@@ -72,11 +83,7 @@ def queue_mail(recipient, subject, template, *, kind, customer=None, **context):
                         cte="quoted-printable")
     message.add_alternative(render_template(f"mail/{template}.html", **context),
                             subtype="html", cte="quoted-printable")
-    row = OutgoingMail.create(recipient=recipient, subject=subject, kind=kind,
-                              customer=customer, status=OutgoingMail.QUEUED,
-                              message=message.as_string(), next_attempt_at=utcnow())
-    _queued_here.pending = True
-    return row
+    return message.as_string()
 
 
 # --- Delivery -----------------------------------------------------------------------

@@ -721,3 +721,38 @@ def test_audit_log_filters_by_customer_operator_and_event(admin_client, staff, o
     by_event = admin_client.get("/operatore/registro?evento=operator_login_ok").text.split("<tbody>")[1]
     assert by_event.count("<tr>") == 2 and "operator_view_customer" not in by_event
     assert admin_client.get("/operatore/registro?evento=inventato").status_code == 200
+
+
+def test_an_operator_confirms_a_registrants_new_address(app, staff, factory):
+    """The address on file is lost: after checking who asks, the operator confirms the
+    new address from the customer page and the first password goes there."""
+    from conftest import deliver_mail
+    factory.customer(code="123456", tax_code="RSSMRA80A01H501U", registered=False,
+                     email="vecchio@example.it")
+    registrant = app.test_client()
+    registrant.post("/registrazione", data={"code": "123456", "tax_code": "RSSMRA80A01H501U"})
+    registrant.post("/registrazione/conferma", data={"email": "nuovo@example.it"})
+    pending = models.RegistrationRequest.get()
+
+    page = staff.get("/operatore/clienti/123456").text
+    assert "nuovo@example.it" in page and "Conferma l'indirizzo" in page
+    # Another customer's code with this request's id: not found, nothing confirmed.
+    factory.customer(code="222222")
+    assert staff.post(f"/operatore/clienti/222222/registrazione/{pending.id}/conferma"
+                      ).status_code == 404
+    confirmed = staff.post(f"/operatore/clienti/123456/registrazione/{pending.id}/conferma")
+    assert confirmed.status_code == 303
+    assert "nuovo@example.it confermato" in staff.get(confirmed.headers["Location"]).text
+    customer = models.Customer.get(models.Customer.code == "123456")
+    assert customer.registered_at and customer.email == "nuovo@example.it"
+    assert models.RegistrationRequest.get_by_id(pending.id).confirmed_by_id is not None
+    assert [row.recipient for row in models.OutgoingMail.select().order_by(models.OutgoingMail.id)
+            ] == ["vecchio@example.it", "nuovo@example.it"]
+    assert models.OutgoingMail.select().where(models.OutgoingMail.kind == "registration").get() \
+        .recipient == "nuovo@example.it"
+    assert deliver_mail(app)["sent"] == 2
+    event = models.AuditLog.get(models.AuditLog.event == "registration")
+    assert event.operator_id is not None and "nuovo@example.it" in event.detail
+    # Once only.
+    again = staff.post(f"/operatore/clienti/123456/registrazione/{pending.id}/conferma")
+    assert "non più valida" in staff.get(again.headers["Location"]).text

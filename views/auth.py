@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from models import Customer, audit, db, utcnow
 from portal import registration
+from portal.mail import compose as mail_compose
 from portal.mail import queue_mail
 from portal.passwords import (
     MAX_LENGTH,
@@ -329,10 +330,13 @@ def forgot_password():
     if form.validate_on_submit():
         customer = Customer.get_or_none(Customer.code == form.code.data.strip())
         temporary = new_temporary_password()
-        # Hash even for unknown codes: the answer takes the same time either way.
+        # The same work for unknown codes (a hash, a message composed, one transaction
+        # with an audit row): the answer takes the same time either way.
         temporary_hash = hash_password(temporary)
         if customer is not None and customer.is_registered and customer.email:
             _send_recovery(customer, temporary, temporary_hash)
+        else:
+            _recovery_without_account(customer, form.code.data.strip(), temporary)
         return render_page("auth/forgot.html", form=None, sent=RECOVERY_SENT)
     status = 422 if request.method == "POST" else 200
     return render_page("auth/forgot.html", form=form), status
@@ -350,7 +354,18 @@ def _send_recovery(customer, temporary, temporary_hash):
         queue_mail(customer.email, "Area Clienti: la tua nuova password", "temporary_password",
                    kind="recovery", customer=customer, customer_name=customer.name,
                    code=customer.code, password=temporary, first_access=False)
-    audit("temporary_password_sent", customer=customer, ip=client_ip())
+        audit("temporary_password_sent", customer=customer, ip=client_ip())
+
+
+def _recovery_without_account(customer, code, temporary):
+    """Recovery for a code without a registered account: nothing is sent, but the
+    request is recorded and costs what a real one costs."""
+    with db.atomic():
+        mail_compose("nessuno@example.invalid", "Area Clienti: la tua nuova password",
+                     "temporary_password", customer_name="", code=code, password=temporary,
+                     first_access=False)
+        audit("recovery_without_account", customer=customer, ip=client_ip(),
+              detail=f"codice {code}")
 
 
 @bp.get("/cambio-password")
