@@ -425,14 +425,23 @@ def test_registration_attempts_are_limited_per_address(tmp_path, factory):
     limiter.reset()
 
 
-def test_second_registration_of_the_same_code_is_refused(mail_app, smtp_server, unregistered):
+@pytest.mark.parametrize("on_file", ["mario.rossi@example.it", ""])
+def test_second_registration_of_the_same_code_is_refused(mail_app, smtp_server, factory, on_file):
+    """Two sessions on the confirmation screen: the second is refused, whatever it types,
+    and the first one's new address does not count as "on file" for it."""
+    customer = factory.customer(code="123456", tax_code="RSSMRA80A01H501U", registered=False,
+                                email=on_file)
     first, second = mail_app.test_client(), mail_app.test_client()
     for client in (first, second):
         client.post("/registrazione", data={"code": "123456", "tax_code": "RSSMRA80A01H501U"})
-    assert first.post("/registrazione/conferma", data={"email": ""}).status_code == 200
-    refused = second.post("/registrazione/conferma", data={"email": ""})
-    assert "Risulti già registrato" in refused.text
+    assert first.post("/registrazione/conferma",
+                      data={"email": "" if on_file else "a@example.com"}).status_code == 200
+    refused = second.post("/registrazione/conferma", data={"email": "b@example.com"})
+    assert refused.status_code == 422 and "Risulti già registrato" in refused.text
+    assert "a***@example.com" not in refused.text
+    assert models.RegistrationRequest.select().count() == 0
     assert smtp_server.wait_for(1) and not smtp_server.wait_for(2, timeout=1)
+    assert models.Customer.get_by_id(customer.id).email == (on_file or "a@example.com")
 
 
 def test_registration_answers_while_the_mail_server_is_down(tmp_path, factory):

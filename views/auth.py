@@ -278,24 +278,33 @@ def confirm_registration():
     form = EmailForm(required=not on_file)
     error = None
     if form.validate_on_submit():
-        chosen = form.email.data or on_file
-        if on_file and not registration.same_address(chosen, on_file):
-            registration.request_other_address(customer, chosen)
+        # Registered meanwhile by another session: its address is no longer "on file".
+        done = None if customer.is_registered else _register(customer, on_file,
+                                                             form.email.data or on_file)
+        if done is not None:
             session.pop("registration", None)
-            audit("registration_address_requested", customer=customer, ip=client_ip())
-            return render_page("auth/register_done.html", pending=True, email=chosen,
-                               masked=registration.masked_email(on_file))
-        if registration.register(customer, chosen):
-            session.pop("registration", None)
-            audit("registration", customer=customer, ip=client_ip())
-            audit("temporary_password_sent", customer=customer, ip=client_ip())
-            shown = registration.masked_email(chosen) if on_file else chosen
-            return render_page("auth/register_done.html", pending=False, email=shown)
+            return done
         session.pop("registration", None)
         error = ALREADY_REGISTERED
     status = 422 if request.method == "POST" else 200
+    masked = "" if customer.is_registered else registration.masked_email(on_file)
     return render_page("auth/register_confirm.html", form=form, customer=customer,
-                       masked=registration.masked_email(on_file), error=error), status
+                       masked=masked, error=error), status
+
+
+def _register(customer, on_file, chosen):
+    """The page after the confirmation; None when somebody registered the code first."""
+    if on_file and not registration.same_address(chosen, on_file):
+        registration.request_other_address(customer, chosen)
+        audit("registration_address_requested", customer=customer, ip=client_ip())
+        return render_page("auth/register_done.html", pending=True, email=chosen,
+                           masked=registration.masked_email(on_file))
+    if not registration.register(customer, chosen):
+        return None
+    audit("registration", customer=customer, ip=client_ip())
+    audit("temporary_password_sent", customer=customer, ip=client_ip())
+    shown = registration.masked_email(chosen) if on_file else chosen
+    return render_page("auth/register_done.html", pending=False, email=shown)
 
 
 @bp.get("/registrazione/indirizzo/<token>")
