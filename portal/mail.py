@@ -40,6 +40,9 @@ log = logging.getLogger("area_clienti.mail")
 
 # A claim lasts this many deadlines: a live sender always finishes well within it.
 CLAIM_DEADLINES = 3
+# Messages a sender claims one by one per round (a round is never long: each attempt
+# has its deadline, and a burst is worked through round after round).
+BATCH = 100
 INTERRUPTED = "interrupted (outcome unknown)"
 
 # Whether the current thread queued mail since the sender was last woken.
@@ -88,7 +91,7 @@ def compose(recipient, subject, template, **context):
 
 # --- Delivery -----------------------------------------------------------------------
 
-def deliver_due(limit=100):
+def deliver_due(limit=BATCH):
     """Deliver the messages that are due, each claimed first; returns how many were
     sent, retried later and failed for good: {"sent": n, "retry": n, "failed": n}."""
     config = current_app.config
@@ -262,7 +265,7 @@ def queue_health():
 
 
 def parsed(row):
-    """The queued message as an email.message object (for the CLI and tests)."""
+    """The queued message as an email.message object (to read what waits in the queue)."""
     return email.message_from_string(row.message, policy=policy.default)
 
 
@@ -310,7 +313,10 @@ class Sender:
                 break
             try:
                 with self.app.app_context(), db.connection_context():
-                    deliver_due()
+                    # A full batch may mean more is due: no waiting for the next poll.
+                    while sum(deliver_due(limit=BATCH).values()) == BATCH:
+                        if self.stopped.is_set():
+                            break
             except Exception:
                 log.exception("mail sender: delivery round failed; trying again later")
 

@@ -1,9 +1,13 @@
 """The outgoing-mail queue: queued in the page's transaction, delivered by the sender to
 a real SMTP server (or the outbox), retried with backoff, claimed once, each attempt
 under an overall deadline; failed mail sent again from the back-office."""
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -267,6 +271,30 @@ def test_many_senders_deliver_each_message_once(tmp_path, smtp_server):
     assert recipients == sorted(f"cliente{number}@example.com" for number in range(30))
     assert len({message["Message-ID"] for _, message in smtp_server.messages}) == 30
     assert OutgoingMail.select().where(OutgoingMail.status == "sent").count() == 30
+
+
+def test_two_processes_deliver_each_message_once(tmp_path, smtp_server):
+    """Two `flask mail send-pending` processes at once, as two workers' senders (or
+    a cron job beside them): each message reaches the server once."""
+    application = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port)
+    for number in range(40):
+        queue_test_message(application, f"cliente{number}@example.com")
+    models.db.close_all()
+    environment = {**os.environ, "DATABASE_URL": application.config["DATABASE_URL"],
+                   "SECRET_KEY": "x", "MAIL_SERVER": "127.0.0.1",
+                   "MAIL_PORT": str(smtp_server.port), "OUTBOX_DIR": str(tmp_path / "outbox")}
+    command = [sys.executable, "-m", "flask", "--app", "app", "mail", "send-pending"]
+    processes = [subprocess.Popen(command, cwd=Path(__file__).parent.parent, env=environment,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                 for _ in range(2)]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert all(process.returncode == 0 for process in processes), outputs
+    sent = [int(output.split("Inviate ")[1].split(",")[0]) for output in outputs]
+    assert sum(sent) == 40, outputs
+    assert smtp_server.wait_for(40)
+    time.sleep(0.3)
+    assert len(smtp_server.messages) == 40
+    assert len({recipient for (recipient,), _ in smtp_server.messages}) == 40
 
 
 def test_an_interrupted_attempt_is_never_resent_blindly(tmp_path, smtp_server):
