@@ -278,13 +278,12 @@ def confirm_registration():
     form = EmailForm(required=not on_file)
     error = None
     if form.validate_on_submit():
+        session.pop("registration", None)
         # Registered meanwhile by another session: its address is no longer "on file".
         done = None if customer.is_registered else _register(customer, on_file,
                                                              form.email.data or on_file)
         if done is not None:
-            session.pop("registration", None)
             return done
-        session.pop("registration", None)
         error = ALREADY_REGISTERED
     status = 422 if request.method == "POST" else 200
     masked = "" if customer.is_registered else registration.masked_email(on_file)
