@@ -108,7 +108,9 @@ SETTINGS = (
             "how often a self-reading list showing pending rows refreshes itself"),
     Setting("AUDIT_RETENTION_DAYS", int, 730,
             "days `flask retention` keeps security events (the Garante asks at least six months)"),
-    Setting("MAIL_RETENTION_DAYS", int, 365, "days `flask retention` keeps records of sent mail"),
+    Setting("MAIL_RETENTION_DAYS", int, 365,
+            "days `flask retention` keeps records of sent mail (never mail still queued) and "
+            "registration requests"),
     Setting("EXPORT_RETENTION_DAYS", int, 365,
             "days `flask retention` keeps self-reading export files"),
 )
