@@ -211,11 +211,15 @@ def _send_smtp(row, config):
             server.quit()
         except (OSError, smtplib.SMTPException):
             pass  # accepted already: a failed goodbye changes nothing
+    # Only a refusal of this message is final; a refused login or greeting is the
+    # server's or the settings' problem, and retrying after they are fixed delivers.
     except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as error:
         raise DeliveryError(error.__class__.__name__, permanent=True) from error
-    except smtplib.SMTPResponseException as error:
-        raise DeliveryError(f"{error.__class__.__name__} {error.smtp_code}",
+    except smtplib.SMTPDataError as error:
+        raise DeliveryError(f"SMTPDataError {error.smtp_code}",
                             permanent=500 <= error.smtp_code < 600) from error
+    except smtplib.SMTPResponseException as error:
+        raise DeliveryError(f"{error.__class__.__name__} {error.smtp_code}") from error
     except (OSError, smtplib.SMTPException) as error:
         reason = "deadline" if expired.is_set() else error.__class__.__name__
         raise DeliveryError(reason) from error

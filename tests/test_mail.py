@@ -199,6 +199,19 @@ def test_a_refused_recipient_fails_at_once(tmp_path, smtp_controller):
         controller.stop()
 
 
+def test_a_refused_login_is_retried_not_failed(tmp_path, smtp_controller):
+    """A wrong MAIL_PASSWORD is fixed by the administrator; the mail must still go."""
+    port = free_port()
+    smtp_controller(port, authenticator=lambda *args: AuthResult(success=False),
+                    auth_require_tls=False)
+    application = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
+                           MAIL_USERNAME="portale", MAIL_PASSWORD="sbagliata")
+    queue_test_message(application)
+    assert deliver_mail(application) == {"sent": 0, "retry": 1, "failed": 0}
+    row = OutgoingMail.get()
+    assert row.status == "queued" and row.message
+
+
 @pytest.mark.parametrize("drip_every", [None, 0.2], ids=["silent", "dripping"])
 def test_a_hanging_server_cannot_hold_an_attempt(tmp_path, drip_every):
     """smtplib's timeout is per read: a server dripping a byte every 0.2 s would hold an
