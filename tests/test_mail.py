@@ -199,17 +199,20 @@ def test_a_refused_recipient_fails_at_once(tmp_path, smtp_controller):
         controller.stop()
 
 
-def test_a_refused_login_is_retried_not_failed(tmp_path, smtp_controller):
-    """A wrong MAIL_PASSWORD is fixed by the administrator; the mail must still go."""
-    port = free_port()
-    smtp_controller(port, authenticator=lambda *args: AuthResult(success=False),
-                    auth_require_tls=False)
-    application = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
+def test_a_refused_login_is_retried_not_failed(tmp_path, smtp_server, monkeypatch):
+    """A wrong MAIL_PASSWORD (535) is fixed by the administrator; the mail must still go."""
+    import smtplib
+
+    def refused(self, user, password, **kwargs):
+        raise smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication credentials invalid")
+
+    monkeypatch.setattr(smtplib.SMTP, "login", refused)
+    application = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
                            MAIL_USERNAME="portale", MAIL_PASSWORD="sbagliata")
     queue_test_message(application)
     assert deliver_mail(application) == {"sent": 0, "retry": 1, "failed": 0}
     row = OutgoingMail.get()
-    assert row.status == "queued" and row.message
+    assert row.status == "queued" and row.error == "SMTPAuthenticationError 535"
 
 
 @pytest.mark.parametrize("drip_every", [None, 0.2], ids=["silent", "dripping"])
