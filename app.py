@@ -13,11 +13,11 @@ from werkzeug.routing import IntegerConverter
 
 import models
 import views
-from portal import acquisition, cli, formatting, settings
+from portal import acquisition, cli, formatting, mail, settings
 from views import (auth, backoffice, charts, consumption, documents, errors, home, invoices,
                    measurements, profile, readings, sessions, supply, tickets)
 # The rest of the back-office: importing them adds their routes to backoffice.bp.
-from views import backoffice_accounts, backoffice_records  # noqa: F401
+from views import backoffice_accounts, backoffice_mail, backoffice_records  # noqa: F401
 
 log = logging.getLogger("area_clienti")
 
@@ -101,6 +101,7 @@ def create_app(test_config=None):
 
     cli.init_app(app)
     acquisition.init_app(app)
+    mail.init_app(app)
     return app
 
 

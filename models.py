@@ -14,6 +14,7 @@ from peewee import (
     FloatField,
     ForeignKeyField,
     IntegerField,
+    JOIN,
     Model,
     SqliteDatabase,
     TextField,
@@ -690,8 +691,16 @@ class TicketMessage(BaseModel):
 
 
 class OutgoingMail(BaseModel):
-    """What was sent to whom and how it went; never the body (it may hold a
-    temporary password)."""
+    """The outgoing-mail queue and its record: a page adds a row in its own transaction
+    (so a rolled-back action sends nothing) and the sender in portal/mail.py delivers it.
+    The message itself (which may hold a temporary password) is kept only until it is
+    delivered; afterwards the row says what was sent to whom and how it went."""
+
+    QUEUED = "queued"      # waiting for its first or next attempt (next_attempt_at)
+    SENDING = "sending"    # claimed by one sender until claimed_until
+    SENT = "sent"          # accepted by the SMTP server
+    OUTBOX = "outbox"      # written to OUTBOX_DIR (no MAIL_SERVER)
+    FAILED = "failed"      # failed for good: an admin may send it again
 
     recipient = CharField()
     subject = CharField()
@@ -700,6 +709,50 @@ class OutgoingMail(BaseModel):
     created_at = DateTimeField(default=utcnow)
     status = CharField()
     error = CharField(default="")
+    message = TextField(null=True)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(null=True)
+    claimed_until = DateTimeField(null=True)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False),)
+
+    @classmethod
+    def failed_for_good(cls):
+        """Messages no sender will try again, newest first (the back-office list)."""
+        return (cls
+                .select(cls, Customer)
+                .join(Customer, JOIN.LEFT_OUTER)
+                .where(cls.status == cls.FAILED)
+                .order_by(cls.created_at.desc(), cls.id.desc()))
+
+
+class RegistrationRequest(BaseModel):
+    """A registrant asked for the first password at an address other than the one the
+    billing system has on file: nothing is sent there until the address on file (by a
+    signed link) or an operator confirms."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+
+    customer = ForeignKeyField(Customer, backref="registration_requests", on_delete="CASCADE")
+    email = CharField()
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    status = CharField(default=PENDING)
+    confirmed_at = DateTimeField(null=True)
+    # Null when the address on file confirmed through its link.
+    confirmed_by = ForeignKeyField(Operator, null=True, on_delete="SET NULL")
+
+    @classmethod
+    def pending_for(cls, customer):
+        """The customer's requests still waiting, newest first."""
+        return (cls
+                .select()
+                .where((cls.customer == customer) & (cls.status == cls.PENDING)
+                       & (cls.expires_at > utcnow()))
+                .order_by(cls.created_at.desc(), cls.id.desc()))
 
 
 class AuditLog(BaseModel):
@@ -732,7 +785,7 @@ class SchemaVersion(BaseModel):
 
 MODELS = [Customer, SupplyPoint, Holding, Invoice, BilledConsumption, Measurement, Document, Form,
           ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator, TicketMessage,
-          OutgoingMail, AuditLog, SchemaVersion]
+          OutgoingMail, RegistrationRequest, AuditLog, SchemaVersion]
 
 
 # Each migration takes an existing database from version N-1 to N. Append, never edit:
@@ -792,7 +845,24 @@ def _migrate_4(database):
                                 Operator.must_change_password))
 
 
-MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
+def _migrate_5(database):
+    """Version 5: the outgoing-mail queue (the message, its attempts and claim) on OutgoingMail,
+    and registration requests waiting for the address on file. Rows recorded before
+    it keep their status (sent, outbox, failed) and have no message to send."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    migrator = SchemaMigrator.from_database(database)
+    migrate(
+        migrator.add_column("outgoing_mail", "message", OutgoingMail.message),
+        migrator.add_column("outgoing_mail", "attempts", OutgoingMail.attempts),
+        migrator.add_column("outgoing_mail", "next_attempt_at", OutgoingMail.next_attempt_at),
+        migrator.add_column("outgoing_mail", "claimed_until", OutgoingMail.claimed_until),
+        migrator.add_column("outgoing_mail", "sent_at", OutgoingMail.sent_at),
+        migrator.add_index("outgoing_mail", ("status", "next_attempt_at"), False),
+    )
+    database.create_tables([RegistrationRequest])
+
+
+MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

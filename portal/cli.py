@@ -1,6 +1,6 @@
 """Every `flask` command of the portal: the schema, demo data, imports and exports
-with the billing system, self-reading acquisition, operator accounts, retention and
-backup."""
+with the billing system, self-reading acquisition, the mail queue, operator accounts,
+retention and backup."""
 import contextlib
 import fcntl
 import sqlite3
@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from portal import acquisition, backoffice, privacy, settings
+from portal import acquisition, backoffice, mail, privacy, settings
 from portal.exchange.export import export_all
 from portal.exchange.folder import import_folder
 from portal.exchange.importer import import_file
@@ -22,7 +22,7 @@ from portal.exchange.kinds import KINDS
 
 def init_app(app):
     """Register the commands on the application's `flask` command line."""
-    for command in (init_db, demo, backup, retention, readings_cli, operator_cli,
+    for command in (init_db, demo, backup, retention, readings_cli, mail_cli, operator_cli,
                     import_command, import_dir_command, export_all_command, settings_command):
         app.cli.add_command(command)
 
@@ -176,6 +176,31 @@ def acquire_command(export_dir):
         click.echo("Nessuna lettura da acquisire: nessun file scritto.")
     else:
         click.echo(f"Acquisite {run.reading_count} letture: {export_dir / run.file_path}")
+
+
+# --- The mail queue ------------------------------------------------------------------
+
+mail_cli = click.Group("mail", help="The outgoing-mail queue.")
+
+
+@mail_cli.command("send-pending")
+@with_appcontext
+def send_pending_command():
+    """Deliver the queued mail that is due now (with MAIL_SENDER=0, run it from cron)."""
+    with _current_schema():
+        counts = mail.deliver_due(limit=10_000)
+    click.echo(f"Inviate {counts['sent']}, da riprovare {counts['retry']}, "
+               f"non recapitate {counts['failed']}.")
+
+
+@mail_cli.command("list-failed")
+@with_appcontext
+def list_failed_command():
+    """List the messages failed for good (an admin sends them again from the back-office)."""
+    with _current_schema():
+        for row in models.OutgoingMail.failed_for_good():
+            click.echo(f"{row.id}\t{row.created_at:%Y-%m-%d %H:%M}\t{row.kind}\t"
+                       f"{row.recipient}\t{row.attempts}\t{row.error}")
 
 
 # --- Operator accounts ---------------------------------------------------------------

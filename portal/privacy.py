@@ -4,8 +4,9 @@ import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from models import (AuditLog, BilledConsumption, Document, Invoice, OutgoingMail, SelfReading,
-                    SupplyPoint, Ticket, TicketMessage, db, held_days, utcnow)
+from models import (AuditLog, BilledConsumption, Document, Invoice, OutgoingMail,
+                    RegistrationRequest, SelfReading, SupplyPoint, Ticket, TicketMessage, db,
+                    held_days, utcnow)
 
 # Fields of the customer record that are secrets or bookkeeping, never exported.
 _CUSTOMER_FIELDS = ("code", "name", "tax_code", "is_company", "address", "phone", "fax",
@@ -70,14 +71,20 @@ def personal_data(customer):
 
 
 def purge_expired(audit_days, mail_days, export_days, export_dir, now=None):
-    """Delete audit rows, mail records and acquisition export files older than their
-    retention; return what went, per kind."""
+    """Delete audit rows, mail records (with registration requests) and acquisition
+    export files older than their retention; return what went, per kind."""
     now = now or utcnow()
     with db.atomic():
         audit = AuditLog.delete().where(
             AuditLog.at < now - datetime.timedelta(days=audit_days)).execute()
+        mail_cutoff = now - datetime.timedelta(days=mail_days)
+        # Mail still waiting for the sender is never dropped, however old.
         mail = OutgoingMail.delete().where(
-            OutgoingMail.created_at < now - datetime.timedelta(days=mail_days)).execute()
+            (OutgoingMail.created_at < mail_cutoff)
+            & OutgoingMail.status.not_in([OutgoingMail.QUEUED, OutgoingMail.SENDING])).execute()
+        # Addresses typed at registration (a stranger's, perhaps) go with the mail records.
+        requests = RegistrationRequest.delete().where(
+            RegistrationRequest.created_at < mail_cutoff).execute()
     cutoff = (now - datetime.timedelta(days=export_days)).replace(
         tzinfo=datetime.timezone.utc).timestamp()
     exports = 0
@@ -85,4 +92,5 @@ def purge_expired(audit_days, mail_days, export_days, export_dir, now=None):
         if path.stat().st_mtime < cutoff:
             path.unlink()
             exports += 1
-    return {"audit rows": audit, "mail records": mail, "export files": exports}
+    return {"audit rows": audit, "mail records": mail, "export files": exports,
+            "registration requests": requests}

@@ -65,7 +65,28 @@ SETTINGS = (
     Setting("MAIL_USE_TLS", bool, False, "`1`: STARTTLS after connecting"),
     Setting("MAIL_USE_SSL", bool, False, "`1`: SMTP over TLS from the start (port 465)"),
     Setting("MAIL_DEFAULT_SENDER", str, "Area Clienti <noreply@example.it>", "From address"),
-    Setting("MAIL_TIMEOUT", int, 10, "seconds before an SMTP attempt fails"),
+    Setting("MAIL_TIMEOUT", int, 10,
+            "seconds the SMTP server may stay silent (each connect or read) before an "
+            "attempt fails"),
+    Setting("MAIL_SEND_DEADLINE", int, 30,
+            "seconds a whole delivery attempt may take, however slowly the server answers; "
+            "then the connection is cut and the message retried"),
+    Setting("MAIL_SENDER", bool, True,
+            "`1`: the serving process delivers queued mail in a background thread (every "
+            "worker runs one; each message is claimed by one). `0`: run "
+            "`flask mail send-pending` from cron instead"),
+    Setting("MAIL_POLL_SECONDS", int, 10,
+            "how often the background sender looks for due mail (a page that queues one "
+            "wakes it at once)"),
+    Setting("MAIL_MAX_ATTEMPTS", int, 8,
+            "delivery attempts before a message counts as failed for good (shown to admins "
+            "in the back-office, Posta non recapitata)"),
+    Setting("MAIL_RETRY_SECONDS", int, 60,
+            "wait before the second attempt; it doubles after each failure (8 attempts "
+            "span about 2 hours)"),
+    Setting("MAIL_STUCK_MINUTES", int, 15,
+            "minutes a due message may wait before the queue counts as stuck "
+            "(`portal.mail.queue_health()`)"),
     Setting("COMPANY_NAME", str, "Energia Colline Toscane S.p.A.",
             "the utility's name: header, footer, e-mails"),
     Setting("COMPANY_ADDRESS", str, "Via Roma 1 - 57014 Collesalvetti (LI)",
@@ -89,6 +110,13 @@ SETTINGS = (
     Setting("ATTACHMENT_QUOTA_MB", int, 50,
             "megabytes of ticket attachments a customer may store in all (each file is at "
             "most 5 MB); beyond it a new attachment is refused beside the file field"),
+    Setting("REGISTRATION_LIMIT_PER_ADDRESS", str, "10 per minute;50 per hour",
+            "registration attempts (both screens count) from one IP address"),
+    Setting("REGISTRATION_LIMIT_PER_TAX_CODE", str, "10 per hour;30 per day",
+            "registration attempts (both screens count) naming one codice fiscale / partita "
+            "IVA, from any address"),
+    Setting("REGISTRATION_CONFIRM_HOURS", int, 72,
+            "hours the address on file has to confirm a first password sent elsewhere"),
     Setting("TICKET_NOTIFY_EMAIL", str, "clienti@example.it", "mailbox told about every new ticket"),
     Setting("ACQUISITION_INTERVAL", int, 30,
             "minutes between automatic acquisitions of self-readings inside the serving "
@@ -100,7 +128,9 @@ SETTINGS = (
             "how often a self-reading list showing pending rows refreshes itself"),
     Setting("AUDIT_RETENTION_DAYS", int, 730,
             "days `flask retention` keeps security events (the Garante asks at least six months)"),
-    Setting("MAIL_RETENTION_DAYS", int, 365, "days `flask retention` keeps records of sent mail"),
+    Setting("MAIL_RETENTION_DAYS", int, 365,
+            "days `flask retention` keeps records of sent mail (never mail still queued) and "
+            "registration requests"),
     Setting("EXPORT_RETENTION_DAYS", int, 365,
             "days `flask retention` keeps self-reading export files"),
 )

@@ -6,7 +6,7 @@ from flask import current_app
 from peewee import JOIN, fn
 
 from portal import attachments
-from portal.mail import MailError, send_mail
+from portal.mail import queue_mail
 from models import Customer, Operator, Ticket, TicketMessage, db, utcnow
 
 log = logging.getLogger("area_clienti.tickets")
@@ -104,12 +104,13 @@ def _add_message(ticket, upload=None, ticket_changes=None, **fields):
 
 
 def open_ticket(customer, supply_point, category, subject, body, upload=None):
-    """A new ticket with its first message; the back-office mailbox is told."""
+    """A new ticket with its first message; the back-office mailbox is told (the
+    notice is queued in the same transaction)."""
     with db.atomic():
         ticket = Ticket.create(customer=customer, supply_point=supply_point,
                                category=category, subject=subject)
         _add_message(ticket, upload, from_customer=True, body=body)
-    _notify_new_ticket(ticket, customer)
+        _notify_new_ticket(ticket, customer)
     return ticket
 
 
@@ -129,12 +130,15 @@ def close_by_customer(ticket):
 
 
 def operator_reply(ticket, operator, body, status, upload=None):
-    """The utility answers and sets the status; the customer is told by e-mail.
+    """The utility answers and sets the status; the customer's notice is queued in the
+    same transaction.
 
-    Returns (message, mailed): the answer stands even when the e-mail fails."""
-    message = _add_message(ticket, upload, from_customer=False, operator=operator, body=body,
-                           ticket_changes=dict(status=status, updated_at=utcnow()))
-    return message, _notify_answer(Ticket.get_by_id(ticket.id))
+    Returns (message, notified): notified is False when the customer has no e-mail."""
+    with db.atomic():
+        message = _add_message(ticket, upload, from_customer=False, operator=operator,
+                               body=body, ticket_changes=dict(status=status, updated_at=utcnow()))
+        notified = _notify_answer(Ticket.get_by_id(ticket.id))
+    return message, notified
 
 
 def add_note(ticket, operator, body):
@@ -155,13 +159,9 @@ def _notify_new_ticket(ticket, customer):
     recipient = current_app.config.get("TICKET_NOTIFY_EMAIL")
     if not recipient:
         return False
-    try:
-        send_mail(recipient, f"Nuovo ticket n. {ticket.id}: {ticket.subject}", "ticket_new",
-                  kind="ticket_new", customer=customer, ticket=ticket, customer_code=customer.code,
-                  customer_name=customer.name)
-    except MailError:
-        log.warning("ticket %s: the back-office mailbox could not be told", ticket.id)
-        return False
+    queue_mail(recipient, f"Nuovo ticket n. {ticket.id}: {ticket.subject}", "ticket_new",
+               kind="ticket_new", customer=customer, ticket=ticket, customer_code=customer.code,
+               customer_name=customer.name)
     return True
 
 
@@ -170,13 +170,9 @@ def _notify_answer(ticket):
     if not customer.email:
         log.info("ticket %s: customer without e-mail, answer not notified", ticket.id)
         return False
-    try:
-        send_mail(customer.email, f"Area Clienti: risposta al ticket n. {ticket.id}",
-                  "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
-                  customer_name=customer.name)
-    except MailError:
-        log.warning("ticket %s: the answer could not be notified by e-mail", ticket.id)
-        return False
+    queue_mail(customer.email, f"Area Clienti: risposta al ticket n. {ticket.id}",
+               "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
+               customer_name=customer.name)
     return True
 
 

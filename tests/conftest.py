@@ -1,5 +1,6 @@
 """Fixtures: an app on a temporary database, clients, factories, a real SMTP server
 and a live server with Chromium for browser tests."""
+import contextlib
 import hashlib
 import http.cookiejar
 import os
@@ -100,6 +101,9 @@ def make_app(tmp_path, **overrides):
         "BASE_URL": "https://area-clienti.example.it",
         "SESSION_COOKIE_SECURE": False,
         "SESSION_COOKIE_NAME": "session",
+        # Tests that deliver mail start the sender themselves (mail_app, live_app) or
+        # run it once (deliver_mail).
+        "MAIL_SENDER": False,
     }
     config.update(overrides)
     application = create_app(config)
@@ -245,11 +249,33 @@ def smtp_server():
     controller.stop()
 
 
+def deliver_mail(application):
+    """Run the mail sender once, as its background thread would: every due message
+    goes to the SMTP server (or the outbox). Returns the counts of deliver_due."""
+    from portal import mail
+    with application.app_context(), models.db.connection_context():
+        return mail.deliver_due()
+
+
+@contextlib.contextmanager
+def background_sender(application):
+    """The app's background mail sender running for the test, stopped after it."""
+    from portal import mail
+    sender = mail.start_sender(application)
+    try:
+        yield sender
+    finally:
+        sender.stop()
+
+
 @pytest.fixture
 def mail_app(tmp_path, smtp_server):
-    """The app sending real SMTP to the test server."""
-    application = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port)
-    yield application
+    """The app sending real SMTP to the test server through its background sender,
+    woken by every request that queues mail."""
+    application = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server.port,
+                           MAIL_POLL_SECONDS=1)
+    with background_sender(application):
+        yield application
     release_database()
 
 
@@ -300,8 +326,9 @@ class LiveServer:
 def live_app(tmp_path, smtp_server):
     """The real app for a browser: CSRF on, real SMTP to the test server."""
     application = make_app(tmp_path, WTF_CSRF_ENABLED=True, MAIL_SERVER="127.0.0.1",
-                           MAIL_PORT=smtp_server.port)
-    yield application
+                           MAIL_PORT=smtp_server.port, MAIL_POLL_SECONDS=1)
+    with background_sender(application):
+        yield application
     release_database()
 
 

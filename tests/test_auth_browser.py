@@ -34,7 +34,9 @@ def test_registration_journey(page, live_server, smtp_server, factory, console_e
 
     expect(page.get_by_role("heading", name="Conferma registrazione")).to_be_visible()
     expect(page.get_by_text("ROSSI MARIO")).to_be_visible()
-    expect(page.get_by_label("E-Mail")).to_have_value("mario.rossi@example.it")
+    # The address on file, masked; the other-address field starts empty.
+    expect(page.get_by_text("m***@example.it").first).to_be_visible()
+    expect(page.get_by_label("Un altro indirizzo e-mail (facoltativo)")).to_have_value("")
     page.get_by_role("button", name="Conferma").click()
     expect(page.get_by_text("Le credenziali di accesso sono state inviate")).to_be_visible()
 

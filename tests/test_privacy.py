@@ -51,6 +51,13 @@ def test_retention_removes_only_what_is_old(app, runner, customer, tmp_path):
     models.OutgoingMail.create(recipient="a@example.it", subject="x", kind="k", status="sent",
                                created_at=now - datetime.timedelta(days=400))
     models.OutgoingMail.create(recipient="b@example.it", subject="y", kind="k", status="sent")
+    # Still waiting for the sender (a stuck queue): kept, however old.
+    models.OutgoingMail.create(recipient="c@example.it", subject="z", kind="k", status="queued",
+                               created_at=now - datetime.timedelta(days=400))
+    for days in (400, 1):
+        models.RegistrationRequest.create(customer=customer, email=f"r{days}@example.it",
+                                          created_at=now - datetime.timedelta(days=days),
+                                          expires_at=now - datetime.timedelta(days=days - 1))
     exports = tmp_path / "exports"
     exports.mkdir(exist_ok=True)
     stale, fresh = exports / "readings-20200101-000000-1.csv", exports / "readings-new.csv"
@@ -62,7 +69,9 @@ def test_retention_removes_only_what_is_old(app, runner, customer, tmp_path):
 
     result = runner.invoke(args=["retention"])
     assert result.exit_code == 0, result.output
-    assert "1 audit rows, 1 mail records, 1 export files" in result.output
+    assert "1 audit rows, 1 mail records, 1 export files, 1 registration requests" in result.output
     assert models.AuditLog.select().count() == 1
-    assert [mail.recipient for mail in models.OutgoingMail.select()] == ["b@example.it"]
+    assert sorted(mail.recipient for mail in models.OutgoingMail.select()) == \
+        ["b@example.it", "c@example.it"]
+    assert [request.email for request in models.RegistrationRequest.select()] == ["r1@example.it"]
     assert not stale.exists() and fresh.exists()

@@ -260,12 +260,31 @@ def test_a_new_ticket_notifies_the_configured_mailbox(mail_app, smtp_server, cus
 
 
 def test_the_ticket_stays_when_the_mailbox_cannot_be_told(app, client, logged_in):
-    from conftest import free_port
+    from conftest import deliver_mail, free_port
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nobody listens there
     response = open_ticket(client, gas_point(logged_in))
     assert response.status_code == 303
     assert Ticket.select().count() == 1
-    assert models.OutgoingMail.get().status == "failed"
+    assert deliver_mail(app)["retry"] == 1
+    assert models.OutgoingMail.get().status == "queued"  # tried again later
+
+
+def test_a_ticket_that_fails_to_save_sends_no_notice(app, client, logged_in, monkeypatch):
+    """The notice is queued in the ticket's transaction: no ticket, no mail."""
+    from conftest import deliver_mail
+    from portal import tickets as ticket_rules
+    queue_then_fail = ticket_rules._notify_new_ticket
+
+    def failing(*args):
+        queue_then_fail(*args)
+        raise RuntimeError("the database failed after the notice was queued")
+
+    monkeypatch.setattr(ticket_rules, "_notify_new_ticket", failing)
+    response = open_ticket(client, gas_point(logged_in))
+    assert response.status_code == 500
+    assert Ticket.select().count() == 0
+    assert models.OutgoingMail.select().count() == 0
+    assert deliver_mail(app) == {"sent": 0, "retry": 0, "failed": 0}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -411,7 +430,7 @@ def test_attachments_beyond_the_customers_quota_are_refused_beside_the_field(
 
 
 def test_new_tickets_and_replies_are_limited_per_customer(tmp_path, smtp_server, factory):
-    from conftest import make_app
+    from conftest import deliver_mail, make_app
     from views import limiter
     application = make_app(tmp_path / "limited", RATELIMIT_ENABLED=True,
                            TICKET_MESSAGE_LIMIT="3 per hour", MAIL_SERVER="127.0.0.1",
@@ -431,6 +450,7 @@ def test_new_tickets_and_replies_are_limited_per_customer(tmp_path, smtp_server,
     assert statuses == [303, 303, 303, 429, 429]
     assert "Troppi tentativi" in open_ticket(client, point).text
     assert Ticket.select().count() == 2 and len(stored_files(application)) == 0
+    deliver_mail(application)
     assert smtp_server.wait_for(2) and len(smtp_server.messages) == 2  # one per new ticket
     assert open_ticket(other, factory.supply_point(neighbour)).status_code == 303
     limiter.reset()

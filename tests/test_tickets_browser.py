@@ -77,7 +77,7 @@ def test_ticket_journey(live_server, page, console_errors, browser, factory, smt
     expect(staff.get_by_text("Nota interna aggiunta.")).to_be_visible()
     staff.get_by_label("Messaggio").fill("Abbiamo corretto la lettura: riceverà una fattura di conguaglio.")
     staff.get_by_role("button", name="Invia risposta").click()
-    expect(staff.get_by_text("Risposta inviata: il cliente è stato avvisato per e-mail.")).to_be_visible()
+    expect(staff.get_by_text("Risposta inviata: il cliente riceverà un avviso per e-mail.")).to_be_visible()
     assert staff.evaluate("window.notReloaded") is True
     expect(staff.locator(".ticket-summary .ticket-status")).to_have_text("In lavorazione")
 

@@ -1,5 +1,5 @@
 """Autenticazione: login, logout, registration, password recovery and change."""
-import datetime
+import re
 import time
 
 from email_validator import EmailNotValidError, validate_email
@@ -11,7 +11,9 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
 from models import Customer, audit, db, utcnow
-from portal.mail import MailError, send_mail
+from portal import registration
+from portal.mail import compose as mail_compose
+from portal.mail import queue_mail
 from portal.passwords import (
     MAX_LENGTH,
     hash_password,
@@ -20,13 +22,13 @@ from portal.passwords import (
     policy_errors,
     verify_password,
 )
+from portal.registration import TEMPORARY_PASSWORD_LIFETIME
 from views import (client_ip, customer_required, htmx_redirect, is_safe_next, limiter,
                    render_page, start_page)
 from views.sessions import log_out
 
 bp = Blueprint("auth", __name__)
 
-TEMPORARY_PASSWORD_LIFETIME = datetime.timedelta(hours=24)
 REGISTRATION_LIFETIME = 15 * 60  # seconds between the two registration screens
 
 # One answer for an unknown code, an unregistered one, a wrong password and a locked
@@ -41,8 +43,8 @@ ALREADY_REGISTERED = ("Risulti già registrato al portale. Se non ricordi la pas
 RECOVERY_SENT = ("Se il codice cliente è registrato al portale, a breve riceverai una nuova "
                  "password all'indirizzo e-mail indicato in fase di registrazione. La "
                  "password attuale resta valida finché non usi quella nuova.")
-MAIL_FAILED = ("Non è stato possibile inviare l'e-mail in questo momento: riprova tra "
-               "qualche minuto.")
+LINK_INVALID = ("Il link non è valido o è scaduto, oppure l'indirizzo è già stato confermato. "
+                "Se serve, ripeti la registrazione.")
 
 REQUIRED = "Campo obbligatorio."
 CODE_FIELD = [DataRequired(REQUIRED),
@@ -69,11 +71,24 @@ class RegistrationForm(FlaskForm):
 
 
 class EmailForm(FlaskForm):
-    email = EmailField("E-Mail", [DataRequired(REQUIRED), Length(max=254)])
+    """The address for the first password: required when the billing system has none on
+    file; otherwise optional (empty means the address on file)."""
+    email = EmailField("E-Mail", [Length(max=254)])
+
+    def __init__(self, required, **kwargs):
+        super().__init__(**kwargs)
+        self.required = required
+        if not required:
+            self.email.label.text = "Un altro indirizzo e-mail (facoltativo)"
 
     def validate_email(self, field):
+        field.data = (field.data or "").strip()
+        if not field.data:
+            if self.required:
+                raise ValidationError(REQUIRED)
+            return
         try:
-            field.data = validate_email(field.data.strip(), check_deliverability=False).normalized
+            field.data = validate_email(field.data, check_deliverability=False).normalized
         except EmailNotValidError:
             raise ValidationError("Indirizzo e-mail non valido.") from None
 
@@ -95,6 +110,32 @@ class ChangePasswordForm(FlaskForm):
     def validate_confirm_password(self, field):
         if field.data != self.new_password.data:
             raise ValidationError("Le due password non coincidono.")
+
+
+def _tax_code_key():
+    """Rate-limit key for the codice fiscale / partita IVA of a registration attempt:
+    typed on the first screen, remembered in the session on the second."""
+    typed = request.form.get("tax_code")
+    if typed is None:
+        typed = (session.get("registration") or {}).get("tax_code", "")
+    return "tax:" + re.sub(r"\s", "", typed).upper()[:32]
+
+
+def _registration_limit_per_address():
+    return current_app.config["REGISTRATION_LIMIT_PER_ADDRESS"]
+
+
+def _registration_limit_per_tax_code():
+    return current_app.config["REGISTRATION_LIMIT_PER_TAX_CODE"]
+
+
+# Both registration screens draw on the same two budgets: one per IP address and one
+# per tax code, whichever address the attempts come from.
+registration_per_address = limiter.shared_limit(
+    _registration_limit_per_address, scope="registration-address", methods=["POST"])
+registration_per_tax_code = limiter.shared_limit(
+    _registration_limit_per_tax_code, scope="registration-tax-code", key_func=_tax_code_key,
+    methods=["POST"])
 
 
 def _code_key():
@@ -188,7 +229,8 @@ def logout():
 
 @bp.get("/registrazione")
 @bp.post("/registrazione")
-@limiter.limit("10 per minute;50 per hour", methods=["POST"])
+@registration_per_address
+@registration_per_tax_code
 def register():
     """Registrazione nuovo utente: customer code and codice fiscale / partita IVA."""
     if current_user.is_authenticated:
@@ -206,7 +248,8 @@ def register():
         elif customer.is_registered:
             error = ALREADY_REGISTERED
         else:
-            session["registration"] = {"customer": customer.id, "at": time.time()}
+            session["registration"] = {"customer": customer.id, "at": time.time(),
+                                       "tax_code": customer.tax_code}
             return redirect(url_for("auth.confirm_registration"), 303)
         audit("registration_refused", ip=client_ip())
     status = 422 if request.method == "POST" else 200
@@ -222,50 +265,67 @@ def _customer_being_registered():
 
 @bp.get("/registrazione/conferma")
 @bp.post("/registrazione/conferma")
-@limiter.limit("10 per minute", methods=["POST"])
+@registration_per_address
+@registration_per_tax_code
 def confirm_registration():
-    """Conferma registrazione: the summary, the e-mail, and the first-access password."""
+    """Conferma registrazione: the summary, and the first-access password to the address
+    on file (another address only once the address on file confirms)."""
     customer = _customer_being_registered()
     if customer is None:
         flash("Inserisci codice cliente e codice fiscale o partita IVA per registrarti.")
         return redirect(url_for("auth.register"), 303)
-    form = EmailForm(data={"email": customer.email})
+    on_file = customer.email
+    form = EmailForm(required=not on_file)
     error = None
     if form.validate_on_submit():
-        temporary = new_temporary_password()
-        now = utcnow()
-        with db.atomic():
-            claimed = (Customer
-                       .update(registered_at=now, email=form.email.data,
-                               temp_password_hash=hash_password(temporary),
-                               temp_password_expires_at=now + TEMPORARY_PASSWORD_LIFETIME)
-                       .where((Customer.id == customer.id) & Customer.registered_at.is_null())
-                       .execute())
-        if not claimed:
-            session.pop("registration", None)
-            error = ALREADY_REGISTERED
-        else:
-            try:
-                send_mail(form.email.data, "Area Clienti: la tua password di primo accesso",
-                          "temporary_password", kind="registration", customer=customer,
-                          customer_name=customer.name, code=customer.code,
-                          password=temporary, first_access=True)
-            except MailError:
-                # Not half-done: the code stays unregistered and can try again.
-                (Customer
-                 .update(registered_at=None, email=customer.email, temp_password_hash=None,
-                         temp_password_expires_at=None)
-                 .where(Customer.id == customer.id)
-                 .execute())
-                error = MAIL_FAILED
-            else:
-                session.pop("registration", None)
-                audit("registration", customer=customer, ip=client_ip())
-                audit("temporary_password_sent", customer=customer, ip=client_ip())
-                return render_page("auth/register_done.html", email=form.email.data)
+        session.pop("registration", None)
+        # Registered meanwhile by another session: its address is no longer "on file".
+        done = None if customer.is_registered else _register(customer, on_file,
+                                                             form.email.data or on_file)
+        if done is not None:
+            return done
+        error = ALREADY_REGISTERED
     status = 422 if request.method == "POST" else 200
+    masked = "" if customer.is_registered else registration.masked_email(on_file)
     return render_page("auth/register_confirm.html", form=form, customer=customer,
-                       error=error), status
+                       masked=masked, error=error), status
+
+
+def _register(customer, on_file, chosen):
+    """The page after the confirmation; None when somebody registered the code first."""
+    if on_file and not registration.same_address(chosen, on_file):
+        registration.request_other_address(customer, chosen)
+        audit("registration_address_requested", customer=customer, ip=client_ip())
+        return render_page("auth/register_done.html", pending=True, email=chosen,
+                           masked=registration.masked_email(on_file))
+    if not registration.register(customer, chosen):
+        return None
+    audit("registration", customer=customer, ip=client_ip())
+    audit("temporary_password_sent", customer=customer, ip=client_ip())
+    shown = registration.masked_email(chosen) if on_file else chosen
+    return render_page("auth/register_done.html", pending=False, email=shown)
+
+
+@bp.get("/registrazione/indirizzo/<token>")
+@bp.post("/registrazione/indirizzo/<token>")
+@limiter.limit("10 per minute", methods=["POST"])
+def confirm_address(token):
+    """The address on file confirms that the first password goes to another address
+    (GET only shows the question: mail scanners open links)."""
+    pending = registration.request_for_token(token)
+    if pending is None:
+        return render_page("auth/register_address.html", error=LINK_INVALID), 404
+    customer = Customer.get_by_id(pending.customer_id)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        if not registration.confirm(pending):
+            return render_page("auth/register_address.html", error=ALREADY_REGISTERED), 409
+        audit("registration", customer=customer, ip=client_ip(),
+              detail="address confirmed by the address on file")
+        audit("temporary_password_sent", customer=customer, ip=client_ip())
+        return render_page("auth/register_done.html", pending=False, email=pending.email)
+    return render_page("auth/register_address.html", form=form, pending=pending,
+                       customer=customer, token=token)
 
 
 @bp.get("/password-dimenticata")
@@ -278,34 +338,42 @@ def forgot_password():
     if form.validate_on_submit():
         customer = Customer.get_or_none(Customer.code == form.code.data.strip())
         temporary = new_temporary_password()
-        # Hash even for unknown codes: the answer takes the same time either way.
+        # The same work for unknown codes (a hash, a message composed, one transaction
+        # with an audit row): the answer takes the same time either way.
         temporary_hash = hash_password(temporary)
         if customer is not None and customer.is_registered and customer.email:
-            if not _send_recovery(customer, temporary, temporary_hash):
-                return render_page("auth/forgot.html", form=form, error=MAIL_FAILED), 503
+            _send_recovery(customer, temporary, temporary_hash)
+        else:
+            _recovery_without_account(customer, form.code.data.strip(), temporary)
         return render_page("auth/forgot.html", form=None, sent=RECOVERY_SENT)
     status = 422 if request.method == "POST" else 200
     return render_page("auth/forgot.html", form=form), status
 
 
 def _send_recovery(customer, temporary, temporary_hash):
-    """Store the temporary password beside the current one and mail it; undo on
-    failure. The current password keeps working until the temporary one is used."""
-    now = utcnow()
-    Customer.update(temp_password_hash=temporary_hash,
-                    temp_password_expires_at=now + TEMPORARY_PASSWORD_LIFETIME).where(
-        Customer.id == customer.id).execute()
-    try:
-        send_mail(customer.email, "Area Clienti: la tua nuova password", "temporary_password",
-                  kind="recovery", customer=customer, customer_name=customer.name,
-                  code=customer.code, password=temporary, first_access=False)
-    except MailError:
-        Customer.update(temp_password_hash=customer.temp_password_hash,
-                        temp_password_expires_at=customer.temp_password_expires_at).where(
-            Customer.id == customer.id).execute()
-        return False
-    audit("temporary_password_sent", customer=customer, ip=client_ip())
-    return True
+    """Store the temporary password beside the current one and queue its mail, in one
+    transaction. The current password keeps working until the temporary one is used."""
+    with db.atomic():
+        (Customer
+         .update(temp_password_hash=temporary_hash,
+                 temp_password_expires_at=utcnow() + TEMPORARY_PASSWORD_LIFETIME)
+         .where(Customer.id == customer.id)
+         .execute())
+        queue_mail(customer.email, "Area Clienti: la tua nuova password", "temporary_password",
+                   kind="recovery", customer=customer, customer_name=customer.name,
+                   code=customer.code, password=temporary, first_access=False)
+        audit("temporary_password_sent", customer=customer, ip=client_ip())
+
+
+def _recovery_without_account(customer, code, temporary):
+    """Recovery for a code without a registered account: nothing is sent, but the
+    request is recorded and costs what a real one costs."""
+    with db.atomic():
+        mail_compose("nessuno@example.invalid", "Area Clienti: la tua nuova password",
+                     "temporary_password", customer_name="", code=code, password=temporary,
+                     first_access=False)
+        audit("recovery_without_account", customer=customer, ip=client_ip(),
+              detail=f"codice {code}")
 
 
 def current_password_confirmed(user, password, event):
@@ -379,13 +447,11 @@ def _set_new_password(password):
                  session_version=Customer.session_version + 1)
          .where(Customer.id == current_user.id)
          .execute())
-    customer = Customer.get_by_id(current_user.id)
+        customer = Customer.get_by_id(current_user.id)
+        if customer.email:
+            queue_mail(customer.email, "Area Clienti: password modificata", "password_changed",
+                       kind="password_changed", customer=customer, customer_name=customer.name,
+                       code=customer.code)
     login_user(customer)
     session["temporary_login"] = False
     audit("password_changed", customer=customer, ip=client_ip())
-    try:
-        send_mail(customer.email, "Area Clienti: password modificata", "password_changed",
-                  kind="password_changed", customer=customer, customer_name=customer.name,
-                  code=customer.code)
-    except MailError:
-        pass  # the change stands; the failure is recorded in OutgoingMail and the log

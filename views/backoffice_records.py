@@ -18,6 +18,7 @@ from models import (
     Invoice,
     Operator,
     ReadingWindow,
+    RegistrationRequest,
     SelfReading,
     SupplyPoint,
     Ticket,
@@ -174,7 +175,7 @@ CUSTOMER_SECTIONS = {
 }
 
 
-def _customer_or_404(code):
+def customer_or_404(code):
     if "\x00" in code:
         abort(404)  # no code has one, and PostgreSQL refuses NUL in a text value
     return get_or_404(Customer, Customer.code == code)
@@ -205,11 +206,12 @@ def _section_rows(customer, section):
 @operator_required()
 def customer(code, section):
     """A customer's data, read-only, one section at a time; every view is audited."""
-    customer = _customer_or_404(code)
+    customer = customer_or_404(code)
     audit_customer_view(customer, CUSTOMER_SECTIONS[section])
     points = SupplyPoint.of_customer(customer.id) if section == "dati" else []
     return render_page("backoffice/customer.html", customer=customer, section=section,
                        sections=CUSTOMER_SECTIONS, pager=_section_rows(customer, section),
+                       registration_requests=list(RegistrationRequest.pending_for(customer)),
                        points=points, histories={point.id: holdings.history(point)
                                                  for point in points})
 
@@ -218,7 +220,7 @@ def customer(code, section):
 @operator_required()
 def invoice_pdf(code, invoice_id):
     """Download the PDF of one of the customer's invoices."""
-    customer = _customer_or_404(code)
+    customer = customer_or_404(code)
     invoice = Invoice.get_for_customer(invoice_id, customer)
     if invoice is None:
         abort(404)

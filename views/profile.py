@@ -1,7 +1,6 @@
 """Dati Anagrafici: the customer record, with phone, fax and e-mail editable."""
 import datetime
 import json
-import logging
 import re
 
 from email_validator import EmailNotValidError, validate_email
@@ -13,13 +12,12 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from models import AuditLog, Customer, audit, db, utcnow
 from portal import privacy
-from portal.mail import MailError, send_mail
+from portal.mail import queue_mail
 from portal.passwords import MAX_LENGTH
 from views import client_ip, customer_required, is_htmx, limiter, render_page, selected_supply_point
 from views.auth import current_password_confirmed
 
 bp = Blueprint("profile", __name__)
-log = logging.getLogger("area_clienti.profile")
 
 # The only fields a customer may change, with the names used in the audit log and
 # in the notification e-mail. Whatever else a request carries is never read.
@@ -126,6 +124,7 @@ def update():
         return _contact_page(form, customer, 422)
     changes = changed_fields(customer, form)
     old_email = customer.email
+    notified = None
     if changes:
         update = dict(changes)
         if "email" in changes:
@@ -134,12 +133,13 @@ def update():
             update["session_version"] = Customer.session_version + 1
         with db.atomic():
             Customer.update(**update).where(Customer.id == customer.id).execute()
+            if "email" in changes:
+                notified = _notify_email_change(Customer.get_by_id(customer.id), old_email)
         audit("contact_changed", customer=customer, ip=client_ip(),
               detail="fields: " + ", ".join(changes))
     customer = Customer.get_by_id(customer.id)
     if "email" in changes:
         login_user(customer)  # this session goes on with the new version
-    notified = _notify_email_change(customer, old_email) if "email" in changes else None
     message = _saved_message(changes, notified)
     if not is_htmx():
         flash(message, "success")
@@ -191,22 +191,13 @@ def _saved_message(changes, notified):
 
 
 def _notify_email_change(customer, old_email):
-    """Tell the old address (and the new one) that the e-mail changed. The change
-    stands even when the mail server is down: the failure is logged."""
-    notified = False
-    recipients = [(old_email, True), (customer.email, False)]
-    for recipient, is_old_address in recipients:
-        if not recipient:
-            continue
-        try:
-            send_mail(recipient, "Area Clienti: indirizzo e-mail modificato", "contact_changed",
-                      kind="contact_changed", customer=customer, customer_name=customer.name,
-                      code=customer.code, old_address=is_old_address,
-                      company_phone=current_app.config["COMPANY_PHONE"],
-                      company_email=current_app.config["COMPANY_EMAIL"])
-        except MailError:
-            log.warning("e-mail change notice to the %s address of customer %s not sent",
-                        "old" if is_old_address else "new", customer.code)
-        else:
-            notified = notified or is_old_address
-    return notified
+    """Queue the notice to the old address (and to the new one), in the transaction of
+    the change; True when the old address will be told."""
+    for recipient, is_old_address in ((old_email, True), (customer.email, False)):
+        if recipient:
+            queue_mail(recipient, "Area Clienti: indirizzo e-mail modificato", "contact_changed",
+                       kind="contact_changed", customer=customer, customer_name=customer.name,
+                       code=customer.code, old_address=is_old_address,
+                       company_phone=current_app.config["COMPANY_PHONE"],
+                       company_email=current_app.config["COMPANY_EMAIL"])
+    return bool(old_email)
