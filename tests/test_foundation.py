@@ -117,6 +117,10 @@ def test_environment_overrides_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("MAIL_USE_TLS", "true")
     monkeypatch.setenv("COMPANY_NAME", "Gas Val di Cecina S.r.l.")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    # A server refuses a database without the current schema: give it one first.
+    models.db.initialize(models.open_database(f"sqlite:///{tmp_path / 'env.db'}"))
+    with models.db.connection_context():
+        models.init_schema()
     application = create_app()
     assert application.config["MAIL_PORT"] == 2525
     assert application.config["MAIL_USE_TLS"] is True
