@@ -1,5 +1,6 @@
 """Peewee models of the portal, the database binding and the schema migrations."""
 import datetime
+import errno
 import json
 from zoneinfo import ZoneInfo
 
@@ -65,6 +66,24 @@ def open_database(url):
                                       max_connections=None,
                                       stale_timeout=CONNECTION_LIFETIME)
     return connect(url)
+
+
+# What a full disk looks like: the OS's error numbers, SQLite's message, PostgreSQL's
+# SQLSTATE class 53 (insufficient resources: disk_full 53100, out of memory...).
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def is_disk_full(error):
+    """True when an exception (or what caused it) says the disk or quota is full."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in NO_SPACE_ERRNOS:
+            return True
+        if "database or disk is full" in str(error):
+            return True
+        if str(getattr(error, "sqlstate", "") or "").startswith("53100"):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class Prepared:

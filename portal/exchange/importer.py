@@ -198,6 +198,8 @@ def import_file(kind_name, path, files_dir=None, quiet=True):
     except FileRefused as refused:
         report.refuse(refused)
     except (DatabaseError, OSError) as error:
+        if models.is_disk_full(error):
+            raise  # every later file would meet the same full disk: the caller stops
         # Rolled back with its transaction; a nightly run goes on with the next file.
         report.refuse(FileRefused(f"the import failed and nothing was kept: {error}", line="-"))
     finally:
