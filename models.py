@@ -637,13 +637,36 @@ class AuditLog(BaseModel):
         indexes = ((("customer", "at"), False),)
 
 
+class FormSubmission(BaseModel):
+    """The first result of one submission of a creating form: a repeated submission
+    (a retry, a double click) with the same token is sent there instead of creating
+    again. owner: "c:<customer id>" or "o:<operator id>"."""
+
+    owner = CharField(max_length=24)
+    token = CharField(max_length=64)
+    result_url = CharField()
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("owner", "token"), True),)
+
+    @classmethod
+    def result_of(cls, owner, token):
+        """The URL of the first result of this owner's token, or None."""
+        return _form_submission_result.first(owner, token)
+
+
+_form_submission_result = Prepared(lambda owner, token: FormSubmission.select().where(
+    (FormSubmission.owner == owner) & (FormSubmission.token == token)))
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField()
 
 
 MODELS = [Customer, SupplyPoint, Invoice, BilledConsumption, Measurement, Document, Form,
           ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator, TicketMessage,
-          OutgoingMail, AuditLog, SchemaVersion]
+          OutgoingMail, AuditLog, FormSubmission, SchemaVersion]
 
 
 # Each migration takes an existing database from version N-1 to N. Append, never edit:
@@ -658,7 +681,12 @@ def _migrate_2(database):
     )
 
 
-MIGRATIONS = {2: _migrate_2}
+def _migrate_submissions(database):
+    """Version 3: idempotency tokens of the creating forms."""
+    database.create_tables([FormSubmission])
+
+
+MIGRATIONS = {2: _migrate_2, 3: _migrate_submissions}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
