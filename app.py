@@ -10,6 +10,7 @@ import click
 import peewee
 from dotenv import load_dotenv
 from flask import Flask, current_app, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 import models
@@ -98,6 +99,10 @@ def create_app(test_config=None):
 
     cli.init_app(app)
     acquisition.init_app(app)
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        # Only as many forwarded addresses as there are proxies of ours are believed.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     return app
 
 

@@ -83,6 +83,11 @@ SETTINGS = (
     Setting("MAIL_RETENTION_DAYS", int, 365, "days `flask retention` keeps records of sent mail"),
     Setting("EXPORT_RETENTION_DAYS", int, 365,
             "days `flask retention` keeps self-reading export files"),
+    Setting("PROXY_HOPS", int, 0,
+            "how many reverse proxies in front of the portal set `X-Forwarded-For` and "
+            "`X-Forwarded-Proto`: `1` behind the nginx of README \"Production\", so the "
+            "per-address rate limits and the audit log see the client, not the proxy. `0` "
+            "(no proxy) ignores those headers: a client could forge them"),
     Setting("HEALTH_MIN_FREE_MB", int, 200,
             "`/readyz` fails when a folder the portal writes to (database, `FILES_DIR`, "
             "`OUTBOX_DIR`, `EXPORT_DIR`) has less free space, in MB: room for 40 largest "
