@@ -17,6 +17,7 @@ from peewee import (
     IntegerField,
     Model,
     SqliteDatabase,
+    SQL,
     TextField,
     fn,
 )
@@ -383,17 +384,62 @@ _billed_periods = Prepared(lambda supply_point: BilledConsumption
                           .order_by(BilledConsumption.period_start))
 
 
+class MergeRun(BaseModel):
+    """One file merged in batches (portal/exchange/batched.py). Its id is the
+    generation of the rows it writes; they are shown once it is published."""
+
+    MERGING = "merging"
+    PUBLISHED = "published"
+    ABANDONED = "abandoned"
+
+    kind = CharField()
+    file_name = CharField()
+    state = CharField(default=MERGING)
+    started_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+    # The largest row id before the run: every row it inserts lies above it.
+    first_id = BigIntegerField(default=0)
+
+    @classmethod
+    def published_generation(cls):
+        """A subquery: the newest published run's id, 0 before any."""
+        return (cls
+                .select(fn.COALESCE(fn.MAX(cls.id), 0))
+                .where(cls.state == cls.PUBLISHED))
+
+
 class Measurement(BaseModel):
     """One interval of an electricity meter; timestamp is the interval start in UTC
-    epoch seconds, which keeps range scans and DST arithmetic cheap and unambiguous."""
+    epoch seconds, which keeps range scans and DST arithmetic cheap and unambiguous.
+
+    A large file is merged in many short transactions without anybody seeing half of
+    it: its rows carry the run that wrote them (`generation`), the rows it replaces
+    the run that replaces them (`replaced_in`), and `visible()` shows a run's rows,
+    and hides the rows it replaces, only once the run is published. Rows written
+    otherwise have generation 0."""
 
     supply_point = ForeignKeyField(SupplyPoint, backref="measurements", on_delete="CASCADE")
     timestamp = BigIntegerField()
     active_energy_kwh = FloatField()
     power_kw = FloatField(null=True)
+    generation = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    replaced_in = IntegerField(null=True)
 
     class Meta:
-        indexes = ((("supply_point", "timestamp"), True),)
+        # One visible row per (point, timestamp); a run being merged adds its own.
+        indexes = ((("supply_point", "timestamp", "generation"), True),)
+
+    @classmethod
+    def visible(cls):
+        """The condition of the rows customers see."""
+        published = MergeRun.published_generation()
+        return ((cls.generation <= published)
+                & (cls.replaced_in.is_null() | (cls.replaced_in > published)))
+
+
+# The rows a published run replaced, found without a scan to be deleted.
+Measurement.add_index(Measurement.index(Measurement.replaced_in)
+                      .where(Measurement.replaced_in.is_null(False)))
 
 
 class Document(BaseModel):
@@ -664,8 +710,8 @@ class SchemaVersion(BaseModel):
     version = IntegerField()
 
 
-MODELS = [Customer, SupplyPoint, Invoice, BilledConsumption, Measurement, Document, Form,
-          ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator, TicketMessage,
+MODELS = [Customer, SupplyPoint, Invoice, BilledConsumption, MergeRun, Measurement, Document,
+          Form, ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator, TicketMessage,
           OutgoingMail, AuditLog, FormSubmission, SchemaVersion]
 
 
@@ -681,12 +727,25 @@ def _migrate_2(database):
     )
 
 
-def _migrate_submissions(database):
-    """Version 3: idempotency tokens of the creating forms."""
-    database.create_tables([FormSubmission])
+def _migrate_bad_days(database):
+    """Version 3: idempotency tokens of the creating forms; measurements merged in
+    batches (a generation per merge run). Adding a column with a constant default
+    is instant on both databases, whatever the table holds; the new unique index is
+    built once."""
+    database.create_tables([FormSubmission, MergeRun])
+    # Each step only when missing: a database that has them already (made by this
+    # code and marked older by hand, as a test does) migrates all the same.
+    columns = {column.name for column in database.get_columns("measurement")}
+    if "generation" not in columns:
+        database.execute_sql('ALTER TABLE "measurement" ADD COLUMN "generation" '
+                             'INTEGER NOT NULL DEFAULT 0')
+    if "replaced_in" not in columns:
+        database.execute_sql('ALTER TABLE "measurement" ADD COLUMN "replaced_in" INTEGER')
+    database.execute_sql('DROP INDEX IF EXISTS "measurement_supply_point_id_timestamp"')
+    Measurement._schema.create_indexes(safe=True)
 
 
-MIGRATIONS = {2: _migrate_2, 3: _migrate_submissions}
+MIGRATIONS = {2: _migrate_2, 3: _migrate_bad_days}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
