@@ -100,6 +100,8 @@ def make_app(tmp_path, **overrides):
         "BASE_URL": "https://area-clienti.example.it",
         "SESSION_COOKIE_SECURE": False,
         "SESSION_COOKIE_NAME": "session",
+        # The schema is made below, after the factory, which would refuse its absence.
+        "REFUSE_OLD_SCHEMA": False,
     }
     config.update(overrides)
     application = create_app(config)

@@ -85,7 +85,8 @@ def test_server_refuses_an_old_schema_and_init_db_still_works(tmp_path):
     connection = sqlite3.connect(path)
     connection.executescript((ROOT / "tests" / "data" / "schema-v1.sql").read_text())
     connection.close()
-    config = {"TESTING": False, "SECRET_KEY": "x", "DATABASE_URL": f"sqlite:///{path}",
+    config = {"TESTING": True, "REFUSE_OLD_SCHEMA": True, "SECRET_KEY": "x",
+              "DATABASE_URL": f"sqlite:///{path}",
               "FILES_DIR": str(tmp_path / "files")}
 
     with pytest.raises(SchemaNotCurrent) as refused:
