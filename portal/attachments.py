@@ -93,7 +93,7 @@ def store(files_dir, folder, upload):
     target = Path(files_dir) / relative
     temporary = target.with_suffix(".part")
     try:
-        _make_folders(target.parent)
+        make_folders(target.parent)
         with open(temporary, "wb") as handle:
             handle.write(upload.data)
             handle.flush()
@@ -107,7 +107,7 @@ def store(files_dir, folder, upload):
     return relative.as_posix()
 
 
-def _make_folders(folder):
+def make_folders(folder):
     """Create `folder` and the missing ones above it, each entry on disk in its parent."""
     missing = []
     while not folder.exists() and folder != folder.parent:

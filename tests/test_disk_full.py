@@ -3,6 +3,7 @@ the portal works again once space returns."""
 import errno
 import io
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import models
 import peewee
 from conftest import PASSWORD, make_app
 
+ROOT = Path(__file__).resolve().parent.parent
 READING = {"meter_reading": "1234"}
 
 
@@ -201,3 +203,38 @@ def test_import_on_a_full_disk_says_so_in_one_line(app, runner, factory, tmp_pat
     assert result.exception is not None and not isinstance(result.exception, peewee.PeeweeException)
     monkeypatch.setattr(models.db.obj, "execute_sql", original)
     assert models.Customer.select().where(models.Customer.code == "111111").count() == 0
+
+
+def test_imported_files_reach_the_disk_before_their_rows_commit(app, runner, tmp_path,
+                                                               monkeypatch):
+    from test_exchange import import_ok, load_samples
+    folder = tmp_path / "samples"
+    shutil.copytree(ROOT / "samples", folder)
+    load_samples(runner, folder, "documents")
+    events = []
+    real_fsync, real_commit = os.fsync, models.db.obj.commit
+
+    def fsync(descriptor):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{descriptor}")))
+        return real_fsync(descriptor)
+
+    def commit():
+        # The commit that makes the documents' rows permanent sees them already.
+        if models.Document.select().exists():
+            events.append(("commit", None))
+        return real_commit()
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(models.db.obj, "commit", commit)
+    import_ok(runner, "documents", folder / "documents.csv")
+    monkeypatch.setattr(models.db.obj, "commit", real_commit)
+
+    files_dir = Path(app.config["FILES_DIR"])
+    stored = [files_dir / document.file_path for document in models.Document.select()]
+    assert stored and all(path.stat().st_size > 0 for path in stored)
+    before_commit = {path for event, path in events[:events.index(("commit", None))]
+                     if event == "fsync"}
+    assert {str(path.parent) for path in stored} <= before_commit
+    # Each copy was synced where it waited (under a hidden staging folder) before.
+    synced_copies = [path for path in before_commit if "/.import-" in path]
+    assert len(synced_copies) == len(stored)
