@@ -107,3 +107,20 @@ def test_server_refuses_an_old_schema_and_init_db_still_works(tmp_path):
     response = application.test_client().get("/readyz")
     assert response.json["checks"]["schema"] == "ok"
     models.db.close_all()
+
+
+@pytest.mark.sqlite_only  # its database is a SQLite file made by release 1
+def test_gunicorn_refuses_to_start_on_an_old_schema(tmp_path):
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path)
+    connection.executescript((ROOT / "tests" / "data" / "schema-v1.sql").read_text())
+    connection.close()
+    environment = {**os.environ, "DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "x",
+                   "FILES_DIR": str(tmp_path / "files")}
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    served = subprocess.run([str(gunicorn), "--workers", "1", "--bind", "127.0.0.1:0",
+                             "app:create_app()"], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=60)
+    assert served.returncode != 0
+    assert ("Area Clienti refuses to start: the database schema is at version 1, the code "
+            f"needs {models.SCHEMA_VERSION}: run `flask init-db`") in served.stderr
