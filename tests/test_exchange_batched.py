@@ -199,7 +199,7 @@ def test_customers_submit_readings_throughout_a_large_import(live_server, live_a
     print(f"\n{IMPORT_LINES} lines: {output.strip()}; {len(results)} readings, answered in "
           f"p50 {waits[len(waits) // 2]:.3f} s, p95 {waits[len(waits) * 95 // 100]:.3f} s, "
           f"max {waits[-1]:.3f} s, {sum(wait > 1 for wait in waits)} over 1 s")
-    assert len(results) >= 20, "too few readings overlapped the import to prove anything"
+    assert len(results) >= 10, "too few readings overlapped the import to prove anything"
     assert [status for _, status in results if status != 303] == []
     with live_app.app_context(), models.db.connection_context():
         stored = {reading.supply_point_id for reading in models.SelfReading.select()}
