@@ -56,6 +56,11 @@ class WriteTimer:
         self.longest = max(self.longest, self.last)
         self.transactions += 1
 
+    def give_way(self):
+        """Leave the lock free for as long as the last transaction held it (at most
+        GIVE_WAY): waiting customers get their turn."""
+        time.sleep(min(GIVE_WAY, self.last))
+
 
 @contextlib.contextmanager
 def _one_merge_at_a_time():
@@ -89,7 +94,7 @@ def merge_measurements(kind, staging, counts, file_name, timer):
                 counts.new += inserted - changed
                 _checkpoint()
                 _after_batch(run)
-                time.sleep(min(GIVE_WAY, timer.last))
+                timer.give_way()
             with timer.transaction():
                 (MergeRun
                  .update(state=MergeRun.PUBLISHED, finished_at=models.utcnow())
@@ -180,11 +185,12 @@ def _insert_new_and_changed(kind, staging, run, published, low, high):
     current = Measurement.alias("current")
     replaced = Measurement.alias("replaced")
     from_file = set(kind.update_fields()) | set(kind.key)
+    kept = [name for name in kind.fields if name not in from_file]
     columns, targets = [], []
     for name in kind.fields:
         staged = getattr(staging, name)
-        columns.append(staged if name in from_file
-                       else Case(None, [(replaced.id.is_null(), staged)], getattr(replaced, name)))
+        columns.append(Case(None, [(replaced.id.is_null(), staged)], getattr(replaced, name))
+                       if name in kept else staged)
         targets.append(Measurement._meta.fields[name])
     columns.append(Value(run.id))
     targets.append(Measurement.generation)
@@ -194,12 +200,16 @@ def _insert_new_and_changed(kind, staging, run, published, low, high):
                  (current.supply_point == staging.supply_point)
                  & (current.timestamp == staging.timestamp)
                  & (current.generation <= published)
-                 & current.replaced_in.is_null()))
-             .join(replaced, JOIN.LEFT_OUTER, on=(
-                 (replaced.supply_point == staging.supply_point)
-                 & (replaced.timestamp == staging.timestamp)
-                 & (replaced.replaced_in == run.id)), src=staging)
-             .where(_in_range(staging, low, high) & current.id.is_null()))
+                 & current.replaced_in.is_null())))
+    if kept:
+        # `replaced_in + 0`, not `replaced_in`: SQLite would otherwise look the row up
+        # through the index of replaced rows, a scan of the whole run per line, and
+        # not through the key.
+        query = query.join(replaced, JOIN.LEFT_OUTER, on=(
+            (replaced.supply_point == staging.supply_point)
+            & (replaced.timestamp == staging.timestamp)
+            & ((replaced.replaced_in + 0) == run.id)), src=staging)
+    query = query.where(_in_range(staging, low, high) & current.id.is_null())
     return Measurement.insert_from(query, targets).as_rowcount().execute()
 
 
@@ -214,6 +224,7 @@ def _undo(run, timer):
              .where((Measurement.id > first) & (Measurement.id <= first + DELETE_ROWS)
                     & (Measurement.generation == run.id))
              .execute())
+        timer.give_way()
     while True:
         with timer.transaction():
             restored = (Measurement
@@ -225,6 +236,7 @@ def _undo(run, timer):
                         .execute())
         if restored < DELETE_ROWS:
             break
+        timer.give_way()
     with timer.transaction():
         (MergeRun
          .update(state=MergeRun.ABANDONED, finished_at=models.utcnow())
@@ -255,3 +267,4 @@ def _delete_replaced(timer):
                        .execute())
         if deleted < DELETE_ROWS:
             return
+        timer.give_way()
