@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from flask import current_app
-from peewee import JOIN, Case, Tuple, Value, fn
+from peewee import JOIN, SQL, Case, Entity, NodeList, Tuple, Value, fn
 
 import models
 from models import Measurement, MergeRun
@@ -81,6 +81,7 @@ def merge_measurements(kind, staging, counts, file_name, timer):
     """Merge the staged measurements (see the module's docstring); fill counts."""
     with _one_merge_at_a_time():
         _tidy_up(timer)
+        _analyze(staging)
         with timer.transaction():
             first_id = Measurement.select(fn.COALESCE(fn.MAX(Measurement.id), 0)).scalar()
             published = MergeRun.published_generation().scalar()
@@ -110,6 +111,16 @@ def merge_measurements(kind, staging, counts, file_name, timer):
             raise
         counts.unchanged = staging.select().count() - counts.new - counts.changed
         _delete_replaced(timer)
+        _analyze(Measurement)
+
+
+def _analyze(model):
+    """PostgreSQL: fresh statistics of a table just filled. A temporary table never
+    gets any by itself, and the measurements the last file added none until
+    autovacuum comes: without them the planner drove each batch's update from a
+    scan of the whole measurement table."""
+    if not is_sqlite():
+        models.db.execute(NodeList((SQL("ANALYZE"), Entity(model._meta.table_name))))
 
 
 def _checkpoint():
@@ -168,13 +179,13 @@ def _mark_replaced(kind, staging, run, published, low, high):
                            for name in kind.update_fields())
     if differs is None:
         return 0
-    replaced = (Measurement
-                .select(Measurement.id)
-                .join(staging, on=_same_key(staging))
-                .where(_in_range(staging, low, high) & _shown_rows(published) & differs))
+    # UPDATE ... FROM (SQLite 3.33, PostgreSQL): driven by the batch's staged keys;
+    # `id IN (subquery)` made PostgreSQL scan the whole table.
     return (Measurement
             .update(replaced_in=run.id)
-            .where(Measurement.id.in_(replaced))
+            .from_(staging)
+            .where(_same_key(staging) & _in_range(staging, low, high)
+                   & _shown_rows(published) & differs)
             .execute())
 
 
