@@ -5,6 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The demo server's limits: an idle or trickling connection is closed after 20 s
+# without a byte (waitress reads every request whole before a thread sees it, so a
+# slow client holds a connection slot, never a thread); at most 200 connections; a
+# body beyond the portal's 6 MB upload limit is refused before it is read whole.
+WAITRESS_LIMITS ?= --channel-timeout=20 --cleanup-interval=5 --connection-limit=200 \
+	--max-request-header-size=65536 --max-request-body-size=7340032
 export FLASK_APP := app
 
 # The database of `make test-postgres`: its role must be able to create schemas in it
@@ -25,7 +31,8 @@ instance/portal.db: | $(BIN)/.installed
 
 run: $(BIN)/.installed instance/portal.db
 	$(BIN)/flask init-db
-	$(BIN)/waitress-serve --host=$(HOST) --port=$(PORT) --threads=8 --call app:create_app
+	$(BIN)/waitress-serve --host=$(HOST) --port=$(PORT) --threads=8 $(WAITRESS_LIMITS) \
+		--call app:create_app
 
 # Browser tests need Debian's chromium. Without it they are left out with a clear
 # message, except under CI, where they must run (and fail if they cannot).

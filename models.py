@@ -1,5 +1,6 @@
 """Peewee models of the portal, the database binding and the schema migrations."""
 import datetime
+import errno
 import json
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from peewee import (
     JOIN,
     Model,
     SqliteDatabase,
+    SQL,
     TextField,
     chunked,
     fn,
@@ -67,6 +69,24 @@ def open_database(url):
                                       max_connections=None,
                                       stale_timeout=CONNECTION_LIFETIME)
     return connect(url)
+
+
+# What a full disk looks like: the OS's error numbers, SQLite's message, PostgreSQL's
+# SQLSTATE class 53 (insufficient resources: disk_full 53100, out of memory...).
+NO_SPACE_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def is_disk_full(error):
+    """True when an exception (or what caused it) says the disk or quota is full."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in NO_SPACE_ERRNOS:
+            return True
+        if "database or disk is full" in str(error):
+            return True
+        if str(getattr(error, "sqlstate", "") or "").startswith("53100"):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class Prepared:
@@ -451,17 +471,62 @@ _billed_periods = Prepared(lambda supply_point, first, last: BilledConsumption
                           .order_by(BilledConsumption.period_start))
 
 
+class MergeRun(BaseModel):
+    """One file merged in batches (portal/exchange/batched.py). Its id is the
+    generation of the rows it writes; they are shown once it is published."""
+
+    MERGING = "merging"
+    PUBLISHED = "published"
+    ABANDONED = "abandoned"
+
+    kind = CharField()
+    file_name = CharField()
+    state = CharField(default=MERGING)
+    started_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+    # The largest row id before the run: every row it inserts lies above it.
+    first_id = BigIntegerField(default=0)
+
+    @classmethod
+    def published_generation(cls):
+        """A subquery: the newest published run's id, 0 before any."""
+        return (cls
+                .select(fn.COALESCE(fn.MAX(cls.id), 0))
+                .where(cls.state == cls.PUBLISHED))
+
+
 class Measurement(BaseModel):
     """One interval of an electricity meter; timestamp is the interval start in UTC
-    epoch seconds, which keeps range scans and DST arithmetic cheap and unambiguous."""
+    epoch seconds, which keeps range scans and DST arithmetic cheap and unambiguous.
+
+    A large file is merged in many short transactions without anybody seeing half of
+    it: its rows carry the run that wrote them (`generation`), the rows it replaces
+    the run that replaces them (`replaced_in`), and `visible()` shows a run's rows,
+    and hides the rows it replaces, only once the run is published. Rows written
+    otherwise have generation 0."""
 
     supply_point = ForeignKeyField(SupplyPoint, backref="measurements", on_delete="CASCADE")
     timestamp = BigIntegerField()
     active_energy_kwh = FloatField()
     power_kw = FloatField(null=True)
+    generation = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    replaced_in = IntegerField(null=True)
 
     class Meta:
-        indexes = ((("supply_point", "timestamp"), True),)
+        # One visible row per (point, timestamp); a run being merged adds its own.
+        indexes = ((("supply_point", "timestamp", "generation"), True),)
+
+    @classmethod
+    def visible(cls):
+        """The condition of the rows customers see."""
+        published = MergeRun.published_generation()
+        return ((cls.generation <= published)
+                & (cls.replaced_in.is_null() | (cls.replaced_in > published)))
+
+
+# The rows a published run replaced, found without a scan to be deleted.
+Measurement.add_index(Measurement.index(Measurement.replaced_in)
+                      .where(Measurement.replaced_in.is_null(False)))
 
 
 class Document(BaseModel):
@@ -779,13 +844,37 @@ class AuditLog(BaseModel):
                 .count())
 
 
+class FormSubmission(BaseModel):
+    """The first result of one submission of a creating form: a repeated submission
+    (a retry, a double click) with the same token is sent there instead of creating
+    again. owner: "c:<customer id>" or "o:<operator id>"."""
+
+    owner = CharField(max_length=24)
+    token = CharField(max_length=64)
+    result_url = CharField()
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("owner", "token"), True),)
+
+    @classmethod
+    def result_of(cls, owner, token):
+        """The URL of the first result of this owner's token, or None."""
+        return _form_submission_result.first(owner, token)
+
+
+_form_submission_result = Prepared(lambda owner, token: FormSubmission.select().where(
+    (FormSubmission.owner == owner) & (FormSubmission.token == token)))
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField()
 
 
-MODELS = [Customer, SupplyPoint, Holding, Invoice, BilledConsumption, Measurement, Document, Form,
-          ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator, TicketMessage,
-          OutgoingMail, RegistrationRequest, AuditLog, SchemaVersion]
+MODELS = [Customer, SupplyPoint, Holding, Invoice, BilledConsumption, MergeRun, Measurement,
+          Document, Form, ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator,
+          TicketMessage, OutgoingMail, RegistrationRequest, AuditLog, FormSubmission,
+          SchemaVersion]
 
 
 # Each migration takes an existing database from version N-1 to N. Append, never edit:
@@ -862,7 +951,25 @@ def _migrate_5(database):
     database.create_tables([RegistrationRequest])
 
 
-MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}
+def _migrate_6(database):
+    """Version 6: idempotency tokens of the creating forms; measurements merged in
+    batches (a generation per merge run). Adding a column with a constant default
+    is instant on both databases, whatever the table holds; the new unique index is
+    built once."""
+    database.create_tables([FormSubmission, MergeRun])
+    # Each step only when missing: a database that has them already (made by this
+    # code and marked older by hand, as a test does) migrates all the same.
+    columns = {column.name for column in database.get_columns("measurement")}
+    if "generation" not in columns:
+        database.execute_sql('ALTER TABLE "measurement" ADD COLUMN "generation" '
+                             'INTEGER NOT NULL DEFAULT 0')
+    if "replaced_in" not in columns:
+        database.execute_sql('ALTER TABLE "measurement" ADD COLUMN "replaced_in" INTEGER')
+    database.execute_sql('DROP INDEX IF EXISTS "measurement_supply_point_id_timestamp"')
+    Measurement._schema.create_indexes(safe=True)
+
+
+MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -83,14 +83,48 @@ def safe_name(original, extension, default="allegato"):
 
 def store(files_dir, folder, upload):
     """Write the upload under FILES_DIR/<folder>/ with a random name; return the path
-    relative to FILES_DIR (what the database keeps)."""
+    relative to FILES_DIR (what the database keeps).
+
+    The file and its folder are on disk (fsynced) before this returns, so a row
+    committed afterwards never points at an empty file after a power cut. Any
+    failure (a full disk among them) leaves neither the `.part` file nor the
+    file behind, and the error goes up: nothing may be committed."""
     relative = Path(folder) / f"{secrets.token_hex(16)}{upload.extension}"
     target = Path(files_dir) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_suffix(".part")
-    temporary.write_bytes(upload.data)
-    os.replace(temporary, target)
+    try:
+        make_folders(target.parent)
+        with open(temporary, "wb") as handle:
+            handle.write(upload.data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+        fsync_directory(target.parent)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)
+        raise
     return relative.as_posix()
+
+
+def make_folders(folder):
+    """Create `folder` and the missing ones above it, each entry on disk in its parent."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        made.mkdir(exist_ok=True)
+        fsync_directory(made.parent)
+
+
+def fsync_directory(folder):
+    """Put a folder's entries (a file just renamed into it) on disk."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def resolve(files_dir, relative):

@@ -3,6 +3,7 @@ with the billing system, self-reading acquisition, the mail queue, operator acco
 retention and backup."""
 import contextlib
 import fcntl
+import functools
 import sqlite3
 import sys
 import time
@@ -20,11 +21,38 @@ from portal.exchange.importer import import_file
 from portal.exchange.kinds import KINDS
 
 
+NO_SPACE = ("no space left on the device (disk or quota full): nothing was saved. "
+            "Free some space and run the command again.")
+
+
 def init_app(app):
     """Register the commands on the application's `flask` command line."""
     for command in (init_db, demo, backup, retention, readings_cli, mail_cli, operator_cli,
                     import_command, import_dir_command, export_all_command, settings_command):
+        _say_a_full_disk_in_one_line(command)
         app.cli.add_command(command)
+
+
+def _say_a_full_disk_in_one_line(command):
+    """A full disk ends any command with one line on stderr and exit status 1, not a
+    traceback (subcommands of a group included)."""
+    for subcommand in getattr(command, "commands", {}).values():
+        _say_a_full_disk_in_one_line(subcommand)
+    callback = command.callback
+    if callback is None or getattr(callback, "says_full_disk", False):
+        return
+
+    @functools.wraps(callback)
+    def guarded(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except Exception as error:
+            if models.is_disk_full(error):
+                raise click.ClickException(NO_SPACE) from None
+            raise
+
+    guarded.says_full_disk = True
+    command.callback = guarded
 
 
 @contextlib.contextmanager

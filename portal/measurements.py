@@ -286,7 +286,8 @@ def interval_rows(supply_point, start, end):
                     Measurement.power_kw)
             .where((Measurement.supply_point == supply_point)
                    & (Measurement.timestamp >= start)
-                   & (Measurement.timestamp < end))
+                   & (Measurement.timestamp < end)
+                   & Measurement.visible())
             .order_by(Measurement.timestamp))
 
 
@@ -303,7 +304,8 @@ def hourly_rows(supply_point, start, end):
                     fn.COUNT(Measurement.id), fn.MAX(Measurement.power_kw))
             .where((Measurement.supply_point == supply_point)
                    & (Measurement.timestamp >= start)
-                   & (Measurement.timestamp < end))
+                   & (Measurement.timestamp < end)
+                   & Measurement.visible())
             .group_by(hour)
             .order_by(hour))
 

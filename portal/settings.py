@@ -133,6 +133,11 @@ SETTINGS = (
             "registration requests"),
     Setting("EXPORT_RETENTION_DAYS", int, 365,
             "days `flask retention` keeps self-reading export files"),
+    Setting("HEALTH_MIN_FREE_MB", int, 200,
+            "`/readyz` fails when a folder the portal writes to (database, `FILES_DIR`, "
+            "`OUTBOX_DIR`, `EXPORT_DIR`) has less free space, in MB: room for 40 largest "
+            "uploads (5 MB) and a busy day of database growth, so the proxy stops sending "
+            "writes before a full disk refuses them"),
 )
 
 

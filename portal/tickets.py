@@ -80,9 +80,10 @@ def attachment_quota_error(customer, upload):
     return QUOTA_REACHED.format(limit=limit_mb, used=f"{used_mb} MB")
 
 
-def _add_message(ticket, upload=None, ticket_changes=None, **fields):
+def _add_message(ticket, upload=None, ticket_changes=None, submission=None, **fields):
     """Store a message (and its attachment) and update the ticket, all or nothing: a
-    failed commit leaves no file behind."""
+    failed commit leaves no file behind. A submission (portal/submissions.py) is
+    recorded in the same transaction, its result the ticket."""
     stored = None
     try:
         with db.atomic():
@@ -96,6 +97,8 @@ def _add_message(ticket, upload=None, ticket_changes=None, **fields):
                 message.save()
             if ticket_changes:
                 Ticket.update(**ticket_changes).where(Ticket.id == ticket.id).execute()
+            if submission is not None:
+                submission.record(ticket)
     except Exception:
         if stored:
             attachments.remove(current_app.config["FILES_DIR"], stored)
@@ -103,21 +106,21 @@ def _add_message(ticket, upload=None, ticket_changes=None, **fields):
     return message
 
 
-def open_ticket(customer, supply_point, category, subject, body, upload=None):
+def open_ticket(customer, supply_point, category, subject, body, upload=None, submission=None):
     """A new ticket with its first message; the back-office mailbox is told (the
     notice is queued in the same transaction)."""
     with db.atomic():
         ticket = Ticket.create(customer=customer, supply_point=supply_point,
                                category=category, subject=subject)
-        _add_message(ticket, upload, from_customer=True, body=body)
+        _add_message(ticket, upload, submission=submission, from_customer=True, body=body)
         _notify_new_ticket(ticket, customer)
     return ticket
 
 
-def customer_reply(ticket, body, upload=None):
+def customer_reply(ticket, body, upload=None, submission=None):
     """The customer writes again; a closed ticket opens again."""
     status = Ticket.OPEN if ticket.status == Ticket.CLOSED else ticket.status
-    return _add_message(ticket, upload, from_customer=True, body=body,
+    return _add_message(ticket, upload, submission=submission, from_customer=True, body=body,
                         ticket_changes=dict(status=status, updated_at=utcnow()))
 
 
@@ -129,23 +132,24 @@ def close_by_customer(ticket):
             .execute())
 
 
-def operator_reply(ticket, operator, body, status, upload=None):
+def operator_reply(ticket, operator, body, status, upload=None, submission=None):
     """The utility answers and sets the status; the customer's notice is queued in the
     same transaction.
 
     Returns (message, notified): notified is False when the customer has no e-mail."""
     with db.atomic():
-        message = _add_message(ticket, upload, from_customer=False, operator=operator,
-                               body=body, ticket_changes=dict(status=status, updated_at=utcnow()))
+        message = _add_message(ticket, upload, submission=submission, from_customer=False,
+                               operator=operator, body=body,
+                               ticket_changes=dict(status=status, updated_at=utcnow()))
         notified = _notify_answer(Ticket.get_by_id(ticket.id))
     return message, notified
 
 
-def add_note(ticket, operator, body):
+def add_note(ticket, operator, body, submission=None):
     """An internal note: the customer never sees it, so the ticket's activity date
     (which orders the customer's list) does not move."""
-    return _add_message(ticket, from_customer=False, operator=operator, body=body,
-                        internal=True)
+    return _add_message(ticket, submission=submission, from_customer=False, operator=operator,
+                        body=body, internal=True)
 
 
 def set_status(ticket, status):

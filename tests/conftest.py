@@ -104,6 +104,8 @@ def make_app(tmp_path, **overrides):
         # Tests that deliver mail start the sender themselves (mail_app, live_app) or
         # run it once (deliver_mail).
         "MAIL_SENDER": False,
+        # The schema is made below, after the factory, which would refuse its absence.
+        "REFUSE_OLD_SCHEMA": False,
     }
     config.update(overrides)
     application = create_app(config)

@@ -126,6 +126,41 @@ def strip_mail_queue():
     models.db.execute_sql("DROP TABLE registration_request")
 
 
+def test_migration_to_batched_merges_and_submission_tokens_keeps_data(app, runner, factory):
+    """A database made before the bad-days migration (measurements unique by point and
+    time, no token table) reaches the current version with its rows, all shown."""
+    version = next(number for number, migration in models.MIGRATIONS.items()
+                   if migration is models._migrate_6)
+    point = factory.supply_point(factory.customer(), "electricity")
+    models.Measurement.insert_many(
+        [(point.id, 1704063600 + 900 * step, 0.25, 1.5) for step in range(96)],
+        fields=[models.Measurement.supply_point, models.Measurement.timestamp,
+                models.Measurement.active_energy_kwh, models.Measurement.power_kw]).execute()
+    # Back to the schema before it.
+    models.db.drop_tables([models.FormSubmission, models.MergeRun])
+    for index in ("measurement_supply_point_id_timestamp_generation", "measurement_replaced_in"):
+        models.db.execute_sql(f'DROP INDEX "{index}"')
+    for column in ("generation", "replaced_in"):
+        models.db.execute_sql(f'ALTER TABLE "measurement" DROP COLUMN "{column}"')
+    models.db.execute_sql('CREATE UNIQUE INDEX "measurement_supply_point_id_timestamp" '
+                          'ON "measurement" ("supply_point_id", "timestamp")')
+    models.SchemaVersion.delete().execute()
+    models.SchemaVersion.create(version=version - 1)
+    models.db.close()
+
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert f"migrated from version {version - 1} to {models.SCHEMA_VERSION}" in result.output
+    with models.db.connection_context():
+        shown = models.Measurement.select().where(models.Measurement.visible())
+        assert shown.count() == 96
+        assert {row.generation for row in shown} == {0}
+        with pytest.raises(IntegrityError), models.db.atomic():
+            models.Measurement.create(supply_point=point, timestamp=1704063600,
+                                      active_energy_kwh=1)
+        models.FormSubmission.create(owner="c:1", token="a" * 32, result_url="/ticket/1")
+
+
 def test_secret_key_generated_once_and_kept(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     first = make_app(tmp_path, SECRET_KEY=None)
@@ -145,6 +180,10 @@ def test_environment_overrides_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("MAIL_USE_TLS", "true")
     monkeypatch.setenv("COMPANY_NAME", "Gas Val di Cecina S.r.l.")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    # A server refuses a database without the current schema: give it one first.
+    models.db.initialize(models.open_database(f"sqlite:///{tmp_path / 'env.db'}"))
+    with models.db.connection_context():
+        models.init_schema()
     application = create_app()
     assert application.config["MAIL_PORT"] == 2525
     assert application.config["MAIL_USE_TLS"] is True

@@ -9,12 +9,15 @@ from flask import (abort, current_app, g, make_response, redirect, render_templa
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import UndefinedError
 from jinja2_fragments.flask import render_block, render_blocks
 from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import HiddenField
 
 from models import Customer, SupplyPoint
+from portal import submissions
 
 # The extensions live here, not in app.py, so that views import them without importing
 # the factory; create_app() binds them to the application.
@@ -99,6 +102,26 @@ def start_page():
     if isinstance(current_user._get_current_object(), Customer):
         return url_for("home.index")
     return url_for("backoffice.index")
+
+
+class CreatingForm(FlaskForm):
+    """A form that creates something: its hidden token makes a repeated submission
+    (a retry after a lost answer, a double click) return the first result. A page
+    renders a new token each time it shows the form empty; a form sent back with
+    errors keeps its token, since nothing was created."""
+
+    submission_token = HiddenField(default=submissions.new_token)
+
+
+def create_once(form, create, result_url):
+    """Run create(submission) once per form token of the logged-in user.
+
+    Returns (result, None), or (None, url of the first result) for a repeat; create
+    must record the submission in its own transaction (portal/submissions.py)."""
+    user = current_user._get_current_object()
+    owner = f"{'c' if isinstance(user, Customer) else 'o'}:{user.id}"
+    submission = submissions.Submission(owner, form.submission_token.data, result_url)
+    return submissions.once(submission, create)
 
 
 def customer_required(view):

@@ -14,10 +14,11 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from models import Customer, Operator, Ticket, TicketMessage, audit
 from portal import backoffice, tickets
-from views import Pager, client_ip, htmx_redirect, is_htmx, is_safe_next, limiter, render_page
+from views import (CreatingForm, Pager, client_ip, create_once, htmx_redirect, is_htmx,
+                   is_safe_next, limiter, render_page)
 from views.downloads import send_ticket_attachment
 from views.sessions import log_out
-from views.tickets import MAX_MESSAGE, REQUIRED, MessageForm, clean_text
+from views.tickets import ALREADY_SENT, MAX_MESSAGE, REQUIRED, MessageForm, clean_text
 
 bp = Blueprint("backoffice", __name__, url_prefix="/operatore")
 
@@ -93,7 +94,7 @@ class ReplyForm(MessageForm):
                          default=Ticket.IN_PROGRESS)
 
 
-class NoteForm(FlaskForm):
+class NoteForm(CreatingForm):
     note = TextAreaField("Nota interna (il cliente non la vede)", [DataRequired(REQUIRED), Length(
         max=MAX_MESSAGE, message=f"La nota può avere al massimo {MAX_MESSAGE} caratteri.")],
         filters=[clean_text])
@@ -196,6 +197,10 @@ def _render_ticket(ticket, status=200, notice=None, level="success", **forms):
                        **forms), status
 
 
+def _ticket_url(ticket):
+    return url_for("backoffice.ticket", ticket_id=ticket.id)
+
+
 def _after_ticket_change(ticket_id, notice, level="success"):
     if not is_htmx():
         return done(notice, "backoffice.ticket", level, ticket_id=ticket_id)
@@ -219,8 +224,12 @@ def ticket_reply(ticket_id):
     form = ReplyForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, 422, reply_form=form)
-    _, mailed = tickets.operator_reply(ticket, current_user.id, form.message.data,
-                                         form.status.data, form.upload)
+    answer, first_result = create_once(form, lambda submission: tickets.operator_reply(
+        ticket, current_user.id, form.message.data, form.status.data, form.upload, submission),
+        _ticket_url)
+    if first_result:
+        return _after_ticket_change(ticket.id, ALREADY_SENT)
+    _, mailed = answer
     audit_action("operator_ticket_reply", ticket.customer, f"ticket n. {ticket.id}")
     if mailed:
         return _after_ticket_change(ticket.id, REPLY_MAILED)
@@ -235,7 +244,10 @@ def ticket_note(ticket_id):
     form = NoteForm()
     if not form.validate_on_submit():
         return _render_ticket(ticket, 422, note_form=form)
-    tickets.add_note(ticket, current_user.id, form.note.data)
+    _, first_result = create_once(form, lambda submission: tickets.add_note(
+        ticket, current_user.id, form.note.data, submission), _ticket_url)
+    if first_result:
+        return _after_ticket_change(ticket.id, ALREADY_SENT)
     audit_action("operator_ticket_note", ticket.customer, f"ticket n. {ticket.id}")
     return _after_ticket_change(ticket.id, "Nota interna aggiunta.")
 

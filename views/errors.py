@@ -83,6 +83,11 @@ def database_unavailable(error):
     incident = uuid.uuid4().hex[:12]
     log.error("incident %s: database unavailable on %s %s: %s", incident,
               request.method, request.path, error)
+    return _nothing_saved_page(incident)
+
+
+def _nothing_saved_page(incident):
+    """The 503 page of a write that could not be saved."""
     g.database_down = True
     try:
         models.db.manual_close()  # never back to the pool: it may be broken
@@ -94,6 +99,19 @@ def database_unavailable(error):
         config=current_app.config, url_for=url_for, incident=incident,
         message=MESSAGES[503], title=TITLES[503])
     return _into_flash(make_response(page, 503))
+
+
+@bp.app_errorhandler(OSError)
+def disk_error(error):
+    """A full disk while storing a file (an upload, an export) is the same bad day as
+    a full database: nothing was saved, the customer is told so. Other OS errors
+    are unexpected."""
+    if not models.is_disk_full(error):
+        return unexpected_error(error)
+    incident = uuid.uuid4().hex[:12]
+    log.error("incident %s: no space left on %s %s: %s", incident, request.method,
+              request.path, error)
+    return _nothing_saved_page(incident)
 
 
 @bp.app_errorhandler(Exception)

@@ -28,7 +28,8 @@ class PortalSessionInterface(SecureCookieSessionInterface):
     session already holds (the same supply point, `permanent` again) costs no new
     signature and no Set-Cookie.
 
-    Responses anyone may cache (plotly.js) never set or vary on the session cookie.
+    Responses anyone may cache (plotly.js) and health probes never set or vary on
+    the session cookie.
     Nor do static files: one still loading with the cookie of the previous page would
     put back the session that page's successor has just changed (the supply point)."""
 
@@ -40,7 +41,7 @@ class PortalSessionInterface(SecureCookieSessionInterface):
         return session
 
     def save_session(self, app, session, response):
-        if (request.endpoint == "static"
+        if (request.endpoint == "static" or request.blueprint == "health"
                 or response.headers.get("Cache-Control", "").startswith("public")):
             return
         if session.modified and dict(session) == getattr(session, "loaded", None):

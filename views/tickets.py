@@ -3,7 +3,6 @@ import unicodedata
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from peewee import JOIN
 from wtforms import SelectField, StringField, TextAreaField
@@ -12,8 +11,8 @@ from wtforms.validators import DataRequired, Length, ValidationError
 
 from models import SupplyPoint, Ticket
 from portal import attachments, tickets
-from views import (Pager, customer_required, customer_supply_points, htmx_redirect, is_htmx,
-                   limiter, render_page, selected_supply_point)
+from views import (CreatingForm, Pager, create_once, customer_required, customer_supply_points,
+                   htmx_redirect, is_htmx, limiter, render_page, selected_supply_point)
 from views.downloads import send_ticket_attachment
 
 bp = Blueprint("tickets", __name__, url_prefix="/ticket")
@@ -21,6 +20,8 @@ bp = Blueprint("tickets", __name__, url_prefix="/ticket")
 PER_PAGE = 10
 REQUIRED = "Campo obbligatorio."
 MAX_MESSAGE = 5000
+ALREADY_SENT = ("La richiesta era già stata inviata ed è stata registrata una volta sola: "
+                "eccola.")
 
 
 def clean_text(value):
@@ -37,7 +38,7 @@ def single_line(value):
                             for char in value).split())
 
 
-class MessageForm(FlaskForm):
+class MessageForm(CreatingForm):
     """A message with an optional attachment, checked by its content."""
 
     message = TextAreaField("Messaggio", [DataRequired(REQUIRED), Length(
@@ -121,14 +122,21 @@ def new():
     if form.validate_on_submit() and _within_quota(form):
         supply_point = (SupplyPoint.get_for_customer(form.supply_point.data, current_user.id)
                         if form.supply_point.data else None)
-        ticket = tickets.open_ticket(current_user._get_current_object(), supply_point,
-                                       form.category.data, form.subject.data,
-                                       form.message.data, form.upload)
+        ticket, first_result = create_once(form, lambda submission: tickets.open_ticket(
+            current_user._get_current_object(), supply_point, form.category.data,
+            form.subject.data, form.message.data, form.upload, submission), _thread_url)
+        if first_result:
+            flash(ALREADY_SENT, "success")
+            return htmx_redirect(first_result)
         flash(f"Il ticket n. {ticket.id} è stato aperto: ti risponderemo qui e ti avviseremo "
               "per e-mail.", "success")
-        return htmx_redirect(url_for("tickets.detail", ticket_id=ticket.id))
+        return htmx_redirect(_thread_url(ticket))
     status = 422 if request.method == "POST" else 200
     return render_page("tickets/new.html", form=form), status
+
+
+def _thread_url(ticket):
+    return url_for("tickets.detail", ticket_id=ticket.id)
 
 
 def _render_thread(ticket, form=None, notice=None, status=200):
@@ -154,8 +162,14 @@ def reply(ticket_id):
     if not (form.validate_on_submit() and _within_quota(form)):
         return _render_thread(ticket, form, status=422)
     reopened = ticket.status == Ticket.CLOSED
-    tickets.customer_reply(ticket, form.message.data, form.upload)
-    notice = "Messaggio inviato: il ticket è stato riaperto." if reopened else "Messaggio inviato."
+    _, first_result = create_once(form, lambda submission: tickets.customer_reply(
+        ticket, form.message.data, form.upload, submission), _thread_url)
+    if first_result:
+        notice = ALREADY_SENT
+    elif reopened:
+        notice = "Messaggio inviato: il ticket è stato riaperto."
+    else:
+        notice = "Messaggio inviato."
     if not is_htmx():
         flash(notice, "success")
         return redirect(url_for("tickets.detail", ticket_id=ticket.id), 303)

@@ -111,6 +111,7 @@ def _export_rows(kind, files_dir, out_dir, round_=1):
                  .select(SupplyPoint.code, Measurement.timestamp, Measurement.active_energy_kwh,
                          Measurement.power_kw)
                  .join(SupplyPoint)
+                 .where(Measurement.visible())
                  .order_by(SupplyPoint.code, Measurement.timestamp)
                  .tuples())
         return header, ([code, local_timestamp(epoch), _number_text(energy), _number_text(power)]

@@ -7,6 +7,7 @@ import shutil
 import uuid
 from pathlib import Path, PurePosixPath
 
+from portal.attachments import fsync_directory, make_folders
 from portal.exchange.values import CONTROL_CHARACTERS, BadValue, shown
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -54,16 +55,26 @@ class FileStore:
         target = self.pending / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
+        # On disk now, while no lock is held: publish() only renames, inside the
+        # merge's transaction, and a committed row must never name an empty file.
+        with open(target, "rb") as copy:
+            os.fsync(copy.fileno())
         self.copied += 1
 
     def publish(self):
+        """Move the staged copies into place, each folder's entries on disk before
+        the caller commits the rows that name them."""
         if self.pending is None:
             return
+        folders = set()
         for staged in sorted(self.pending.rglob("*")):
             if staged.is_file():
                 destination = self.root / staged.relative_to(self.pending)
-                destination.parent.mkdir(parents=True, exist_ok=True)
+                make_folders(destination.parent)
                 os.replace(staged, destination)
+                folders.add(destination.parent)
+        for folder in sorted(folders):
+            fsync_directory(folder)
 
     def discard(self):
         if self.pending is not None:

@@ -15,6 +15,8 @@ How a file is imported, whatever its size:
    rows, row by row), which updates a row only when something differs, so importing
    the same file twice changes nothing. Files named by the
    lines (invoice PDFs, documents) are published inside the same transaction.
+   Measurements, millions of lines a file, are merged in short transactions instead
+   and shown all at once (batched.py); the report says the longest write-lock hold.
 Memory stays flat: rows travel in batches, only the reference codes (customers,
 supply points) are held in memory, and the report keeps at most MAX_REPORTED errors.
 """
@@ -33,6 +35,7 @@ from flask import current_app
 from peewee import CompositeKey, DatabaseError, IntegerField, Model
 
 import models
+from portal.exchange.batched import WriteTimer, merge_measurements
 from portal.exchange.files import FileStore
 from portal.exchange.kinds import KINDS, all_equal, is_sqlite
 from portal.exchange.values import SEPARATOR, FileRefused, LineError
@@ -64,6 +67,8 @@ class Report:
     counts: Counts = field(default_factory=Counts)
     files_copied: int = 0
     seconds: float = 0.0
+    # The longest time the merge held the database's write lock at once.
+    longest_write: float = 0.0
 
     @property
     def ok(self):
@@ -97,7 +102,7 @@ class Report:
                 f"{counts.unchanged} unchanged")
         if self.files_copied:
             text += f"; {self.files_copied} file(s) copied"
-        return text
+        return text + f"; write lock held {self.longest_write:.3f} s at most"
 
     def text(self):
         """The report: summary, then one line per problem."""
@@ -202,6 +207,8 @@ def import_file(kind_name, path, files_dir=None, quiet=True):
     except FileRefused as refused:
         report.refuse(refused)
     except (DatabaseError, OSError) as error:
+        if models.is_disk_full(error):
+            raise  # every later file would meet the same full disk: the caller stops
         # Rolled back with its transaction; a nightly run goes on with the next file.
         report.refuse(FileRefused(f"the import failed and nothing was kept: {error}", line="-"))
     finally:
@@ -320,8 +327,15 @@ def _stage_and_merge(kind, reader, report, files, progress, binary):
         stager.flush()
         progress.to(binary.tell())
         if report.ok:
-            with models.db.atomic():
-                kind.merge(staging, report.counts)
-                files.publish()
+            timer = WriteTimer()
+            try:
+                if kind.merged_in_batches:
+                    merge_measurements(kind, staging, report.counts, report.path.name, timer)
+                else:
+                    with timer.transaction():
+                        kind.merge(staging, report.counts)
+                        files.publish()
+            finally:
+                report.longest_write = timer.longest
     finally:
         staging.drop_table(safe=True)

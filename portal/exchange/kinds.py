@@ -79,6 +79,9 @@ class Kind:
     updates = {}
     key_label = ""
     extra_hint = ""
+    # Merged in many short transactions and shown at once (batched.py), instead of
+    # in one transaction: for the kinds whose files run to millions of lines.
+    merged_in_batches = False
 
     def __init__(self, files=None):
         self.files = files
@@ -578,6 +581,7 @@ class MeasurementsKind(Kind):
     fields = ("supply_point", "timestamp", "active_energy_kwh", "power_kw")
     key = ("supply_point", "timestamp")
     updates = {"supply_point_code": (), "timestamp": ()}
+    merged_in_batches = True
 
     def start(self):
         self.load_points()
