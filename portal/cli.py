@@ -176,13 +176,15 @@ def backup(destination):
 @click.command("retention")
 @with_appcontext
 def retention():
-    """Delete audit rows, mail records and export files older than their retention
-    (AUDIT_RETENTION_DAYS, MAIL_RETENTION_DAYS, EXPORT_RETENTION_DAYS); run it daily."""
+    """Delete audit rows, mail records, form tokens and export files older than their
+    retention (AUDIT_RETENTION_DAYS, MAIL_RETENTION_DAYS, FORM_TOKEN_RETENTION_DAYS,
+    EXPORT_RETENTION_DAYS); run it daily."""
     config = current_app.config
     with models.db.connection_context():
         removed = privacy.purge_expired(config["AUDIT_RETENTION_DAYS"],
                                         config["MAIL_RETENTION_DAYS"],
-                                        config["EXPORT_RETENTION_DAYS"], config["EXPORT_DIR"])
+                                        config["EXPORT_RETENTION_DAYS"], config["EXPORT_DIR"],
+                                        token_days=config["FORM_TOKEN_RETENTION_DAYS"])
     click.echo("Removed: " + ", ".join(f"{count} {kind}" for kind, count in removed.items()))
 
 

@@ -4,7 +4,7 @@ import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from models import (AuditLog, BilledConsumption, Document, Invoice, OutgoingMail,
+from models import (AuditLog, BilledConsumption, Document, FormSubmission, Invoice, OutgoingMail,
                     RegistrationRequest, SelfReading, SupplyPoint, Ticket, TicketMessage, db,
                     held_days, utcnow)
 
@@ -70,9 +70,10 @@ def personal_data(customer):
     }
 
 
-def purge_expired(audit_days, mail_days, export_days, export_dir, now=None):
-    """Delete audit rows, mail records (with registration requests) and acquisition
-    export files older than their retention; return what went, per kind."""
+def purge_expired(audit_days, mail_days, export_days, export_dir, token_days=30, now=None):
+    """Delete audit rows, mail records (with registration requests), the tokens of
+    creating forms and acquisition export files older than their retention; return
+    what went, per kind."""
     now = now or utcnow()
     with db.atomic():
         audit = AuditLog.delete().where(
@@ -85,6 +86,8 @@ def purge_expired(audit_days, mail_days, export_days, export_dir, now=None):
         # Addresses typed at registration (a stranger's, perhaps) go with the mail records.
         requests = RegistrationRequest.delete().where(
             RegistrationRequest.created_at < mail_cutoff).execute()
+        tokens = FormSubmission.delete().where(
+            FormSubmission.created_at < now - datetime.timedelta(days=token_days)).execute()
     cutoff = (now - datetime.timedelta(days=export_days)).replace(
         tzinfo=datetime.timezone.utc).timestamp()
     exports = 0
@@ -93,4 +96,4 @@ def purge_expired(audit_days, mail_days, export_days, export_dir, now=None):
             path.unlink()
             exports += 1
     return {"audit rows": audit, "mail records": mail, "export files": exports,
-            "registration requests": requests}
+            "registration requests": requests, "form tokens": tokens}

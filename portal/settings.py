@@ -131,6 +131,9 @@ SETTINGS = (
     Setting("MAIL_RETENTION_DAYS", int, 365,
             "days `flask retention` keeps records of sent mail (never mail still queued) and "
             "registration requests"),
+    Setting("FORM_TOKEN_RETENTION_DAYS", int, 30,
+            "days `flask retention` keeps the token of a submitted creating form (a ticket, a "
+            "reply): within them a repeated submission gets the first result"),
     Setting("EXPORT_RETENTION_DAYS", int, 365,
             "days `flask retention` keeps self-reading export files"),
     Setting("HEALTH_MIN_FREE_MB", int, 200,

@@ -58,6 +58,10 @@ def test_retention_removes_only_what_is_old(app, runner, customer, tmp_path):
         models.RegistrationRequest.create(customer=customer, email=f"r{days}@example.it",
                                           created_at=now - datetime.timedelta(days=days),
                                           expires_at=now - datetime.timedelta(days=days - 1))
+    for days in (31, 29):
+        models.FormSubmission.create(owner=f"c:{customer.id}", token=f"token-{days:02d}" * 2,
+                                     result_url="/ticket/1",
+                                     created_at=now - datetime.timedelta(days=days))
     exports = tmp_path / "exports"
     exports.mkdir(exist_ok=True)
     stale, fresh = exports / "readings-20200101-000000-1.csv", exports / "readings-new.csv"
@@ -69,7 +73,9 @@ def test_retention_removes_only_what_is_old(app, runner, customer, tmp_path):
 
     result = runner.invoke(args=["retention"])
     assert result.exit_code == 0, result.output
-    assert "1 audit rows, 1 mail records, 1 export files, 1 registration requests" in result.output
+    assert ("1 audit rows, 1 mail records, 1 export files, 1 registration requests, "
+            "1 form tokens") in result.output
+    assert [row.token for row in models.FormSubmission.select()] == ["token-29token-29"]
     assert models.AuditLog.select().count() == 1
     assert sorted(mail.recipient for mail in models.OutgoingMail.select()) == \
         ["b@example.it", "c@example.it"]
