@@ -76,6 +76,17 @@ def test_migration_from_schema_version_1_keeps_data(tmp_path):
         reading.save()
 
 
+def migrate_from(runner, version):
+    """Mark the database (its schema already taken back) as `version`, then let
+    `flask init-db` migrate it to the current one."""
+    models.SchemaVersion.delete().execute()
+    models.SchemaVersion.create(version=version)
+    models.db.close()
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert f"migrated from version {version} to {models.SCHEMA_VERSION}" in result.output
+
+
 def drop_columns(table, columns):
     """ALTER TABLE ... DROP COLUMN; SQLite refuses it for a foreign key's column, so
     there the table is copied without them (constraints left out: enough to migrate)."""
@@ -102,13 +113,7 @@ def test_migration_to_the_current_version_on_this_database(app, runner, factory)
     drop_columns("invoice", ["customer_id"])
     drop_columns("self_reading", ["outcome", "outcome_reason", "customer_id"])
     strip_mail_queue()
-    models.SchemaVersion.delete().execute()
-    models.SchemaVersion.create(version=1)
-    models.db.close()
-
-    result = runner.invoke(args=["init-db"])
-    assert result.exit_code == 0, result.output
-    assert f"migrated from version 1 to {models.SCHEMA_VERSION}" in result.output
+    migrate_from(runner, 1)
     with models.db.connection_context():
         stored = models.SelfReading.get_by_id(reading.id)
         assert stored.meter_reading == 45000
@@ -144,13 +149,7 @@ def test_migration_to_batched_merges_and_submission_tokens_keeps_data(app, runne
         models.db.execute_sql(f'ALTER TABLE "measurement" DROP COLUMN "{column}"')
     models.db.execute_sql('CREATE UNIQUE INDEX "measurement_supply_point_id_timestamp" '
                           'ON "measurement" ("supply_point_id", "timestamp")')
-    models.SchemaVersion.delete().execute()
-    models.SchemaVersion.create(version=version - 1)
-    models.db.close()
-
-    result = runner.invoke(args=["init-db"])
-    assert result.exit_code == 0, result.output
-    assert f"migrated from version {version - 1} to {models.SCHEMA_VERSION}" in result.output
+    migrate_from(runner, version - 1)
     with models.db.connection_context():
         shown = models.Measurement.select().where(models.Measurement.visible())
         assert shown.count() == 96
@@ -230,13 +229,7 @@ def test_migration_adds_must_change_password_to_operators_keeping_them(app, runn
                  if migration is models._migrate_4]
     drop_columns("operator", ["must_change_password"])
     strip_mail_queue()  # what the later migration 5 adds
-    models.SchemaVersion.delete().execute()
-    models.SchemaVersion.create(version=version - 1)
-    models.db.close()
-
-    result = runner.invoke(args=["init-db"])
-    assert result.exit_code == 0, result.output
-    assert f"migrated from version {version - 1} to {models.SCHEMA_VERSION}" in result.output
+    migrate_from(runner, version - 1)
     with models.db.connection_context():
         stored = models.Operator.get_by_id(operator.id)
         assert stored.username == "mario.rossi" and stored.password_hash == operator.password_hash
