@@ -312,16 +312,35 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 class LiveServer:
+    """The app served by a threaded werkzeug server. stop() waits for the requests in
+    progress: the teardown closes every database connection next, and closing a SQLite
+    connection under a query another thread is running crashes the interpreter."""
+
     def __init__(self, application):
         self.app = application
-        self.server = make_server("127.0.0.1", 0, application, threaded=True)
+        self.active = 0
+        self.idle = threading.Condition()
+        self.server = make_server("127.0.0.1", 0, self._counted, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def _counted(self, environ, start_response):
+        with self.idle:
+            self.active += 1
+        try:
+            # Whole answers only: a streamed body is read here, inside the count.
+            yield from self.app(environ, start_response)
+        finally:
+            with self.idle:
+                self.active -= 1
+                self.idle.notify_all()
+
     def stop(self):
         self.server.shutdown()
         self.thread.join(5)
+        with self.idle:
+            self.idle.wait_for(lambda: self.active == 0, timeout=10)
 
 
 @pytest.fixture
