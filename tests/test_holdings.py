@@ -51,12 +51,12 @@ class Handover:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"%PDF PRIMO TITOLARE")
         BilledConsumption.create(supply_point=self.gas, period_start=day_before(before, 60),
-                                 period_end=before, energy_total=777.0, unit="Smc")
+                                 period_end=before, energy_total=9876543.0, unit="Smc")
         self.a_reading = SelfReading.create(supply_point=self.gas, reading_date=before,
-                                            meter_reading=4321, status=SelfReading.ACQUIRED)
+                                            meter_reading=7654321, status=SelfReading.ACQUIRED)
         self.a_pending = SelfReading.create(supply_point=self.gas,
                                             reading_date=day_before(self.since),
-                                            meter_reading=4400)
+                                            meter_reading=7654400)
         # One day of 15-minute data on each side of the handover.
         for day, energy in ((day_before(self.since), 0.111), (self.since, 0.222)):
             start = timebands.midnight_timestamp(day)
@@ -79,9 +79,9 @@ class Handover:
              day_before(self.since, 20).isoformat(), day_before(self.since).isoformat(),
              "333,33", after.isoformat(), "1"]]))
         BilledConsumption.create(supply_point=self.gas, period_start=self.since,
-                                 period_end=self.today, energy_total=888.0, unit="Smc")
+                                 period_end=self.today, energy_total=8765432.0, unit="Smc")
         self.b_reading = SelfReading.create(supply_point=self.gas, reading_date=self.today,
-                                            meter_reading=5000)
+                                            meter_reading=6543210)
 
 
 @pytest.fixture
@@ -113,16 +113,17 @@ def test_the_new_holder_never_sees_the_previous_holders_data(client, auth, hando
     for invoice in Invoice.select().where(Invoice.number.startswith("FT-A")):
         assert client.get(f"/fatture/{invoice.id}/pdf?punto={handover.gas.code}").status_code == 404
     readings = client.get(f"/autolettura?punto={handover.gas.code}").get_data(as_text=True)
-    assert "5.000" in readings and "4.321" not in readings and "4.400" not in readings
+    assert "6.543.210" in readings and "7.654.321" not in readings and "7.654.400" not in readings
     for reading in (handover.a_reading, handover.a_pending):
         assert client.get(f"/autolettura/{reading.id}/cancella").status_code == 404
         assert client.post(f"/autolettura/{reading.id}/cancella").status_code == 404
     assert SelfReading.get_or_none(SelfReading.id == handover.a_pending.id) is not None
     for year in {handover.since.year, day_before(handover.since, 90).year}:
         table = client.get(f"/prelievi?punto={handover.gas.code}&anno={year}&vista=tabella")
-        assert "777" not in table.get_data(as_text=True)
+        assert "9.876.543" not in table.get_data(as_text=True)
         csv = client.get(f"/prelievi/csv?punto={handover.gas.code}&anno={year}")
-        assert "777" not in csv.get_data(as_text=True)
+        assert "9876543" not in csv.get_data(as_text=True)
+        assert "9.876.543" not in csv.get_data(as_text=True)
     # Measurements: asked across the handover, only the new holder's day comes back.
     asked = dict(punto=handover.power.code, dal=day_before(handover.since, 3).isoformat(),
                  al=handover.since.isoformat())
@@ -136,8 +137,8 @@ def test_the_new_holder_never_sees_the_previous_holders_data(client, auth, hando
     assert "titolare del punto (dal" in refused.get_data(as_text=True)
     export = json.loads(client.get("/dati-anagrafici/esporta").get_data(as_text=True))
     text = json.dumps(export)
-    assert "FT-B-0001" in text and "FT-A-0001" not in text and "4321" not in text
-    assert "777" not in text
+    assert "FT-B-0001" in text and "FT-A-0001" not in text and "7654321" not in text
+    assert "9876543" not in text
 
 
 def test_the_previous_holder_keeps_their_period_read_only(client, auth, handover):
@@ -152,7 +153,7 @@ def test_the_previous_holder_keeps_their_period_read_only(client, auth, handover
     assert client.get(f"/fatture/{b_invoice.id}/pdf").status_code == 404
 
     readings = client.get(f"/autolettura?punto={handover.gas.code}").get_data(as_text=True)
-    assert "4.321" in readings and "4.400" in readings and "5.000" not in readings
+    assert "7.654.321" in readings and "7.654.400" in readings and "6.543.210" not in readings
     assert "Aggiungi" not in readings and "reading-delete" not in readings
     count = SelfReading.select().count()
     refused = client.post("/autolettura", data={"punto": handover.gas.code,
@@ -167,7 +168,7 @@ def test_the_previous_holder_keeps_their_period_read_only(client, auth, handover
 
     for year in {handover.since.year, handover.today.year}:
         table = client.get(f"/prelievi?punto={handover.gas.code}&anno={year}&vista=tabella")
-        assert "888" not in table.get_data(as_text=True)
+        assert "8.765.432" not in table.get_data(as_text=True)
     contract = client.get(f"/dati-contrattuali?punto={handover.gas.code}").get_data(as_text=True)
     assert "OFFERTA-DI-B" not in contract and "Fornitura cessata dal" in contract
     assert "G4" not in client.get(f"/dati-tecnici?punto={handover.gas.code}").get_data(as_text=True)
@@ -190,9 +191,12 @@ CUSTOMER_ROUTES_WITH_IDS = ["/fatture/{invoice}/pdf", "/autolettura/{reading}/ca
 def test_every_customer_route_with_the_other_holders_ids(app, client, auth, handover, who):
     """Every customer page and download on both points, as each holder, with the other
     holder's ids: 404 for the ids, and none of the other's figures anywhere."""
-    me, other_marks = ((handover.b, ["FT-A-0001", "FT-A-0002", "4.321", "777", "0,111"])
+    # Numbers of seven digits: no timestamp (microseconds have six) can hold them.
+    me, other_marks = ((handover.b, ["FT-A-0001", "FT-A-0002", "7.654.321", "7654321", "9.876.543",
+                                     "9876543", "0,111"])
                        if who == "new" else
-                       (handover.a, ["FT-B-0001", "5.000", "888", "0,222", "OFFERTA-DI-B"]))
+                       (handover.a, ["FT-B-0001", "6.543.210", "6543210", "8.765.432", "8765432",
+                                     "0,222", "OFFERTA-DI-B"]))
     login(auth, me)
     theirs = (dict(invoice=handover.a_invoice.id, reading=handover.a_reading.id) if who == "new"
               else dict(invoice=Invoice.get(Invoice.number == "FT-B-0001").id,
