@@ -179,3 +179,31 @@ def test_reduced_motion_turns_transitions_off(page, live_server, customer_with_i
     assert page.evaluate(fade) == pytest.approx(0.15)
     page.emulate_media(reduced_motion="reduce")
     assert page.evaluate(fade) < 0.001
+
+
+def test_self_readings_on_a_320_px_phone(browser, live_server, factory):
+    """The gas point's page: its form opened in place, the delete symbol and the pagers
+    are finger-sized, and nothing scrolls sideways."""
+    person = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.")
+    gas = factory.supply_point(person, "gas", code="PR002874", has_corrector=True)
+    models.ReadingWindow.create(start_at=datetime.datetime(2010, 2, 11, 8, 0),
+                                end_at=datetime.datetime(2099, 2, 14, 22, 0))
+    models.SelfReading.create(supply_point=gas, customer=person, meter_reading=12345,
+                              corrector_reading=12000,
+                              reading_date=models.rome_now().date() - datetime.timedelta(days=3))
+    context = browser.new_context(**{**PHONE, "viewport": {"width": 320, "height": 640}})
+    page = context.new_page()
+    login(page, live_server.url, "654321")
+    visit(page, f"{live_server.url}/autolettura")
+    page.get_by_role("link", name="Aggiungi").click()
+    expect(page.locator(".reading-form form")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    small = page.evaluate(
+        """selector => Array.from(document.querySelectorAll(selector))
+             .filter(el => el.getClientRects().length)
+             .map(el => [el, el.getBoundingClientRect()])
+             .filter(([el, box]) => box.height < 43.5 || box.width < 43.5)
+             .map(([el, box]) => `${el.outerHTML.slice(0, 80)} ${box.width}x${box.height}`)""", TARGETS)
+    assert small == []
+    assert page.locator(".reading-delete").count() == 1
+    context.close()
