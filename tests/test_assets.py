@@ -28,7 +28,8 @@ def test_flask_assets_writes_the_bundles_again(app, runner, tmp_path):
     static = tmp_path / "static"
     shutil.copytree(ROOT / "static", static)
     app.static_folder = str(static)
-    (static / "css" / "tickets.css").write_text(".nuova-regola { color: red; }\n")
+    last_source = assets.BUNDLES["bundle/portal.css"][-1]
+    (static / last_source).write_text(".nuova-regola { color: red; }\n")
     result = runner.invoke(args=["assets"])
     assert result.exit_code == 0 and "bundle/portal.css" in result.output
     assert "bundle/portal.js" not in result.output
