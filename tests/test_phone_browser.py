@@ -168,6 +168,17 @@ def test_the_dark_scheme_keeps_every_text_readable(browser, live_server, custome
         low += [f"{path}: {html} {ratio:.2f}" for html, ratio in page.evaluate(
             CONTRAST, "h1, h2, h3, p, dt, dd, th, td, label, a, .button, .menu-item:not(.disabled), "
                       ".status, .notice, .brand-name, .welcome") if ratio < 4.5]
+    # The back-office: its bar, tabs, badges and tables.
+    context.close()
+    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    operator_login(page, live_server)
+    for path in ("/operatore/ticket", "/operatore/clienti/765432", "/operatore/clienti/765432/fatture",
+                 "/operatore/finestre", "/operatore/operatori"):
+        visit(page, live_server.url + path)
+        low += [f"{path}: {html} {ratio:.2f}" for html, ratio in page.evaluate(
+            CONTRAST, "h1, h2, p, th, td, label, a, .button, .tabs a, .operator-nav a, .operator-title, "
+                      ".ticket-status, .tag, .notice") if ratio < 4.5]
     assert low == []
     context.close()
 
@@ -206,4 +217,41 @@ def test_self_readings_on_a_320_px_phone(browser, live_server, factory):
              .map(([el, box]) => `${el.outerHTML.slice(0, 80)} ${box.width}x${box.height}`)""", TARGETS)
     assert small == []
     assert page.locator(".reading-delete").count() == 1
+    context.close()
+
+
+def operator_login(page, live_server):
+    from portal import backoffice
+    backoffice.create_operator("capo", "Amministra-Demo-2015", role="admin", name="Anna Capo")
+    page.goto(f"{live_server.url}/operatore/login")
+    page.get_by_label("Nome utente").fill("capo")
+    page.get_by_label("Password").fill("Amministra-Demo-2015")
+    page.get_by_role("button", name="Accedi").click()
+    expect(page.locator(".operator-bar")).to_be_visible()
+
+
+BACK_OFFICE_PAGES = ["/operatore/ticket", "/operatore/clienti", "/operatore/clienti/765432",
+                     "/operatore/clienti/765432/fatture", "/operatore/finestre", "/operatore/documenti",
+                     "/operatore/acquisizione", "/operatore/registro", "/operatore/operatori",
+                     "/operatore/posta", "/operatore/password"]
+
+
+def test_the_back_office_on_a_320_px_phone(browser, live_server, customer_with_invoices):
+    context = browser.new_context(**{**PHONE, "viewport": {"width": 320, "height": 640}})
+    page = context.new_page()
+    operator_login(page, live_server)
+    wide, small = [], []
+    for path in BACK_OFFICE_PAGES:
+        visit(page, live_server.url + path)
+        expect(page.locator("h1").first).to_be_visible()
+        if page.evaluate("document.documentElement.scrollWidth") > 320:
+            wide.append(path)
+        small += [f"{path}: {found}" for found in page.evaluate(
+            """selector => Array.from(document.querySelectorAll(selector))
+                 .filter(el => el.getClientRects().length)
+                 .map(el => [el, el.getBoundingClientRect()])
+                 .filter(([el, box]) => box.height < 43.5 || box.width < 43.5)
+                 .map(([el, box]) => `${el.outerHTML.slice(0, 80)} ${box.width}x${box.height}`)""",
+            TARGETS)]
+    assert wide == [] and small == []
     context.close()
