@@ -18,7 +18,7 @@ import views
 from portal import acquisition, cli, formatting, health, mail, settings
 from views import (auth, backoffice, charts, consumption, documents, errors, home, invoices,
                    measurements, profile, readings, sessions, supply, tickets)
-from views import health as health_views
+from views import assets, health as health_views
 # The rest of the back-office: importing them adds their routes to backoffice.bp.
 from views import backoffice_accounts, backoffice_mail, backoffice_records  # noqa: F401
 
@@ -99,6 +99,8 @@ def create_app(test_config=None):
     # not run the template's top-level `{% from ... import %}` lines.
     app.jinja_env.globals["field"] = _form_field
     app.context_processor(views.portal_context)
+    # Registered first, so that it runs last: it compresses the final body.
+    assets.init_app(app)
     app.after_request(_security_headers)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -1,6 +1,6 @@
 """Every `flask` command of the portal: the schema, demo data, imports and exports
 with the billing system, self-reading acquisition, the mail queue, operator accounts,
-retention and backup."""
+retention, backup and the static bundles."""
 import contextlib
 import fcntl
 import functools
@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from portal import acquisition, backoffice, mail, privacy, settings
+from portal import acquisition, assets, backoffice, mail, privacy, settings
 from portal.exchange.export import export_all
 from portal.exchange.folder import import_folder
 from portal.exchange.importer import import_file
@@ -28,7 +28,8 @@ NO_SPACE = ("no space left on the device (disk or quota full): nothing was saved
 def init_app(app):
     """Register the commands on the application's `flask` command line."""
     for command in (init_db, demo, backup, retention, readings_cli, mail_cli, operator_cli,
-                    import_command, import_dir_command, export_all_command, settings_command):
+                    import_command, import_dir_command, export_all_command, settings_command,
+                    assets_command):
         _say_a_full_disk_in_one_line(command)
         app.cli.add_command(command)
 
@@ -136,6 +137,15 @@ def settings_command():
     """Print the environment variables the portal reads, with their defaults and
     meanings, as the README's Markdown table."""
     click.echo(settings.markdown_table(), nl=False)
+
+
+@click.command("assets")
+@with_appcontext
+def assets_command():
+    """Write the one stylesheet and the one script of every page (static/bundle/) from
+    their sources; commit them with the sources."""
+    written = assets.write_bundles(current_app.static_folder)
+    click.echo(f"Written: {', '.join(written)}." if written else "The bundles are up to date.")
 
 
 @click.command("backup")

@@ -94,6 +94,11 @@ SETTINGS = (
     Setting("COMPANY_PHONE", str, "0586 000000", "the customer service's phone number"),
     Setting("COMPANY_EMAIL", str, "clienti@example.it", "the customer service's e-mail address"),
     Setting("COMPANY_WEBSITE", str, "https://www.example.it", "the utility's website"),
+    Setting("COMPRESS_RESPONSES", bool, True,
+            "`1`: the portal gzips its HTML, CSS, JavaScript, JSON and CSV answers for "
+            "browsers that accept it (a phone on a slow network gets a page in a third of "
+            "the bytes); `0` where a reverse proxy compresses instead (nginx `gzip on`, as "
+            "in the README's block). Static files keep a compressed copy in memory"),
     Setting("RATELIMIT_STORAGE_URI", str, "memory://",
             "Flask-Limiter store; use a shared one (e.g. `redis://`) with several workers"),
     Setting("CURRENT_PASSWORD_LIMIT", str, "10 per hour",

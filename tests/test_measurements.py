@@ -6,6 +6,7 @@ import html
 import importlib.resources
 import json
 import re
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -13,6 +14,8 @@ import time_machine
 from portal import charts, timebands
 import models
 from portal.measurements import hourly_rows, interval_rows, stream
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Thursday 13 March 2025, 10:00 in Rome: the default range is 07/03 - 13/03.
 NOW = datetime.datetime(2025, 3, 13, 10, 0, tzinfo=models.ROME)
@@ -289,7 +292,18 @@ PLOTLY_URL = f"/grafici/plotly-{charts.PLOTLY_JS_VERSION}.min.js"
 
 
 def plotly_source():
-    return (importlib.resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+    return (ROOT / "static" / "js" / f"plotly-basic-{charts.PLOTLY_JS_VERSION}.min.js").read_bytes()
+
+
+def test_the_vendored_plotly_js_is_the_basic_bundle_of_the_python_packages_version():
+    """plotly.py writes figures for one plotly.js version: the vendored partial bundle
+    must be that version, with its licence beside it, and a quarter of the full one."""
+    header = plotly_source()[:200].decode()
+    assert f"plotly.js (basic - minified) v{charts.PLOTLY_JS_VERSION}" in header
+    licence = ROOT / "static" / "js" / f"plotly-basic-{charts.PLOTLY_JS_VERSION}.LICENSE.txt"
+    assert "MIT License" in licence.read_text()
+    full = (importlib.resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+    assert len(plotly_source()) < len(full) / 3
 
 
 def test_plotly_js_is_served_gzipped_with_a_long_cache_lifetime(client):

@@ -137,14 +137,23 @@ def test_invoice_table_fits_a_phone(page, live_server, factory, console_errors):
     login(page, live_server.url, "654321")
     page.goto(f"{live_server.url}/fatture")
 
-    # Each row is a card: the cells stack, each one labelled by its column name (which
-    # screen readers read too).
+    # Each row is a card read at a glance: the amount, in large type, and the status on
+    # the first line; the cells below labelled by their column name (which screen
+    # readers read too).
     number = page.get_by_role("cell", name="Numero FT2023-000012", exact=True)
     expect(number).to_be_visible()
-    amount = page.get_by_role("cell", name="Importo 1.234,56 €", exact=True).first
+    amount = page.get_by_role("cell", name="1.234,56 €", exact=True).first
+    status = page.get_by_role("cell", name="Pagata", exact=True).first
+    due = page.get_by_role("cell", name="Scadenza 25/12/2023", exact=True)
     expect(amount).to_be_visible()
-    assert amount.bounding_box()["y"] > number.bounding_box()["y"]
-    assert amount.bounding_box()["width"] > 250
+    card = page.locator("table.invoices tbody tr").first.bounding_box()
+    assert amount.bounding_box()["y"] < due.bounding_box()["y"] < number.bounding_box()["y"]
+    assert abs(status.bounding_box()["y"] - amount.bounding_box()["y"]) < 12
+    assert status.bounding_box()["x"] > amount.bounding_box()["x"] + 100
+    size = "el => parseFloat(getComputedStyle(el).fontSize)"
+    assert amount.evaluate(size) >= 1.3 * number.evaluate(size)
+    # Twelve invoices in about three screens of a phone (7-line cards took 4,313 px for ten).
+    assert card["height"] < 140
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert console_errors == []
 
