@@ -4,7 +4,7 @@ import datetime
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_day_names, get_month_names
 from flask_babel import get_locale
 
 from models import ROME
@@ -55,7 +55,7 @@ def money(value):
 # Italian stays exactly as above; English writes 1,234.50, €1,234.50 and 30 Nov 2026
 # (the month in letters: 11/30 or 30/11 would each mislead somebody).
 
-def language():
+def page_language():
     """The language of the current request ("it" outside one)."""
     locale = get_locale()
     return locale.language if locale is not None else "it"
@@ -63,7 +63,7 @@ def language():
 
 def local_date(value, short=False):
     """date_it() in the page's language."""
-    if value is None or language() == "it":
+    if value is None or page_language() == "it":
         return date_it(value, short)
     return format_date(value, "d MMM yy" if short else "d MMM yyyy", locale="en")
 
@@ -71,22 +71,36 @@ def local_date(value, short=False):
 def local_datetime_text(value):
     """datetime_it() in the page's language (Rome time either way)."""
     local = local_datetime(value)
-    if local is None or language() == "it":
+    if local is None or page_language() == "it":
         return datetime_it(value)
     return format_datetime(local, "d MMM yyyy HH:mm", locale="en")
 
 
 def local_number(value, decimals=0):
     """number_it() in the page's language."""
-    if value is None or language() == "it":
+    if value is None or page_language() == "it":
         return number_it(value, decimals)
     rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     return f"{rounded:,.{decimals}f}"
 
 
+def month_name(month, short=False, language=None):
+    """'marzo' / 'mar', or 'March' / 'Mar' in English (month 1-12)."""
+    if (language or page_language()) == "it":
+        return (SHORT_MONTHS if short else MONTHS)[month - 1]
+    return get_month_names("abbreviated" if short else "wide", locale="en")[month]
+
+
+def day_name(weekday, short=False, language=None):
+    """'lunedì' / 'lun', or 'Monday' / 'Mon' in English (weekday 0 = Monday)."""
+    if (language or page_language()) == "it":
+        return (SHORT_DAYS if short else DAYS)[weekday]
+    return get_day_names("abbreviated" if short else "wide", locale="en")[weekday]
+
+
 def local_money(value):
     """money() in the page's language: '1.234,56 €' or '€1,234.56'."""
-    if value is None or language() == "it":
+    if value is None or page_language() == "it":
         return money(value)
     text = local_number(value, 2)
     return f"-€{text[1:]}" if text.startswith("-") else f"€{text}"

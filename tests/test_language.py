@@ -256,3 +256,41 @@ def test_migration_adds_the_language_keeping_customers(app, runner, factory):
         stored = models.Customer.get_by_id(person.id)
         assert stored.name == "ACQUE CHIARE S.R.L." and stored.language is None
         assert models.schema_version() == models.SCHEMA_VERSION
+
+
+def test_charts_and_their_labels_follow_the_language(app):
+    """The figures' names, hovers, separators and day and month names; the table's
+    band hours and the resolution in the page."""
+    from portal import consumption, measurements, timebands
+    from test_charts import FAR_FUTURE, billed_rows, hourly_groups, quarter_hours
+
+    first, last = datetime.date(2025, 3, 1), datetime.date(2025, 3, 31)
+    with app.test_request_context(headers=ENGLISH):
+        billed = consumption.billed_year(billed_rows(), 2025)
+        figure = consumption.consumption_figure_data(billed)
+        assert [trace["name"] for trace in figure["data"]][3:] == ["2024 (same months)",
+                                                                    "Maximum power"]
+        assert figure["data"][0]["x"][:2] == ["Jan", "Feb"]
+        assert "Maximum power: %{y:,.1f} kW" in figure["data"][4]["hovertemplate"]
+        assert figure["layout"]["separators"] == ".,"
+        assert billed.change_label == "+1.4 %"
+        assert consumption.period_label(datetime.date(2025, 1, 15),
+                                        datetime.date(2025, 2, 14)) == "15 Jan–14 Feb"
+        series = measurements.aggregate(hourly_groups(quarter_hours(first, last)), first, last,
+                                        measurements.DAILY, 900, FAR_FUTURE)
+        daily = measurements.measurement_figure_data(series)
+        assert daily["data"][0]["customdata"][0] == "Saturday 1 March 2025"
+        assert daily["data"][0]["hovertext"][0].startswith("<br>Total: 24.0 kWh")
+        assert daily["data"][3]["name"] == "No data"
+        assert str(series.resolution.label) == "daily"
+        assert str(timebands.BAND_HOURS[timebands.F1]) == "Mon–Fri 8–19"
+        monday = datetime.date(2025, 3, 3)
+        quarter = measurements.aggregate(quarter_hours(monday, monday), monday, monday,
+                                         measurements.QUARTER_HOUR, 900, FAR_FUTURE)
+        assert quarter.buckets[32].label == "Mon 3 Mar 2025, 08:00–08:15"
+    # The labels of a day are cached per language: Italian is still Italian.
+    with app.test_request_context():
+        quarter = measurements.aggregate(quarter_hours(monday, monday), monday, monday,
+                                         measurements.QUARTER_HOUR, 900, FAR_FUTURE)
+        assert quarter.buckets[32].label == "lun 3 mar 2025, 08:00–08:15"
+        assert consumption.consumption_figure_data(billed)["layout"]["separators"] == ",."

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.formatting import language, local_date, local_number
+from portal.formatting import local_date, local_number, page_language
 from views import customer_required, render_page, selected_supply_point
 
 bp = Blueprint("supply", __name__)
@@ -76,8 +76,8 @@ def label_for(key):
 
 
 def display_value(value, unit=None):
-    """The value as text in the page's language (Italian: dd/mm/yyyy, decimal comma, Sì/No), "—" for
-    nothing. The unit follows numbers only ("BT" never becomes "BT V")."""
+    """The value as text in the page's language (Italian: dd/mm/yyyy, decimal comma,
+    Sì/No), "—" for nothing. The unit follows numbers only ("BT" never becomes "BT V")."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return "—"
     if isinstance(value, bool):
@@ -96,7 +96,7 @@ def display_value(value, unit=None):
                 return text
         if _DECIMAL.match(text):
             # No thousands separators in the billing files: the dot is a decimal point.
-            numeric = text.replace(".", ",") if language() == "it" else text
+            numeric = text.replace(".", ",") if page_language() == "it" else text
         elif _ITALIAN_NUMBER.match(text):
             numeric = text
         elif _INTEGER.match(text):
