@@ -294,3 +294,33 @@ def test_charts_and_their_labels_follow_the_language(app):
                                          measurements.QUARTER_HOUR, 900, FAR_FUTURE)
         assert quarter.buckets[32].label == "lun 3 mar 2025, 08:00–08:15"
         assert consumption.consumption_figure_data(billed)["layout"]["separators"] == ",."
+
+
+def test_a_back_office_answer_reaches_an_english_speaking_customer_in_english(
+        mail_app, smtp_server):
+    """The operator's page is Italian; the customer's notice is in the customer's
+    language, its status word too."""
+    from portal import backoffice
+    with mail_app.app_context():
+        models.db.connect(reuse_if_open=True)
+        person = models.Customer.create(code="654321", name="ACQUE CHIARE S.R.L.",
+                                        tax_code="01234560496", email="acque@example.it",
+                                        registered_at=models.utcnow(), language="en")
+        ticket = models.Ticket.create(customer=person, category="Fatturazione",
+                                      subject="Fattura di marzo")
+        models.TicketMessage.create(ticket=ticket, body="La fattura è il doppio del solito.")
+        backoffice.create_operator("mario.rossi", "Sportello-Prova-2015", name="Mario Rossi")
+        models.db.close()
+    staff = mail_app.test_client()
+    staff.post("/operatore/login", data={"username": "mario.rossi",
+                                         "password": "Sportello-Prova-2015"})
+    page = staff.post(f"/operatore/ticket/{ticket.id}/rispondi", headers=ENGLISH,
+                      data={"message": "Abbiamo ricalcolato la fattura.", "status": "Chiuso"},
+                      follow_redirects=True)
+    assert '<html lang="it">' in page.text
+    assert smtp_server.wait_for(1)
+    _, message = smtp_server.messages[0]
+    assert message["Subject"] == f"Customer Area: reply to ticket no. {ticket.id}"
+    text = smtp_server.text_of(0)
+    assert (f"customer service has replied to your ticket no. {ticket.id} "
+            "«Fattura di marzo» (status: Closed).") in text

@@ -27,6 +27,8 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Accedi per continuare.")
+# Flashed as text in the request's language (a lazy string would be stored as markup).
+login_manager.localize_callback = str
 login_manager.session_protection = None  # the session version in the login id does this job
 
 # The query argument of every pager.

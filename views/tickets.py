@@ -131,7 +131,7 @@ def new():
             current_user._get_current_object(), supply_point, form.category.data,
             form.subject.data, form.message.data, form.upload, submission), _thread_url)
         if first_result:
-            flash(ALREADY_SENT, "success")
+            flash(str(ALREADY_SENT), "success")
             return htmx_redirect(first_result)
         flash(_("Il ticket n. %(number)s è stato aperto: ti risponderemo qui e ti avviseremo "
                 "per e-mail.", number=ticket.id), "success")
@@ -170,7 +170,7 @@ def reply(ticket_id):
     _reply, first_result = create_once(form, lambda submission: tickets.customer_reply(
         ticket, form.message.data, form.upload, submission), _thread_url)
     if first_result:
-        notice = ALREADY_SENT
+        notice = str(ALREADY_SENT)
     elif reopened:
         notice = _("Messaggio inviato: il ticket è stato riaperto.")
     else:
