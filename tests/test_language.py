@@ -324,3 +324,30 @@ def test_a_back_office_answer_reaches_an_english_speaking_customer_in_english(
     text = smtp_server.text_of(0)
     assert (f"customer service has replied to your ticket no. {ticket.id} "
             "«Fattura di marzo» (status: Closed).") in text
+
+
+def test_the_switch_in_a_browser_returns_to_the_page_reached_by_htmx(page, live_server, factory,
+                                                                      console_errors):
+    """Without JavaScript's help: a plain form in the header. After an htmx navigation
+    the switch returns to the page on screen (its Referer), not the first one loaded."""
+    from playwright.sync_api import expect
+    person = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.")
+    factory.supply_point(person, "gas")
+    page.goto(f"{live_server.url}/login")
+    expect(page.get_by_role("heading", name="Autenticazione")).to_be_visible()
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.get_by_label("User").fill("654321")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Home page")).to_be_visible()
+    page.wait_for_load_state("load")
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Invoices").click()
+    expect(page).to_have_url(re.compile(r"/fatture"))
+    expect(page.get_by_role("heading", name="Invoices")).to_be_visible()
+    page.get_by_role("button", name="Italiano").click()
+    expect(page.get_by_role("heading", name="Elenco fatture")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/fatture"))
+    assert models.Customer.get_by_id(person.id).language == "it"
+    assert console_errors == []
