@@ -43,9 +43,10 @@ def register(customer, email):
                    .execute())
         if not claimed:
             return False
-        queue_mail(email, _l("Area Clienti: la tua password di primo accesso"), "temporary_password",
-                   kind="registration", customer=customer, customer_name=customer.name,
-                   code=customer.code, password=temporary, first_access=True)
+        queue_mail(email, _l("Area Clienti: la tua password di primo accesso"),
+                   "temporary_password", kind="registration", customer=customer,
+                   customer_name=customer.name, code=customer.code, password=temporary,
+                   first_access=True)
     return True
 
 

@@ -165,8 +165,8 @@ def _notify_new_ticket(ticket, customer):
     if not recipient:
         return False
     queue_mail(recipient, f"Nuovo ticket n. {ticket.id}: {ticket.subject}", "ticket_new",
-               kind="ticket_new", customer=customer, language="it", ticket=ticket, customer_code=customer.code,
-               customer_name=customer.name)
+               kind="ticket_new", customer=customer, language="it", ticket=ticket,
+               customer_code=customer.code, customer_name=customer.name)
     return True
 
 
@@ -175,7 +175,8 @@ def _notify_answer(ticket):
     if not customer.email:
         log.info("ticket %s: customer without e-mail, answer not notified", ticket.id)
         return False
-    queue_mail(customer.email, _l("Area Clienti: risposta al ticket n. %(number)s", number=ticket.id),
+    queue_mail(customer.email,
+               _l("Area Clienti: risposta al ticket n. %(number)s", number=ticket.id),
                "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
                customer_name=customer.name)
     return True

@@ -3,6 +3,7 @@ in English, the language switch remembered for the session and the account."""
 import datetime
 import gettext
 import re
+import shutil
 import subprocess
 import sys
 from decimal import Decimal
@@ -57,7 +58,7 @@ def test_every_message_of_the_sources_has_an_english_translation(tmp_path):
 def test_the_check_catches_a_new_message_nobody_translated(tmp_path):
     """The same check on a copy of the sources with one more message fails."""
     for folder in ("views", "portal", "templates"):
-        subprocess.run(["cp", "-r", str(ROOT / folder), str(tmp_path)], check=True)
+        shutil.copytree(ROOT / folder, tmp_path / folder)
     (tmp_path / "app.py").write_text("")
     (tmp_path / "models.py").write_text("")
     page = tmp_path / "templates" / "home" / "index.html"

@@ -46,8 +46,8 @@ ALREADY_REGISTERED = _l("Risulti già registrato al portale. Se non ricordi la p
 RECOVERY_SENT = _l("Se il codice cliente è registrato al portale, a breve riceverai una nuova "
                    "password all'indirizzo e-mail indicato in fase di registrazione. La "
                    "password attuale resta valida finché non usi quella nuova.")
-LINK_INVALID = _l("Il link non è valido o è scaduto, oppure l'indirizzo è già stato confermato. "
-                  "Se serve, ripeti la registrazione.")
+LINK_INVALID = _l("Il link non è valido o è scaduto, oppure l'indirizzo è già stato "
+                  "confermato. Se serve, ripeti la registrazione.")
 
 REQUIRED = _l("Campo obbligatorio.")
 CODE_FIELD = [DataRequired(REQUIRED),
@@ -62,7 +62,8 @@ class LoginForm(FlaskForm):
 
 class RegistrationForm(FlaskForm):
     code = StringField(_l("Codice cliente presente in fattura"), CODE_FIELD)
-    tax_code = StringField(_l("Codice fiscale o partita IVA"), [DataRequired(REQUIRED), Length(max=32)])
+    tax_code = StringField(_l("Codice fiscale o partita IVA"),
+                           [DataRequired(REQUIRED), Length(max=32)])
 
     def validate_tax_code(self, field):
         # validate() accepts a 16-character codice fiscale and an 11-digit partita IVA.

@@ -66,7 +66,8 @@ class ContactForm(FlaskForm):
     email = EmailField(_l("E-Mail"), [DataRequired(_l("Campo obbligatorio.")),
                                      Length(max=254, message=_l("Indirizzo e-mail troppo lungo."))])
     current_password = PasswordField(_l("Password attuale"),
-                                     [Length(max=MAX_LENGTH * 4, message=_l("Password non corretta."))])
+                                     [Length(max=MAX_LENGTH * 4,
+                                             message=_l("Password non corretta."))])
 
     def validate_email(self, field):
         try:
@@ -200,8 +201,9 @@ def _notify_email_change(customer, old_email):
     the change; True when the old address will be told."""
     for recipient, is_old_address in ((old_email, True), (customer.email, False)):
         if recipient:
-            queue_mail(recipient, _l("Area Clienti: indirizzo e-mail modificato"), "contact_changed",
-                       kind="contact_changed", customer=customer, customer_name=customer.name,
+            queue_mail(recipient, _l("Area Clienti: indirizzo e-mail modificato"),
+                       "contact_changed", kind="contact_changed", customer=customer,
+                       customer_name=customer.name,
                        code=customer.code, old_address=is_old_address,
                        company_phone=current_app.config["COMPANY_PHONE"],
                        company_email=current_app.config["COMPANY_EMAIL"])
