@@ -352,3 +352,13 @@ def test_the_switch_in_a_browser_returns_to_the_page_reached_by_htmx(page, live_
     expect(page).to_have_url(re.compile(r"/fatture"))
     assert models.Customer.get_by_id(person.id).language == "it"
     assert console_errors == []
+
+
+def test_a_stored_word_is_translated_as_text_never_as_markup(client, logged_in):
+    """Statuses and categories come from the database: translated, but escaped."""
+    ticket = models.Ticket.create(customer=logged_in, category="<b>Altro</b>", subject="x",
+                                  status="Chiuso")
+    models.TicketMessage.create(ticket=ticket, body="y")
+    page = client.get(f"/ticket/{ticket.id}", headers=ENGLISH).text
+    assert "&lt;b&gt;Altro&lt;/b&gt;" in page and "<b>Altro</b>" not in page
+    assert ">Closed</span>" in page

@@ -3,7 +3,7 @@ session's, else the browser's; the switch on every page."""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, has_request_context, redirect, request, session, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 from flask_login import current_user
 
 from models import Customer
@@ -40,8 +40,15 @@ def init_app(app):
     Italian text, so Italian needs no catalogue)."""
     babel.init_app(app, locale_selector=select_language, default_locale=DEFAULT,
                    default_timezone="Europe/Rome")
+    app.jinja_env.filters["stored_word"] = stored_word
     app.context_processor(lambda: dict(languages=LANGUAGES,
                                        current_language=get_locale().language))
+
+
+def stored_word(word):
+    """One of STORED_WORDS in the page's language, as text: a value from the database
+    never goes through the template's `_()`, which marks its result safe."""
+    return gettext(word)
 
 
 def select_language():
