@@ -362,3 +362,12 @@ def test_a_stored_word_is_translated_as_text_never_as_markup(client, logged_in):
     page = client.get(f"/ticket/{ticket.id}", headers=ENGLISH).text
     assert "&lt;b&gt;Altro&lt;/b&gt;" in page and "<b>Altro</b>" not in page
     assert ">Closed</span>" in page
+
+
+def test_the_switch_with_another_customers_point_is_404(client, logged_in, other_customer):
+    theirs = other_customer.supply_points_in_order().first()
+    for value in ("en", "xx", ""):
+        response = client.post("/lingua", data={"lingua": value, "punto": theirs.code})
+        assert response.status_code == 404
+        assert theirs.code not in response.text
+    assert models.Customer.get_by_id(logged_in.id).language is None

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from models import Customer
 from portal.mail import forced_language
-from views import is_safe_next
+from views import is_safe_next, selected_supply_point
 
 bp = Blueprint("language", __name__)
 babel = Babel()
@@ -88,11 +88,15 @@ def switch():
     """Remember the chosen language for the session and, when logged in, the account.
 
     A POST with the CSRF token: for a logged-in customer it changes the account."""
+    user = current_user._get_current_object()
+    if isinstance(user, Customer):
+        # As on every customer page: a `punto` that is not theirs is a 404 (and the
+        # error page then has no point to look up again).
+        selected_supply_point()
     chosen = request.form.get("lingua", "")
     if chosen not in LANGUAGES:
         abort(400)
     session[SESSION_KEY] = chosen
-    user = current_user._get_current_object()
     if isinstance(user, Customer):
         Customer.update(language=chosen).where(Customer.id == user.id).execute()
     return redirect(_back_to_the_page(), 303)
