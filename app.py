@@ -17,7 +17,7 @@ import models
 import views
 from portal import acquisition, cli, formatting, health, mail, settings
 from views import (auth, backoffice, charts, consumption, documents, errors, home, invoices,
-                   measurements, profile, readings, sessions, supply, tickets)
+                   language, measurements, profile, readings, sessions, supply, tickets)
 from views import assets, health as health_views
 # The rest of the back-office: importing them adds their routes to backoffice.bp.
 from views import backoffice_accounts, backoffice_mail, backoffice_records  # noqa: F401
@@ -26,7 +26,7 @@ log = logging.getLogger("area_clienti")
 
 BLUEPRINTS = (auth.bp, home.bp, invoices.bp, profile.bp, supply.bp, documents.bp,
               readings.bp, consumption.bp, measurements.bp, charts.bp, tickets.bp,
-              backoffice.bp, errors.bp, health_views.bp)
+              backoffice.bp, errors.bp, health_views.bp, language.bp)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -94,6 +94,7 @@ def create_app(test_config=None):
     views.limiter.init_app(app)
     views.login_manager.init_app(app)
     sessions.init_app(app)
+    language.init_app(app)
     app.jinja_env.filters.update(formatting.FILTERS)
     # The form-field macro as a global: a block rendered alone (an htmx fragment) does
     # not run the template's top-level `{% from ... import %}` lines.

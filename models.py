@@ -4,6 +4,7 @@ import errno
 import json
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext
 from peewee import (
     BigIntegerField,
     BooleanField,
@@ -228,6 +229,9 @@ class Customer(LoginThrottle, BaseModel):
     session_version = IntegerField(default=1)
     failed_logins = IntegerField(default=0)
     locked_until = DateTimeField(null=True)
+    # The language the customer chose with the switch ("it", "en"); None: not chosen,
+    # the session's or the browser's applies.
+    language = CharField(max_length=5, null=True)
 
     # Flask-Login's user protocol (UserMixin would make the model unhashable).
     is_authenticated = True
@@ -295,7 +299,8 @@ class SupplyPoint(BaseModel):
         passed on to another holder says so right after its code, where a narrow
         dropdown still shows it: `PR002874 - cessato dal 01/03/2025 (Pdr: ...)`."""
         kind = "Pdr" if self.is_gas else "Pod"
-        ceased = f" - cessato dal {self.held_until:%d/%m/%Y}" if self.is_ceased else ""
+        ceased = (" - " + gettext("cessato dal %(day)s", day=self.held_until.strftime("%d/%m/%Y"))
+                  if self.is_ceased else "")
         return f"{self.code}{ceased} ({kind}: {self.pdr_pod}); {self.address}"
 
     def save(self, *args, **kwargs):
@@ -969,7 +974,17 @@ def _migrate_6(database):
     Measurement._schema.create_indexes(safe=True)
 
 
-MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6}
+def _migrate_customer_language(database):
+    """The language a customer chose for the portal and its e-mails (NULL: not chosen)."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    if "language" in {column.name for column in database.get_columns("customer")}:
+        return
+    migrate(SchemaMigrator.from_database(database).add_column("customer", "language",
+                                                              Customer.language))
+
+
+MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
+              7: _migrate_customer_language}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

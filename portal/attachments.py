@@ -6,6 +6,8 @@ import secrets
 import unicodedata
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
+
 MAX_SIZE = 5 * 1024 * 1024
 
 # kind -> (content type, magic bytes at offset 0, extension used on disk and in names)
@@ -16,10 +18,10 @@ KINDS = {
 }
 CONTENT_TYPES = {content_type for content_type, _, _ in KINDS.values()}
 
-NOT_ALLOWED = ("Sono accettati solo file PDF, JPEG o PNG: il file scelto non lo è "
-               "(conta il contenuto del file, non il nome).")
-TOO_LARGE = "Il file supera la dimensione massima di 5 MB."
-EMPTY = "Il file scelto è vuoto."
+NOT_ALLOWED = _l("Sono accettati solo file PDF, JPEG o PNG: il file scelto non lo è "
+                 "(conta il contenuto del file, non il nome).")
+TOO_LARGE = _l("Il file supera la dimensione massima di 5 MB.")
+EMPTY = _l("Il file scelto è vuoto.")
 
 
 class AttachmentError(ValueError):

@@ -6,6 +6,7 @@ import json
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs_version
 
+from portal.formatting import page_language
 from portal.timebands import F1, F2, F3
 
 PLOTLY_JS_VERSION = get_plotlyjs_version()
@@ -32,11 +33,11 @@ def figure_json(figure):
 
 
 def base_layout(**extra):
-    """Shared look: Italian separators (1.234,5), no Plotly template, a horizontal
-    legend above the plot that wraps on a phone."""
+    """Shared look: the page's separators (1.234,5 in Italian, 1,234.5 in English), no
+    Plotly template, a horizontal legend above the plot that wraps on a phone."""
     layout = dict(
         template=copy.deepcopy(_none_template()),
-        separators=",.",
+        separators=",." if page_language() == "it" else ".,",
         font=dict(family=FONT, size=13, color=TEXT),
         paper_bgcolor="#ffffff",
         plot_bgcolor="#ffffff",

@@ -6,11 +6,12 @@ import functools
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
+from flask_babel import gettext as _
 from plotly.subplots import make_subplots
 
 from portal.charts import BAND_COLOURS, GRID, POWER_COLOUR, PREVIOUS_COLOUR, base_layout
-from portal.formatting import (CSV_BOM, SHORT_MONTHS, csv_cell, csv_line, csv_number, date_it,
-                               number_it)
+from portal.formatting import (CSV_BOM, csv_cell, csv_line, csv_number, date_it, local_date,
+                               local_number, month_name, page_language)
 from portal.timebands import BANDS, F3
 
 
@@ -28,7 +29,7 @@ class BilledPeriod:
 
     @property
     def dates(self):
-        return f"{date_it(self.start)} – {date_it(self.end)}"
+        return f"{local_date(self.start)} – {local_date(self.end)}"
 
 
 @dataclass
@@ -73,25 +74,34 @@ class BilledYear:
 
     @property
     def change_label(self):
-        """'+2,3 %', '-0,8 %' or '0,0 %' (no sign on what rounds to zero)."""
+        """'+2,3 %', '-0,8 %' or '0,0 %' (no sign on what rounds to zero); in English
+        '+2.3 %'."""
         change = self.change
         if change is None:
             return ""
-        text = number_it(abs(change), 1)
-        if text == "0,0":
-            return "0,0 %"
+        text = local_number(abs(change), 1)
+        if text == local_number(0, 1):
+            return f"{text} %"
         return f"{'+' if change > 0 else '-'}{text} %"
 
 
 def period_label(start, end):
-    """'gen' for a calendar month, 'gen–feb' for whole months, else '15/01–14/02'."""
+    """'gen' for a calendar month, 'gen–feb' for whole months, else '15/01–14/02'
+    (in English 'Jan', 'Jan–Feb', '15 Jan–14 Feb')."""
     whole_months = (start.day == 1 and start.year == end.year and start <= end
                     and end.day == calendar.monthrange(end.year, end.month)[1])
     if whole_months:
         if start.month == end.month:
-            return SHORT_MONTHS[start.month - 1]
-        return f"{SHORT_MONTHS[start.month - 1]}–{SHORT_MONTHS[end.month - 1]}"
-    return f"{start:%d/%m}–{end:%d/%m}"
+            return month_name(start.month, short=True)
+        return f"{month_name(start.month, short=True)}–{month_name(end.month, short=True)}"
+    return f"{day_and_month(start)}–{day_and_month(end)}"
+
+
+def day_and_month(day):
+    """'15/01', in English '15 Jan' (01/15 and 15/01 each mislead somebody)."""
+    if page_language() == "it":
+        return f"{day:%d/%m}"
+    return f"{day.day} {month_name(day.month, short=True)}"
 
 
 def billed_years(rows):
@@ -118,7 +128,8 @@ def billed_year(rows, year):
             previous_total=sum(previous[index][5] for index in matched) if matched else None))
     labels = [period_label(period.start, period.end) for period in periods]
     if len(set(labels)) < len(labels):
-        labels = [f"{period.start:%d/%m}–{period.end:%d/%m}" for period in periods]
+        labels = [f"{day_and_month(period.start)}–{day_and_month(period.end)}"
+                  for period in periods]
     for period, label in zip(periods, labels):
         period.label = label
     numbers = [value for period in periods
@@ -166,26 +177,27 @@ def consumption_figure_data(billed):
                 hovertemplate=energy_hover, **energy_axes))
     else:
         traces.append(dict(
-            type="bar", name=f"Energia {billed.year}", x=labels,
+            type="bar", name=_("Energia %(year)s", year=billed.year), x=labels,
             y=[period.total for period in billed.periods], customdata=dates,
             marker=dict(color=BAND_COLOURS[F3]), hovertemplate=energy_hover, **energy_axes))
     if any(period.previous_total is not None for period in billed.periods):
         traces.append(dict(
-            type="scatter", name=f"{billed.year - 1} (stessi mesi)", x=labels,
+            type="scatter", name=_("%(year)s (stessi mesi)", year=billed.year - 1), x=labels,
             y=[period.previous_total for period in billed.periods],
             mode="lines+markers", connectgaps=False,
             line=dict(color=PREVIOUS_COLOUR, dash="dash", width=2),
             marker=dict(size=7, color=PREVIOUS_COLOUR),
-            hovertemplate=(f"<b>%{{x}} {billed.year - 1}</b><br>Totale: %{{y:,.{decimals}f}} {unit}"
-                           "<extra></extra>"), **energy_axes))
+            hovertemplate=(f"<b>%{{x}} {billed.year - 1}</b><br>" + _("Totale")
+                           + f": %{{y:,.{decimals}f}} {unit}<extra></extra>"), **energy_axes))
     axes = copy.deepcopy(_subplot_axes(2 if billed.has_power else 1))
     if billed.has_power:
         traces.append(dict(
-            type="scatter", name="Potenza massima", x=labels,
+            type="scatter", name=_("Potenza massima"), x=labels,
             y=[period.max_power for period in billed.periods],
             customdata=dates, mode="lines+markers", connectgaps=False,
             line=dict(color=POWER_COLOUR, width=2), marker=dict(size=7, color=POWER_COLOUR),
-            hovertemplate="<b>%{x}</b> (%{customdata})<br>Potenza massima: %{y:,.1f} kW<extra></extra>",
+            hovertemplate=("<b>%{x}</b> (%{customdata})<br>" + _("Potenza massima")
+                           + ": %{y:,.1f} kW<extra></extra>"),
             xaxis="x2", yaxis="y2"))
         axes["yaxis2"].update(title=dict(text="kW"), rangemode="tozero", gridcolor=GRID)
     axes["yaxis"].update(title=dict(text=unit), rangemode="tozero", gridcolor=GRID)

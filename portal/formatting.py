@@ -1,7 +1,11 @@
-"""Italian formatting of dates, numbers and CSV cells, shared by templates, CSV and PDFs."""
+"""Italian formatting of dates, numbers and CSV cells, shared by templates, CSV and PDFs;
+the templates' filters follow the page's language."""
 import datetime
 import re
 from decimal import ROUND_HALF_UP, Decimal
+
+from babel.dates import format_date, format_datetime, get_day_names, get_month_names
+from flask_babel import get_locale
 
 from models import ROME
 
@@ -45,6 +49,61 @@ def number_it(value, decimals=0):
 def money(value):
     """1234.56 -> '1.234,56 €'."""
     return "" if value is None else f"{number_it(value, 2)} €"
+
+
+# --- In the page's language -------------------------------------------------------
+# Italian stays exactly as above; English writes 1,234.50, €1,234.50 and 30 Nov 2026
+# (the month in letters: 11/30 or 30/11 would each mislead somebody).
+
+def page_language():
+    """The language of the current request ("it" outside one)."""
+    locale = get_locale()
+    return locale.language if locale is not None else "it"
+
+
+def local_date(value, short=False):
+    """date_it() in the page's language."""
+    if value is None or page_language() == "it":
+        return date_it(value, short)
+    return format_date(value, "d MMM yy" if short else "d MMM yyyy", locale="en")
+
+
+def local_datetime_text(value):
+    """datetime_it() in the page's language (Rome time either way)."""
+    local = local_datetime(value)
+    if local is None or page_language() == "it":
+        return datetime_it(value)
+    return format_datetime(local, "d MMM yyyy HH:mm", locale="en")
+
+
+def local_number(value, decimals=0):
+    """number_it() in the page's language."""
+    if value is None or page_language() == "it":
+        return number_it(value, decimals)
+    rounded = Decimal(str(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return f"{rounded:,.{decimals}f}"
+
+
+def month_name(month, short=False, language=None):
+    """'marzo' / 'mar', or 'March' / 'Mar' in English (month 1-12)."""
+    if (language or page_language()) == "it":
+        return (SHORT_MONTHS if short else MONTHS)[month - 1]
+    return get_month_names("abbreviated" if short else "wide", locale="en")[month]
+
+
+def day_name(weekday, short=False, language=None):
+    """'lunedì' / 'lun', or 'Monday' / 'Mon' in English (weekday 0 = Monday)."""
+    if (language or page_language()) == "it":
+        return (SHORT_DAYS if short else DAYS)[weekday]
+    return get_day_names("abbreviated" if short else "wide", locale="en")[weekday]
+
+
+def local_money(value):
+    """money() in the page's language: '1.234,56 €' or '€1,234.56'."""
+    if value is None or page_language() == "it":
+        return money(value)
+    text = local_number(value, 2)
+    return f"-€{text[1:]}" if text.startswith("-") else f"€{text}"
 
 
 # --- CSV ----------------------------------------------------------------------------
@@ -99,5 +158,7 @@ def csv_line(cells):
     return ";".join(cells) + "\r\n"
 
 
-# The Jinja filters of the templates.
-FILTERS = dict(date_it=date_it, datetime_it=datetime_it, number_it=number_it, money=money)
+# The Jinja filters of the templates, in the page's language (the names are the
+# Italian originals', so the templates did not change).
+FILTERS = dict(date_it=local_date, datetime_it=local_datetime_text, number_it=local_number,
+               money=local_money)

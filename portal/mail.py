@@ -18,6 +18,7 @@ How a message is sent once:
   restart, a kill): whether the server got the message is unknown, so it is marked
   failed for good ("interrupted") for an admin to send again, never resent blindly.
 """
+import contextlib
 import datetime
 import email
 import logging
@@ -32,6 +33,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
+import flask_babel
 from flask import current_app, render_template
 
 from models import OutgoingMail, db, utcnow
@@ -58,13 +60,42 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
-def queue_mail(recipient, subject, template, *, kind, customer=None, **context):
+# A language forced on this thread's rendering (a mail in its reader's language).
+_forced = threading.local()
+
+
+def forced_language():
+    """The language in_language() forces now, else None."""
+    return getattr(_forced, "language", None)
+
+
+@contextlib.contextmanager
+def in_language(language):
+    """Render in `language` whatever the page's (None: the page's own). Thread-local,
+    unlike flask_babel.force_locale, which swaps the selector for every thread."""
+    previous = forced_language()
+    _forced.language = language or previous
+    flask_babel.refresh()
+    try:
+        yield
+    finally:
+        _forced.language = previous
+        flask_babel.refresh()
+
+
+def queue_mail(recipient, subject, template, *, kind, customer=None, language=None, **context):
     """Queue `templates/mail/<template>.txt` and `.html` for `recipient`, inside the
-    caller's transaction; the background sender delivers it. Returns the row."""
+    caller's transaction; the background sender delivers it. Returns the row.
+
+    The mail speaks `language`, else the customer's chosen one, else the page's;
+    `subject` may be a lazy translation."""
+    language = language or (customer.language if customer is not None else None)
+    with in_language(language):
+        subject = str(subject)
+        message = compose(recipient, subject, template, **context)
     row = OutgoingMail.create(recipient=recipient, subject=subject, kind=kind,
                               customer=customer, status=OutgoingMail.QUEUED,
-                              message=compose(recipient, subject, template, **context),
-                              next_attempt_at=utcnow())
+                              message=message, next_attempt_at=utcnow())
     _queued_here.pending = True
     return row
 
@@ -75,7 +106,7 @@ def compose(recipient, subject, template, **context):
     config = current_app.config
     context.update(company=config["COMPANY_NAME"], base_url=config["BASE_URL"].rstrip("/"))
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = str(subject)
     message["From"] = config["MAIL_DEFAULT_SENDER"]
     message["To"] = recipient
     message["Date"] = formatdate(localtime=True)

@@ -5,13 +5,15 @@ import functools
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from peewee import SQL, fn
 
 import models
 from models import Measurement, rome_now
 from portal.charts import BAND_COLOURS, GAP_COLOUR, GRID, PREVIOUS_COLOUR, base_layout
-from portal.formatting import (CSV_BOM, DAYS, MONTHS, SHORT_DAYS, SHORT_MONTHS, csv_cell,
-                               csv_line, number_it)
+from portal.formatting import (CSV_BOM, csv_cell, csv_line, day_name, local_number, month_name,
+                               page_language)
 from portal.timebands import BANDS, F1, F2, F3, RomeClock, midnight_timestamp, next_month
 
 
@@ -25,10 +27,10 @@ class Resolution:
     decimals: int     # decimals of the energy of one bucket
 
 
-QUARTER_HOUR = Resolution("15min", "15 minuti", 900, 3)
-HOURLY = Resolution("hour", "orario", 3600, 2)
-DAILY = Resolution("day", "giornaliero", 0, 1)
-MONTHLY = Resolution("month", "mensile", 0, 0)
+QUARTER_HOUR = Resolution("15min", _l("15 minuti"), 900, 3)
+HOURLY = Resolution("hour", _l("orario"), 3600, 2)
+DAILY = Resolution("day", _l("giornaliero"), 0, 1)
+MONTHLY = Resolution("month", _l("mensile"), 0, 0)
 
 QUARTER_HOUR_DAYS = 7
 HOURLY_DAYS = 31
@@ -130,22 +132,24 @@ class Series:
 
 
 
-def _clock_label(local, minute, seconds):
-    """'lun 4 mar 2024, 10:15–10:30' (with ora legale/solare on the repeated hour)."""
+def _clock_label(local, minute, seconds, language):
+    """'lun 4 mar 2024, 10:15–10:30' (with ora legale/solare on the repeated hour);
+    'Mon 4 Mar 2024, 10:15–10:30' in English."""
     day = local.day
     end_minutes = local.hour * 60 + minute + seconds // 60
-    text = (f"{SHORT_DAYS[day.weekday()]} {day.day} {SHORT_MONTHS[day.month - 1]} {day.year}, "
+    text = (f"{day_name(day.weekday(), True, language)} {day.day} "
+            f"{month_name(day.month, True, language)} {day.year}, "
             f"{local.hour:02d}:{minute:02d}–{end_minutes // 60 % 24:02d}:{end_minutes % 60:02d}")
     if local.repeated:
-        text += " (ora legale)" if local.offset == 2 else " (ora solare)"
+        text += " (" + (_("ora legale") if local.offset == 2 else _("ora solare")) + ")"
     return text
 
 
 @functools.lru_cache(maxsize=2048)
-def _day_slots(day, seconds):
+def _day_slots(day, seconds, language):
     """The 15-minute or hourly buckets of one Rome day, as the calendar alone makes
     them: (start timestamp, x, label, band, fold). Shared by every point and request
-    (a week at 15 minutes is 672 labels to format)."""
+    of the same language (a week at 15 minutes is 672 labels to format)."""
     clock = RomeClock()
     slots = []
     for bucket_start in range(midnight_timestamp(day),
@@ -153,7 +157,7 @@ def _day_slots(day, seconds):
         local = clock.hour(bucket_start // 3600)
         minute = bucket_start % 3600 // 60
         slots.append((bucket_start, f"{local.day.isoformat()} {local.hour:02d}:{minute:02d}",
-                      _clock_label(local, minute, seconds), local.band,
+                      _clock_label(local, minute, seconds, language), local.band,
                       (0 if local.offset == 2 else 1) if local.repeated else None))
     return tuple(slots)
 
@@ -214,7 +218,8 @@ def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock
         limit = min(expected_until, end)
         day = first_day
         while day <= last_day:
-            for bucket_start, x, label, band, fold in _day_slots(day, seconds):
+            for bucket_start, x, label, band, fold in _day_slots(day, seconds,
+                                                                 page_language()):
                 values = sums.get(bucket_start)
                 buckets.append(Bucket(
                     x, label, _band_energy(values), values[3] if values else 0,
@@ -230,7 +235,7 @@ def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock
             values = sums.get(day)
             buckets.append(Bucket(
                 x=day.isoformat(),
-                label=f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} {day.year}",
+                label=f"{day_name(day.weekday())} {day.day} {month_name(day.month)} {day.year}",
                 energy=_band_energy(values), intervals=values[3] if values else 0,
                 expected=expected(bucket_start, bucket_end), width_ms=86_400_000))
             day, bucket_start = following, bucket_end
@@ -242,7 +247,7 @@ def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock
             bucket_end = min(midnight_timestamp(following), end)
             values = sums.get((month.year, month.month))
             buckets.append(Bucket(
-                x=month.isoformat(), label=f"{MONTHS[month.month - 1]} {month.year}",
+                x=month.isoformat(), label=f"{month_name(month.month)} {month.year}",
                 energy=_band_energy(values), intervals=values[3] if values else 0,
                 expected=expected(bucket_start, bucket_end),
                 width_ms=(following - month).days * 86_400_000))
@@ -336,7 +341,8 @@ def measurement_figure_data(series):
     measured = [bucket for bucket in series.buckets if bucket.intervals]
     if not series.resolution.seconds:
         # Stacked bands: every segment's hover also gives the period's total.
-        stacked_details = [f"<br>Totale: {number_it(bucket.total, decimals)} kWh"
+        total = _("Totale")
+        stacked_details = [f"<br>{total}: {local_number(bucket.total, decimals)} kWh"
                            f"{_partial_note(bucket)}" for bucket in measured]
     for band in BANDS:
         if series.resolution.seconds:
@@ -351,18 +357,18 @@ def measurement_figure_data(series):
             type="bar", name=band, x=[bucket.x for bucket in chosen],
             y=[round(bucket.energy[band], 6) for bucket in chosen], width=width, offset=offset,
             marker=dict(color=BAND_COLOURS[band], line=dict(width=0)), legendrank=BANDS.index(band),
-            # The numbers in the hover use the figure's Italian separators.
+            # The numbers in the hover use the figure's separators (the page's language).
             customdata=[bucket.label for bucket in chosen], hovertext=details,
             hovertemplate=(f"<b>%{{customdata}}</b><br>{band}: %{{y:,.{decimals}f}} kWh"
                            "%{hovertext}<extra></extra>")))
     gaps = series.missing_buckets
     width, offset = _bar_geometry(gaps, 1)
     traces.append(dict(
-        type="bar", name="Senza dati", x=[bucket.x for bucket in gaps], y=[1] * len(gaps),
+        type="bar", name=_("Senza dati"), x=[bucket.x for bucket in gaps], y=[1] * len(gaps),
         legendrank=10, width=width, offset=offset, yaxis="y2",
         marker=dict(color=GAP_COLOUR, line=dict(width=0)), showlegend=bool(gaps),
         customdata=[bucket.label for bucket in gaps],
-        hovertemplate="<b>%{customdata}</b><br>Dati non disponibili<extra></extra>"))
+        hovertemplate="<b>%{customdata}</b><br>" + _("Dati non disponibili") + "<extra></extra>"))
     layout = base_layout(
         # 15-minute and hourly bars have one band each and never share a slot (the
         # repeated autumn hour sits side by side): only days and months stack bands.
@@ -375,7 +381,7 @@ def measurement_figure_data(series):
         yaxis2=dict(overlaying="y", range=[0, 1], visible=False, fixedrange=True),
     )
     if not series.intervals:
-        layout["annotations"] = [dict(text="Nessuna misura nel periodo scelto", showarrow=False,
+        layout["annotations"] = [dict(text=_("Nessuna misura nel periodo scelto"), showarrow=False,
                                       xref="paper", yref="paper", x=0.5, y=0.5,
                                       font=dict(size=15, color=PREVIOUS_COLOUR))]
         layout["yaxis"]["range"] = [0, 1]
@@ -408,7 +414,8 @@ def _one_if_alike(values):
 
 def _partial_note(bucket):
     if bucket.partial:
-        return f"<br>Dati parziali: {bucket.intervals} intervalli su {bucket.expected}"
+        return "<br>" + _("Dati parziali: %(measured)s intervalli su %(expected)s",
+                          measured=bucket.intervals, expected=bucket.expected)
     return ""
 
 

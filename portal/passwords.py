@@ -7,6 +7,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 
 # OWASP Password Storage Cheat Sheet minimum for argon2id: 19 MiB, t=2, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
@@ -61,12 +62,13 @@ def policy_errors(password, customer_code=None):
     ASVS 6.2: length only, no composition rules, common passwords refused."""
     errors = []
     if len(password) < MIN_LENGTH:
-        errors.append(f"La password deve avere almeno {MIN_LENGTH} caratteri.")
+        errors.append(_("La password deve avere almeno %(count)s caratteri.", count=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        errors.append(f"La password può avere al massimo {MAX_LENGTH} caratteri.")
+        errors.append(_("La password può avere al massimo %(count)s caratteri.", count=MAX_LENGTH))
     lowered = password.strip().lower()
     if lowered in common_passwords():
-        errors.append("Questa password è tra le più usate e facili da indovinare: scegline un'altra.")
+        errors.append(_("Questa password è tra le più usate e facili da indovinare: "
+                        "scegline un'altra."))
     if customer_code and customer_code in password:
-        errors.append("La password non può contenere il codice cliente.")
+        errors.append(_("La password non può contenere il codice cliente."))
     return errors

@@ -15,9 +15,11 @@ Thresholds:
 import dataclasses
 import re
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
-from portal.formatting import date_it, number_it
+from portal.formatting import local_date, local_number
 from models import Prepared, ReadingWindow, SelfReading, SupplyPoint, db, id_of, rome_now
 
 CORRECTOR_DIGITS = 9
@@ -28,16 +30,19 @@ ZERO_AFTER_DAYS = 60
 READINGS_PER_PAGE = (5, 10, 20, 50)
 WINDOWS_PER_PAGE = (10, 20, 50)
 
-ONE_A_DAY = ("Hai già inserito una lettura oggi ({day}): è possibile inserire una sola "
-             "lettura al giorno. Per correggerla cancellala, finché è «Da acquisire», e "
-             "inseriscila di nuovo.")
-WINDOW_CLOSED_NEXT = ("In questo momento l'inserimento delle autoletture non è consentito: "
-                      "il prossimo periodo inizia il {day} alle ore {time}.")
-CEASED = ("La fornitura è cessata dal {day}: il punto è passato a un altro intestatario e "
-          "non puoi più inserire né cancellare autoletture.")
-WINDOW_CLOSED = ("In questo momento l'inserimento delle autoletture non è consentito e non "
-                 "sono previsti nuovi periodi: per comunicare la lettura contatta il "
-                 "servizio clienti.")
+ONE_A_DAY = _l("Hai già inserito una lettura oggi ({day}): è possibile inserire una sola "
+               "lettura al giorno. Per correggerla cancellala, finché è «Da acquisire», e "
+               "inseriscila di nuovo.")
+WINDOW_CLOSED_NEXT = _l("In questo momento l'inserimento delle autoletture non è consentito: "
+                        "il prossimo periodo inizia il {day} alle ore {time}.")
+CEASED = _l("La fornitura è cessata dal {day}: il punto è passato a un altro intestatario e "
+            "non puoi più inserire né cancellare autoletture.")
+WINDOW_CLOSED = _l("In questo momento l'inserimento delle autoletture non è consentito e non "
+                   "sono previsti nuovi periodi: per comunicare la lettura contatta il "
+                   "servizio clienti.")
+
+# The registers' names in the messages (SelfReading.info keeps the Italian ones).
+REGISTER_NAMES = {"contatore": _l("contatore"), "correttore": _l("correttore")}
 
 _PLAIN_DIGITS = re.compile(r"[0-9]+")
 # Italian thousands separators, as the list shows readings: 45.000 or 1.234.567.
@@ -72,23 +77,25 @@ def registers(supply_point):
 
 
 def parse_reading(text, register):
-    """(value, None) for a valid reading, else (None, message in Italian)."""
+    """(value, None) for a valid reading, else (None, message in the page's language)."""
+    name = REGISTER_NAMES[register.name]
     text = re.sub(r"\s+", "", text or "")
     if not text:
-        return None, f"Inserisci la lettura del {register.name}."
+        return None, _("Inserisci la lettura del %(register)s.", register=name)
     if _DOTTED_THOUSANDS.fullmatch(text):
         text = text.replace(".", "")
     if text.startswith("-") and _PLAIN_DIGITS.fullmatch(text[1:]):
-        return None, "La lettura non può essere negativa."
+        return None, _("La lettura non può essere negativa.")
     if re.fullmatch(r"[0-9]+[.,][0-9]*", text):
-        return None, ("Inserisci solo la parte intera, senza decimali: le cifre dopo la "
-                      "virgola (di solito rosse) non vanno indicate.")
+        return None, _("Inserisci solo la parte intera, senza decimali: le cifre dopo la "
+                       "virgola (di solito rosse) non vanno indicate.")
     if not _PLAIN_DIGITS.fullmatch(text):
-        return None, "Inserisci solo cifre (da 0 a 9), senza lettere né simboli."
+        return None, _("Inserisci solo cifre (da 0 a 9), senza lettere né simboli.")
     # Counted on the text: a thousand-digit paste never reaches int().
     if len(text.lstrip("0")) > register.digits:
-        return None, (f"Il {register.name} ha {register.digits} cifre: la lettura può "
-                      f"arrivare al massimo a {number_it(register.limit - 1)}.")
+        return None, _("Il %(register)s ha %(digits)s cifre: la lettura può arrivare al "
+                       "massimo a %(limit)s.", register=name, digits=register.digits,
+                       limit=local_number(register.limit - 1))
     return int(text), None
 
 
@@ -129,16 +136,19 @@ def plausibility_warnings(supply_point, register, value, today):
         return []
     last = register.value_of(previous)
     days = max(1, (today - previous.reading_date).days)
-    since = f"{number_it(last)} del {date_it(previous.reading_date)}"
+    since = _("%(reading)s del %(day)s", reading=local_number(last),
+              day=local_date(previous.reading_date))
+    name = REGISTER_NAMES[register.name]
     warnings = []
     consumption = value - last
     if consumption < 0:
         consumption += register.limit
         warnings.append(ReadingWarning(
-            f"La lettura è inferiore all'ultima lettura acquisita del {register.name} "
-            f"({since}). È possibile solo se il {register.name} ha superato "
-            f"{number_it(register.limit - 1)} ed è ripartito da zero (giro "
-            f"{register.name}): in quel caso conferma, altrimenti correggi la lettura.",
+            _("La lettura è inferiore all'ultima lettura acquisita del %(register)s "
+              "(%(since)s). È possibile solo se il %(register)s ha superato %(limit)s ed è "
+              "ripartito da zero (giro %(register)s): in quel caso conferma, altrimenti "
+              "correggi la lettura.", register=name, since=since,
+              limit=local_number(register.limit - 1)),
             f"Giro {register.name} confermato"))
     annual = supply_point.expected_annual_consumption or 0
     if annual <= 0:
@@ -147,17 +157,20 @@ def plausibility_warnings(supply_point, register, value, today):
     expected = annual * prorated_days / 365
     if consumption > PLAUSIBILITY_FACTOR * expected:
         warnings.append(ReadingWarning(
-            f"Rispetto all'ultima lettura acquisita ({since}, {days} giorni fa) risulterebbe "
-            f"un consumo di {number_it(consumption)} {register.unit}, più di "
-            f"{PLAUSIBILITY_FACTOR} volte quello previsto in {prorated_days} giorni (circa "
-            f"{number_it(expected)} {register.unit}). Controlla la lettura: se è corretta, "
-            "conferma.",
+            _("Rispetto all'ultima lettura acquisita (%(since)s, %(days)s giorni fa) "
+              "risulterebbe un consumo di %(consumption)s %(unit)s, più di %(factor)s volte "
+              "quello previsto in %(prorated)s giorni (circa %(expected)s %(unit)s). "
+              "Controlla la lettura: se è corretta, conferma.", since=since, days=days,
+              consumption=local_number(consumption), unit=register.unit,
+              factor=PLAUSIBILITY_FACTOR, prorated=prorated_days,
+              expected=local_number(expected)),
             f"Consumo elevato ({register.name}) confermato"))
     elif consumption == 0 and days >= ZERO_AFTER_DAYS:
         warnings.append(ReadingWarning(
-            f"La lettura è uguale all'ultima lettura acquisita ({since}): in {days} giorni "
-            f"non risulterebbe alcun consumo. Controlla la lettura: se è corretta (per "
-            "esempio la fornitura non è stata usata), conferma.",
+            _("La lettura è uguale all'ultima lettura acquisita (%(since)s): in %(days)s "
+              "giorni non risulterebbe alcun consumo. Controlla la lettura: se è corretta "
+              "(per esempio la fornitura non è stata usata), conferma.", since=since,
+              days=days),
             f"Consumo nullo ({register.name}) confermato"))
     return warnings
 
@@ -169,7 +182,7 @@ def window_message(supply_point, now):
     upcoming = ReadingWindow.next_after(supply_point, now)
     if upcoming is None:
         return WINDOW_CLOSED
-    return WINDOW_CLOSED_NEXT.format(day=date_it(upcoming.start_at),
+    return WINDOW_CLOSED_NEXT.format(day=local_date(upcoming.start_at),
                                      time=upcoming.start_at.strftime("%H:%M"))
 
 
@@ -191,7 +204,7 @@ def form_notices(supply_point, now):
     if closed:
         notices.append(closed)
     if read_today(supply_point, now.date()):
-        notices.append(ONE_A_DAY.format(day=date_it(now.date())))
+        notices.append(ONE_A_DAY.format(day=local_date(now.date())))
     return notices
 
 
@@ -222,12 +235,12 @@ def submit(supply_point, typed, confirmation="", now=None):
     result = Submission()
     closed = window_message(supply_point, now)
     if supply_point.is_ceased:
-        result.form_errors.append(CEASED.format(day=date_it(supply_point.held_until)))
+        result.form_errors.append(CEASED.format(day=local_date(supply_point.held_until)))
         return result
     if closed:
         result.form_errors.append(closed)
     elif read_today(supply_point, today):
-        result.form_errors.append(ONE_A_DAY.format(day=date_it(today)))
+        result.form_errors.append(ONE_A_DAY.format(day=local_date(today)))
     values = {}
     for register in registers(supply_point):
         value, error = parse_reading(typed.get(register.field), register)
@@ -256,7 +269,7 @@ def submit(supply_point, typed, confirmation="", now=None):
     except IntegrityError:
         # The unique index on (supply point, day) decides between simultaneous
         # submissions: exactly one wins, the others get the rule's message.
-        result.form_errors.append(ONE_A_DAY.format(day=date_it(today)))
+        result.form_errors.append(ONE_A_DAY.format(day=local_date(today)))
     return result
 
 

@@ -5,6 +5,7 @@ account."""
 import datetime
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from models import Customer, RegistrationRequest, db, utcnow
@@ -42,9 +43,10 @@ def register(customer, email):
                    .execute())
         if not claimed:
             return False
-        queue_mail(email, "Area Clienti: la tua password di primo accesso", "temporary_password",
-                   kind="registration", customer=customer, customer_name=customer.name,
-                   code=customer.code, password=temporary, first_access=True)
+        queue_mail(email, _l("Area Clienti: la tua password di primo accesso"),
+                   "temporary_password", kind="registration", customer=customer,
+                   customer_name=customer.name, code=customer.code, password=temporary,
+                   first_access=True)
     return True
 
 
@@ -58,7 +60,7 @@ def request_other_address(customer, email):
             expires_at=utcnow() + datetime.timedelta(hours=hours))
         link = (current_app.config["BASE_URL"].rstrip("/")
                 + f"/registrazione/indirizzo/{token_for(request)}")
-        queue_mail(customer.email, "Area Clienti: conferma l'indirizzo per la registrazione",
+        queue_mail(customer.email, _l("Area Clienti: conferma l'indirizzo per la registrazione"),
                    "registration_address", kind="registration_address", customer=customer,
                    customer_name=customer.name, code=customer.code, new_address=email,
                    link=link, hours=hours)

@@ -3,6 +3,7 @@ the e-mails they send."""
 import logging
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from peewee import JOIN, fn
 
 from portal import attachments
@@ -44,9 +45,9 @@ def visible_message_for_customer(message_id, customer):
             .first())
 
 
-QUOTA_REACHED = ("Hai esaurito lo spazio per gli allegati ({limit} MB in tutto, ne hai usati "
-                 "{used}): invia il messaggio senza allegato, oppure contatta il servizio "
-                 "clienti per mandarci il file in altro modo.")
+QUOTA_REACHED = _l("Hai esaurito lo spazio per gli allegati ({limit} MB in tutto, ne hai usati "
+                   "{used}): invia il messaggio senza allegato, oppure contatta il servizio "
+                   "clienti per mandarci il file in altro modo.")
 
 
 def stored_attachment_bytes(customer):
@@ -164,8 +165,8 @@ def _notify_new_ticket(ticket, customer):
     if not recipient:
         return False
     queue_mail(recipient, f"Nuovo ticket n. {ticket.id}: {ticket.subject}", "ticket_new",
-               kind="ticket_new", customer=customer, ticket=ticket, customer_code=customer.code,
-               customer_name=customer.name)
+               kind="ticket_new", customer=customer, language="it", ticket=ticket,
+               customer_code=customer.code, customer_name=customer.name)
     return True
 
 
@@ -174,7 +175,8 @@ def _notify_answer(ticket):
     if not customer.email:
         log.info("ticket %s: customer without e-mail, answer not notified", ticket.id)
         return False
-    queue_mail(customer.email, f"Area Clienti: risposta al ticket n. {ticket.id}",
+    queue_mail(customer.email,
+               _l("Area Clienti: risposta al ticket n. %(number)s", number=ticket.id),
                "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
                customer_name=customer.name)
     return True

@@ -3,15 +3,17 @@ import datetime
 import functools
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
+
 from models import ROME
 
 # F1 peak, F2 intermediate, F3 off-peak.
 F1, F2, F3 = "F1", "F2", "F3"
 BANDS = (F1, F2, F3)
 BAND_HOURS = {
-    F1: "lun–ven 8–19",
-    F2: "lun–ven 7–8 e 19–23, sab 7–23",
-    F3: "lun–sab 23–7, domenica e festivi",
+    F1: _l("lun–ven 8–19"),
+    F2: _l("lun–ven 7–8 e 19–23, sab 7–23"),
+    F3: _l("lun–sab 23–7, domenica e festivi"),
 }
 
 WORKDAY, SATURDAY, HOLIDAY = "workday", "saturday", "holiday"

@@ -311,6 +311,13 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """An Italian browser: the browser tests read the Italian portal, and Chromium
+    would otherwise ask for English, which the portal honours."""
+    return {**browser_context_args, "locale": "it-IT"}
+
+
 class LiveServer:
     """The app served by a threaded werkzeug server. stop() waits for the requests in
     progress: the teardown closes every database connection next, and closing a SQLite

@@ -24,7 +24,7 @@ def audit_events(customer=None):
 
 def without_tokens(text):
     """The page minus its CSRF tokens, which are signed with the current second."""
-    return re.sub(r'"X-CSRFToken": "[^"]+"', "", text)
+    return re.sub(r'"X-CSRFToken": "[^"]+"|name="csrf_token" value="[^"]+"', "", text)
 
 
 def parsed_file(path):
@@ -322,7 +322,7 @@ def test_registration_takeover_by_real_smtp(mail_app, smtp_server, unregistered)
     attacker.post("/registrazione", data={"code": "123456", "tax_code": "RSSMRA80A01H501U"})
     answer = attacker.post("/registrazione/conferma", data={"email": "ladro@example.net"})
     assert answer.status_code == 200
-    assert "Conferma dell&#39;indirizzo richiesta" in answer.text
+    assert "Conferma dell'indirizzo richiesta" in answer.text.replace("&#39;", "'")
     assert "<strong>m***@example.it</strong>" in answer.text
     assert "mario.rossi" not in answer.text
 

@@ -117,7 +117,7 @@ def test_menu_is_locked_while_changing_password(page, live_server, factory, cons
 def test_login_works_with_javascript_off(browser, live_server, factory):
     customer = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.")
     factory.supply_point(customer, "gas")
-    context = browser.new_context(java_script_enabled=False)
+    context = browser.new_context(java_script_enabled=False, locale="it-IT")
     page = context.new_page()
     login(page, live_server.url, "654321", "sbagliata!!")
     expect(page.get_by_text("Credenziali non valide.")).to_be_visible()

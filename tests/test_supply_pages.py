@@ -114,7 +114,7 @@ def test_pages_follow_the_selected_point(client, logged_in):
 @pytest.mark.parametrize("url", ["/dati-tecnici", "/dati-contrattuali"])
 def test_pages_are_read_only(client, logged_in, url):
     assert client.post(url, data={"tech_meter_class": "G6"}).status_code == 405
-    assert client.get(url).text.count("<form") == 2  # logout and supply-point picker only
+    assert client.get(url).text.count("<form") == 3  # logout, supply-point picker, language
 
 
 @pytest.mark.parametrize("key, expected", [

@@ -22,7 +22,7 @@ def collect_errors(page):
 
 def operator_page(browser, live_server):
     """A second browser context (its own cookies) logged in to the back-office."""
-    context = browser.new_context(accept_downloads=True)
+    context = browser.new_context(accept_downloads=True, locale="it-IT")
     staff = context.new_page()
     errors = collect_errors(staff)
     staff.goto(live_server.url + "/operatore/login")

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import (abort, current_app, g, make_response, redirect, render_template, request,
                    session, url_for)
+from flask_babel import lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required
@@ -25,7 +26,9 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Accedi per continuare."
+login_manager.login_message = _l("Accedi per continuare.")
+# Flashed as text in the request's language (a lazy string would be stored as markup).
+login_manager.localize_callback = str
 login_manager.session_protection = None  # the session version in the login id does this job
 
 # The query argument of every pager.
@@ -171,18 +174,18 @@ def customer_supply_points():
 # The left menu of the seed, in its order: (section, endpoint, label, commodity or None).
 # An entry shows only when its page exists, so each area appears with its blueprint.
 MENU = [
-    ("Menu Generale", "home.index", "Home Page", None),
-    ("Menu Generale", "invoices.index", "Elenco fatture", None),
-    ("Menu Generale", "auth.change_password", "Cambio Password", None),
-    ("Menu Generale", "readings.index", "Autolettura Contatore", "gas"),
-    ("Menu Generale", "profile.index", "Dati Anagrafici", None),
-    ("Menu Generale", "consumption.index", "Prelievi Fatturati", None),
-    ("Menu Generale", "tickets.index", "Ticket", None),
-    ("Menu Generale", "supply.technical", "Dati Tecnici", None),
-    ("Menu Generale", "supply.contract", "Dati Contrattuali", None),
-    ("Menu Generale", "documents.index", "I miei documenti", None),
-    ("Menu Generale", "measurements.index", "Misure elettriche", "electricity"),
-    ("Documentazione Generica", "documents.forms", "Modulistica", None),
+    (_l("Menu Generale"), "home.index", _l("Home Page"), None),
+    (_l("Menu Generale"), "invoices.index", _l("Elenco fatture"), None),
+    (_l("Menu Generale"), "auth.change_password", _l("Cambio Password"), None),
+    (_l("Menu Generale"), "readings.index", _l("Autolettura Contatore"), "gas"),
+    (_l("Menu Generale"), "profile.index", _l("Dati Anagrafici"), None),
+    (_l("Menu Generale"), "consumption.index", _l("Prelievi Fatturati"), None),
+    (_l("Menu Generale"), "tickets.index", _l("Ticket"), None),
+    (_l("Menu Generale"), "supply.technical", _l("Dati Tecnici"), None),
+    (_l("Menu Generale"), "supply.contract", _l("Dati Contrattuali"), None),
+    (_l("Menu Generale"), "documents.index", _l("I miei documenti"), None),
+    (_l("Menu Generale"), "measurements.index", _l("Misure elettriche"), "electricity"),
+    (_l("Documentazione Generica"), "documents.forms", _l("Modulistica"), None),
 ]
 
 

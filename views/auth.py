@@ -4,6 +4,8 @@ import time
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from stdnum.it import codicefiscale
@@ -25,6 +27,7 @@ from portal.passwords import (
 from portal.registration import TEMPORARY_PASSWORD_LIFETIME
 from views import (client_ip, customer_required, htmx_redirect, is_safe_next, limiter,
                    render_page, start_page)
+from views import language as language_views
 from views.sessions import log_out
 
 bp = Blueprint("auth", __name__)
@@ -33,53 +36,54 @@ REGISTRATION_LIFETIME = 15 * 60  # seconds between the two registration screens
 
 # One answer for an unknown code, an unregistered one, a wrong password and a locked
 # account: the login page never tells which codes exist.
-LOGIN_FAILED = ("Credenziali non valide. Controlla codice cliente e password; dopo "
-                "troppi tentativi l'accesso resta sospeso per 15 minuti.")
-REGISTRATION_MISMATCH = ("I dati inseriti non corrispondono a un cliente che può registrarsi. "
-                         "Controlla il codice cliente in fattura e il codice fiscale o la "
-                         "partita IVA.")
-ALREADY_REGISTERED = ("Risulti già registrato al portale. Se non ricordi la password usa "
-                      "«Hai dimenticato la Password ?».")
-RECOVERY_SENT = ("Se il codice cliente è registrato al portale, a breve riceverai una nuova "
-                 "password all'indirizzo e-mail indicato in fase di registrazione. La "
-                 "password attuale resta valida finché non usi quella nuova.")
-LINK_INVALID = ("Il link non è valido o è scaduto, oppure l'indirizzo è già stato confermato. "
-                "Se serve, ripeti la registrazione.")
+LOGIN_FAILED = _l("Credenziali non valide. Controlla codice cliente e password; dopo "
+                  "troppi tentativi l'accesso resta sospeso per 15 minuti.")
+REGISTRATION_MISMATCH = _l("I dati inseriti non corrispondono a un cliente che può registrarsi. "
+                           "Controlla il codice cliente in fattura e il codice fiscale o la "
+                           "partita IVA.")
+ALREADY_REGISTERED = _l("Risulti già registrato al portale. Se non ricordi la password usa "
+                        "«Hai dimenticato la Password ?».")
+RECOVERY_SENT = _l("Se il codice cliente è registrato al portale, a breve riceverai una nuova "
+                   "password all'indirizzo e-mail indicato in fase di registrazione. La "
+                   "password attuale resta valida finché non usi quella nuova.")
+LINK_INVALID = _l("Il link non è valido o è scaduto, oppure l'indirizzo è già stato "
+                  "confermato. Se serve, ripeti la registrazione.")
 
-REQUIRED = "Campo obbligatorio."
+REQUIRED = _l("Campo obbligatorio.")
 CODE_FIELD = [DataRequired(REQUIRED),
-              Regexp(r"^\s*\d{6}\s*$", message="Il codice cliente è di 6 cifre: lo trovi "
-                                               "in fattura sotto numero e data.")]
+              Regexp(r"^\s*\d{6}\s*$", message=_l("Il codice cliente è di 6 cifre: lo trovi "
+                                                  "in fattura sotto numero e data."))]
 
 
 class LoginForm(FlaskForm):
-    code = StringField("User", [DataRequired(REQUIRED), Length(max=32)])
-    password = PasswordField("Password", [DataRequired(REQUIRED), Length(max=MAX_LENGTH * 4)])
+    code = StringField(_l("User"), [DataRequired(REQUIRED), Length(max=32)])
+    password = PasswordField(_l("Password"), [DataRequired(REQUIRED), Length(max=MAX_LENGTH * 4)])
 
 
 class RegistrationForm(FlaskForm):
-    code = StringField("Codice cliente presente in fattura", CODE_FIELD)
-    tax_code = StringField("Codice fiscale o partita IVA", [DataRequired(REQUIRED), Length(max=32)])
+    code = StringField(_l("Codice cliente presente in fattura"), CODE_FIELD)
+    tax_code = StringField(_l("Codice fiscale o partita IVA"),
+                           [DataRequired(REQUIRED), Length(max=32)])
 
     def validate_tax_code(self, field):
         # validate() accepts a 16-character codice fiscale and an 11-digit partita IVA.
         try:
             field.data = codicefiscale.validate(field.data)
         except ValueError:
-            raise ValidationError("Codice fiscale o partita IVA non valido: controlla di "
-                                  "averlo scritto per intero.") from None
+            raise ValidationError(_("Codice fiscale o partita IVA non valido: controlla di "
+                                    "averlo scritto per intero.")) from None
 
 
 class EmailForm(FlaskForm):
     """The address for the first password: required when the billing system has none on
     file; otherwise optional (empty means the address on file)."""
-    email = EmailField("E-Mail", [Length(max=254)])
+    email = EmailField(_l("E-Mail"), [Length(max=254)])
 
     def __init__(self, required, **kwargs):
         super().__init__(**kwargs)
         self.required = required
         if not required:
-            self.email.label.text = "Un altro indirizzo e-mail (facoltativo)"
+            self.email.label.text = _("Un altro indirizzo e-mail (facoltativo)")
 
     def validate_email(self, field):
         field.data = (field.data or "").strip()
@@ -90,17 +94,17 @@ class EmailForm(FlaskForm):
         try:
             field.data = validate_email(field.data, check_deliverability=False).normalized
         except EmailNotValidError:
-            raise ValidationError("Indirizzo e-mail non valido.") from None
+            raise ValidationError(_("Indirizzo e-mail non valido.")) from None
 
 
 class ForgotForm(FlaskForm):
-    code = StringField("Codice cliente", CODE_FIELD)
+    code = StringField(_l("Codice cliente"), CODE_FIELD)
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Password attuale")
-    new_password = PasswordField("Nuova password", [DataRequired(REQUIRED)])
-    confirm_password = PasswordField("Ripeti la nuova password", [DataRequired(REQUIRED)])
+    current_password = PasswordField(_l("Password attuale"))
+    new_password = PasswordField(_l("Nuova password"), [DataRequired(REQUIRED)])
+    confirm_password = PasswordField(_l("Ripeti la nuova password"), [DataRequired(REQUIRED)])
 
     def validate_new_password(self, field):
         errors = policy_errors(field.data, current_user.code)
@@ -109,7 +113,7 @@ class ChangePasswordForm(FlaskForm):
 
     def validate_confirm_password(self, field):
         if field.data != self.new_password.data:
-            raise ValidationError("Le due password non coincidono.")
+            raise ValidationError(_("Le due password non coincidono."))
 
 
 def _tax_code_key():
@@ -179,6 +183,11 @@ def _start_session(customer, password, method):
     now = utcnow()
     changes = dict(previous_login_at=Customer.last_login_at, last_login_at=now,
                    failed_logins=0, locked_until=None)
+    # A language chosen with the switch before logging in is the latest choice: the
+    # account keeps it (the session's choice survives the fresh session below).
+    language = session.get(language_views.SESSION_KEY)
+    if language in language_views.LANGUAGES:
+        changes["language"] = language
     if method == "password" and needs_rehash(customer.password_hash):
         changes["password_hash"] = hash_password(password)
     Customer.update(**changes).where(Customer.id == customer.id).execute()
@@ -188,6 +197,8 @@ def _start_session(customer, password, method):
     login_user(customer)
     session["login_at"] = session["seen"] = time.time()
     session["temporary_login"] = method == "temporary"
+    if language in language_views.LANGUAGES:
+        session[language_views.SESSION_KEY] = language
     session.permanent = True
     audit("login_temporary_password" if method == "temporary" else "login_ok",
           customer=customer, ip=client_ip())
@@ -204,7 +215,7 @@ def login():
     form = LoginForm()
     error = None
     if session.pop("expired", False):
-        error = "La sessione è scaduta per inattività: accedi di nuovo."
+        error = _("La sessione è scaduta per inattività: accedi di nuovo.")
     if form.validate_on_submit():
         code = form.code.data.strip()
         customer, method = _authenticate(code, form.password.data)
@@ -224,7 +235,7 @@ def login():
 @customer_required
 def logout():
     """Log out and end every copy of this session."""
-    return log_out("Sei uscito dall'Area Clienti.", "auth.login")
+    return log_out(_("Sei uscito dall'Area Clienti."), "auth.login")
 
 
 @bp.get("/registrazione")
@@ -272,7 +283,7 @@ def confirm_registration():
     on file (another address only once the address on file confirms)."""
     customer = _customer_being_registered()
     if customer is None:
-        flash("Inserisci codice cliente e codice fiscale o partita IVA per registrarti.")
+        flash(_("Inserisci codice cliente e codice fiscale o partita IVA per registrarti."))
         return redirect(url_for("auth.register"), 303)
     on_file = customer.email
     form = EmailForm(required=not on_file)
@@ -359,7 +370,7 @@ def _send_recovery(customer, temporary, temporary_hash):
                  temp_password_expires_at=utcnow() + TEMPORARY_PASSWORD_LIFETIME)
          .where(Customer.id == customer.id)
          .execute())
-        queue_mail(customer.email, "Area Clienti: la tua nuova password", "temporary_password",
+        queue_mail(customer.email, _l("Area Clienti: la tua nuova password"), "temporary_password",
                    kind="recovery", customer=customer, customer_name=customer.name,
                    code=customer.code, password=temporary, first_access=False)
         audit("temporary_password_sent", customer=customer, ip=client_ip())
@@ -428,10 +439,10 @@ def change_password():
         if ask_current and not current_password_confirmed(
                 current_user._get_current_object(), form.current_password.data or "",
                 "password_change_refused"):
-            form.current_password.errors.append("La password attuale non è corretta.")
+            form.current_password.errors.append(_("La password attuale non è corretta."))
         else:
             _set_new_password(form.new_password.data)
-            flash("La password è stata modificata.")
+            flash(_("La password è stata modificata."))
             return htmx_redirect(url_for("home.index"))
     status = 422 if request.method == "POST" else 200
     return render_page("auth/change_password.html", form=form, forced=forced,
@@ -449,7 +460,7 @@ def _set_new_password(password):
          .execute())
         customer = Customer.get_by_id(current_user.id)
         if customer.email:
-            queue_mail(customer.email, "Area Clienti: password modificata", "password_changed",
+            queue_mail(customer.email, _l("Area Clienti: password modificata"), "password_changed",
                        kind="password_changed", customer=customer, customer_name=customer.name,
                        code=customer.code)
     login_user(customer)

@@ -6,6 +6,7 @@ import unicodedata
 from pathlib import Path
 
 from flask import current_app, send_file
+from flask_babel import lazy_gettext as _l
 from werkzeug.security import safe_join
 
 from portal import attachments
@@ -13,10 +14,10 @@ from views.errors import render_error
 
 log = logging.getLogger("area_clienti.downloads")
 
-FILE_MISSING = ("Questo documento non è al momento disponibile: contatta il servizio "
-                "clienti.")
-ATTACHMENT_MISSING = ("Il file allegato non è più disponibile. Se ti serve, contatta il "
-                      "servizio clienti.")
+FILE_MISSING = _l("Questo documento non è al momento disponibile: contatta il servizio "
+                  "clienti.")
+ATTACHMENT_MISSING = _l("Il file allegato non è più disponibile. Se ti serve, contatta il "
+                        "servizio clienti.")
 
 
 def stored_file(relative_path):

@@ -1,10 +1,14 @@
-"""The error pages: one Italian page (or, for htmx, a message in the flash area) for
-every HTTP error, CSRF failure, unavailable database and unexpected exception."""
+"""The error pages: one page in the customer's language (or, for htmx, a message in the
+flash area) for every HTTP error, CSRF failure, unavailable database and unexpected
+exception."""
 import logging
 import uuid
 
 import peewee
 from flask import Blueprint, current_app, g, make_response, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block
 from werkzeug.exceptions import HTTPException
@@ -16,32 +20,32 @@ bp = Blueprint("errors", __name__)
 log = logging.getLogger("area_clienti")
 
 TITLES = {
-    400: "Richiesta non valida",
-    403: "Accesso negato",
-    404: "Pagina non trovata",
-    405: "Operazione non consentita",
-    413: "File troppo grande",
-    422: "Dati non validi",
-    429: "Troppi tentativi",
-    500: "Errore del servizio",
-    503: "Servizio momentaneamente non disponibile",
+    400: _l("Richiesta non valida"),
+    403: _l("Accesso negato"),
+    404: _l("Pagina non trovata"),
+    405: _l("Operazione non consentita"),
+    413: _l("File troppo grande"),
+    422: _l("Dati non validi"),
+    429: _l("Troppi tentativi"),
+    500: _l("Errore del servizio"),
+    503: _l("Servizio momentaneamente non disponibile"),
 }
 
 MESSAGES = {
-    400: "La richiesta non è valida.",
-    403: "Non hai accesso a questa pagina.",
-    404: "La pagina o il documento richiesto non esiste.",
-    405: "Questa operazione non è consentita.",
-    413: "Il file o i dati inviati superano la dimensione massima consentita (5 MB).",
-    429: "Troppi tentativi in poco tempo. Attendi qualche minuto e riprova.",
-    500: "Si è verificato un errore imprevisto. Riprova tra qualche minuto; se il problema "
-         "persiste contatta il servizio clienti indicando il codice dell'incidente.",
-    503: "Non è stato possibile salvare i dati: l'operazione non è stata registrata. "
-         "Riprova tra qualche minuto; se il problema persiste contatta il servizio clienti "
-         "indicando il codice dell'incidente.",
+    400: _l("La richiesta non è valida."),
+    403: _l("Non hai accesso a questa pagina."),
+    404: _l("La pagina o il documento richiesto non esiste."),
+    405: _l("Questa operazione non è consentita."),
+    413: _l("Il file o i dati inviati superano la dimensione massima consentita (5 MB)."),
+    429: _l("Troppi tentativi in poco tempo. Attendi qualche minuto e riprova."),
+    500: _l("Si è verificato un errore imprevisto. Riprova tra qualche minuto; se il problema "
+            "persiste contatta il servizio clienti indicando il codice dell'incidente."),
+    503: _l("Non è stato possibile salvare i dati: l'operazione non è stata registrata. "
+            "Riprova tra qualche minuto; se il problema persiste contatta il servizio clienti "
+            "indicando il codice dell'incidente."),
 }
 
-PAGE_EXPIRED = "La pagina è scaduta o la sessione è cambiata: ricarica la pagina e riprova."
+PAGE_EXPIRED = _l("La pagina è scaduta o la sessione è cambiata: ricarica la pagina e riprova.")
 
 
 def _into_flash(response):
@@ -54,9 +58,9 @@ def _into_flash(response):
 
 
 def render_error(status, message=None, incident=None):
-    """The error page (a small fragment for htmx requests), always in Italian."""
-    context = dict(status=status, title=TITLES.get(status, "Errore"),
-                   message=message or MESSAGES.get(status, "Si è verificato un errore."),
+    """The error page (a small fragment for htmx requests), in the page's language."""
+    context = dict(status=status, title=TITLES.get(status, _("Errore")),
+                   message=message or MESSAGES.get(status, _("Si è verificato un errore.")),
                    incident=incident)
     if is_htmx():
         return _into_flash(make_response(render_block("error.html", "content", **context), status))
@@ -97,6 +101,7 @@ def _nothing_saved_page(incident):
     # logged-in user from the database.
     page = current_app.jinja_env.get_template("error_database.html").render(
         config=current_app.config, url_for=url_for, incident=incident,
+        current_language=get_locale().language,
         message=MESSAGES[503], title=TITLES[503])
     return _into_flash(make_response(page, 503))
 

@@ -5,6 +5,7 @@ import datetime
 import math
 
 from flask import Blueprint, abort, request
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Invoice, Prepared, id_of
@@ -13,8 +14,8 @@ from views.downloads import send_stored
 
 bp = Blueprint("invoices", __name__)
 
-PDF_MISSING = ("Il PDF di questa fattura non è al momento disponibile: contatta il "
-               "servizio clienti.")
+PDF_MISSING = _l("Il PDF di questa fattura non è al momento disponibile: contatta il "
+                 "servizio clienti.")
 FIRST_YEAR = 2014
 SINCE = datetime.date(FIRST_YEAR, 1, 1)
 PER_PAGE = 12

@@ -3,6 +3,8 @@ that suits the range, totals by time band and a CSV of the raw data."""
 import datetime
 
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from wtforms import DateField, Form
 from wtforms.validators import ValidationError
 
@@ -16,7 +18,6 @@ bp = Blueprint("measurements", __name__)
 DEFAULT_DAYS = 7
 FIRST_DATE = datetime.date(2000, 1, 1)
 LAST_DATE = datetime.date(2099, 12, 31)
-DATE_HINT = f"tra il {FIRST_DATE:%d/%m/%Y} e il {LAST_DATE:%d/%m/%Y}"
 
 
 class PeriodDateField(DateField):
@@ -25,7 +26,7 @@ class PeriodDateField(DateField):
 
     def __init__(self, label, **kwargs):
         super().__init__(label, format=["%Y-%m-%d", "%d/%m/%Y"],
-                         invalid_value_message="Data non valida: usa il formato gg/mm/aaaa.",
+                         invalid_value_message=_l("Data non valida: usa il formato gg/mm/aaaa."),
                          **kwargs)
 
     def process_formdata(self, valuelist):
@@ -36,19 +37,21 @@ class PeriodDateField(DateField):
 
     def pre_validate(self, form):
         if self.data is not None and not FIRST_DATE <= self.data <= LAST_DATE:
-            raise ValidationError(f"Indica una data {DATE_HINT}.")
+            raise ValidationError(_("Indica una data tra il %(first)s e il %(last)s.",
+                                    first=FIRST_DATE.strftime("%d/%m/%Y"),
+                                    last=LAST_DATE.strftime("%d/%m/%Y")))
 
 
 class PeriodForm(Form):
     """The Dal/Al filter: a GET that changes nothing, hence a plain WTForms form
     without a CSRF token (the values stay in the URL, so it can be bookmarked)."""
 
-    dal = PeriodDateField("Dal")
-    al = PeriodDateField("Al")
+    dal = PeriodDateField(_l("Dal"))
+    al = PeriodDateField(_l("Al"))
 
     def validate_al(self, field):
         if self.dal.data and field.data and field.data < self.dal.data and not self.dal.errors:
-            raise ValidationError("La data «Al» non può precedere la data «Dal».")
+            raise ValidationError(_("La data «Al» non può precedere la data «Dal»."))
 
 
 def period_form(supply_point):
@@ -65,10 +68,12 @@ def held_range(supply_point, form):
     held_first, held_last = held_days(supply_point)
     first, last = max(form.dal.data, held_first), min(form.al.data, held_last)
     if first > last:
-        held = " ".join(([f"dal {held_first:%d/%m/%Y}"] if supply_point.held_from else [])
-                        + ([f"al {held_last:%d/%m/%Y}"] if supply_point.held_until else []))
-        form.dal.errors = [f"Puoi consultare solo le misure del periodo in cui sei stato "
-                           f"titolare del punto ({held})."]
+        held = " ".join(([_("dal %(day)s", day=held_first.strftime("%d/%m/%Y"))]
+                         if supply_point.held_from else [])
+                        + ([_("al %(day)s", day=held_last.strftime("%d/%m/%Y"))]
+                           if supply_point.held_until else []))
+        form.dal.errors = [_("Puoi consultare solo le misure del periodo in cui sei stato "
+                             "titolare del punto (%(held)s).", held=held)]
         return None
     return first, last
 
@@ -77,8 +82,8 @@ def page_context(supply_point, form, series=None):
     today = rome_now().date()
     last = min(today, held_days(supply_point)[1])
     shortcuts = [(label, last - datetime.timedelta(days=days - 1), last)
-                 for label, days in (("Ultimi 7 giorni", 7), ("Ultimi 31 giorni", 31),
-                                     ("Ultimi 12 mesi", 365))]
+                 for label, days in ((_("Ultimi 7 giorni"), 7), (_("Ultimi 31 giorni"), 31),
+                                     (_("Ultimi 12 mesi"), 365))]
     context = dict(supply_point=supply_point, form=form, series=series, shortcuts=shortcuts, today=today,
                    bands=timebands.BANDS, band_hours=timebands.BAND_HOURS)
     if series is not None:

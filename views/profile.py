@@ -5,6 +5,8 @@ import re
 
 from email_validator import EmailNotValidError, validate_email
 from flask import Blueprint, current_app, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, TelField
@@ -21,16 +23,17 @@ bp = Blueprint("profile", __name__)
 
 # The only fields a customer may change, with the names used in the audit log and
 # in the notification e-mail. Whatever else a request carries is never read.
-CONTACT_FIELDS = {"phone": "Telefono", "fax": "FAX", "email": "E-Mail"}
+CONTACT_FIELDS = {"phone": _l("Telefono"), "fax": _l("FAX"), "email": _l("E-Mail")}
 
 # An Italian number: optional +39 / 0039, then 6 to 13 digits, which people group
 # with spaces, dots, slashes or dashes.
 _PHONE_PREFIX = re.compile(r"^(\+|00)39")
 _PHONE_SEPARATORS = re.compile(r"[\s./-]+")
-EMAIL_CHANGES_EXHAUSTED = ("Hai già cambiato l'indirizzo e-mail {} volte nelle ultime 24 ore: "
-                           "per sicurezza potrai cambiarlo di nuovo domani. Se è urgente, "
-                           "contatta il servizio clienti.")
-PHONE_HELP = "Solo cifre, con spazi e prefisso +39 facoltativi (es. 0586 123456 o +39 333 1234567)."
+EMAIL_CHANGES_EXHAUSTED = _l("Hai già cambiato l'indirizzo e-mail {} volte nelle ultime 24 ore: "
+                             "per sicurezza potrai cambiarlo di nuovo domani. Se è urgente, "
+                             "contatta il servizio clienti.")
+PHONE_HELP = _l("Solo cifre, con spazi e prefisso +39 facoltativi (es. 0586 123456 o "
+                "+39 333 1234567).")
 
 
 def italian_phone(text):
@@ -42,7 +45,7 @@ def italian_phone(text):
     return tidy
 
 
-def _validate_phone(kind):
+def _validate_phone(invalid):
     def validate(form, field):
         if not (field.data or "").strip():
             field.data = ""
@@ -50,27 +53,29 @@ def _validate_phone(kind):
         try:
             field.data = italian_phone(field.data)
         except ValueError:
-            raise ValidationError(f"Numero di {kind} non valido. {PHONE_HELP}") from None
+            raise ValidationError(f"{invalid} {PHONE_HELP}") from None
     return validate
 
 
 class ContactForm(FlaskForm):
-    phone = TelField("Telefono", [Length(max=32, message="Al massimo 32 caratteri."),
-                                  _validate_phone("telefono")], default="")
-    fax = TelField("FAX", [Length(max=32, message="Al massimo 32 caratteri."),
-                           _validate_phone("fax")], default="")
-    email = EmailField("E-Mail", [DataRequired("Campo obbligatorio."),
-                                  Length(max=254, message="Indirizzo e-mail troppo lungo.")])
-    current_password = PasswordField("Password attuale",
-                                     [Length(max=MAX_LENGTH * 4, message="Password non corretta.")])
+    phone = TelField(_l("Telefono"), [Length(max=32, message=_l("Al massimo 32 caratteri.")),
+                                     _validate_phone(_l("Numero di telefono non valido."))],
+                      default="")
+    fax = TelField(_l("FAX"), [Length(max=32, message=_l("Al massimo 32 caratteri.")),
+                              _validate_phone(_l("Numero di fax non valido."))], default="")
+    email = EmailField(_l("E-Mail"), [DataRequired(_l("Campo obbligatorio.")),
+                                     Length(max=254, message=_l("Indirizzo e-mail troppo lungo."))])
+    current_password = PasswordField(_l("Password attuale"),
+                                     [Length(max=MAX_LENGTH * 4,
+                                             message=_l("Password non corretta."))])
 
     def validate_email(self, field):
         try:
             field.data = validate_email(field.data.strip(),
                                         check_deliverability=False).normalized
         except EmailNotValidError:
-            raise ValidationError("Indirizzo e-mail non valido: controlla di averlo scritto "
-                                  "per intero (es. nome@dominio.it).") from None
+            raise ValidationError(_("Indirizzo e-mail non valido: controlla di averlo scritto "
+                                    "per intero (es. nome@dominio.it).")) from None
 
 
 def changed_fields(customer, form):
@@ -159,11 +164,11 @@ def _current_password_confirmed(form, customer):
     """A new e-mail address needs the current password (a fresh proof of identity)."""
     if not form.current_password.data:
         form.current_password.errors.append(
-            "Per cambiare l'indirizzo e-mail inserisci la password attuale.")
+            _("Per cambiare l'indirizzo e-mail inserisci la password attuale."))
         return False
     if not current_password_confirmed(customer, form.current_password.data,
                                       "contact_change_refused"):
-        form.current_password.errors.append("La password attuale non è corretta.")
+        form.current_password.errors.append(_("La password attuale non è corretta."))
         return False
     return True
 
@@ -183,10 +188,11 @@ def export():
 
 def _saved_message(changes, notified):
     if not changes:
-        return "Nessuna modifica: i recapiti erano già questi."
-    message = "Recapiti aggiornati: " + ", ".join(CONTACT_FIELDS[name] for name in changes) + "."
+        return _("Nessuna modifica: i recapiti erano già questi.")
+    message = _("Recapiti aggiornati: %(fields)s.",
+                fields=", ".join(str(CONTACT_FIELDS[name]) for name in changes))
     if notified:
-        message += " Abbiamo inviato un avviso al precedente indirizzo e-mail."
+        message += " " + _("Abbiamo inviato un avviso al precedente indirizzo e-mail.")
     return message
 
 
@@ -195,8 +201,9 @@ def _notify_email_change(customer, old_email):
     the change; True when the old address will be told."""
     for recipient, is_old_address in ((old_email, True), (customer.email, False)):
         if recipient:
-            queue_mail(recipient, "Area Clienti: indirizzo e-mail modificato", "contact_changed",
-                       kind="contact_changed", customer=customer, customer_name=customer.name,
+            queue_mail(recipient, _l("Area Clienti: indirizzo e-mail modificato"),
+                       "contact_changed", kind="contact_changed", customer=customer,
+                       customer_name=customer.name,
                        code=customer.code, old_address=is_old_address,
                        company_phone=current_app.config["COMPANY_PHONE"],
                        company_email=current_app.config["COMPANY_EMAIL"])

@@ -1,12 +1,14 @@
 """Autolettura Contatore: gas self-readings, the reading windows, delete until acquired."""
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 from wtforms import StringField
 
 from models import ReadingWindow, SelfReading, SupplyPoint, rome_now
-from portal.formatting import date_it
+from portal.formatting import local_date
 from portal.readings import (READINGS_PER_PAGE, WINDOWS_PER_PAGE, delete_pending, form_notices,
                              get_for_customer, rows_per_page, still_held, submit)
 from views import (Pager, customer_required, is_htmx, render_page, requested_page,
@@ -18,16 +20,16 @@ PAGE = "readings/index.html"
 
 READING_URL = "/autolettura/<int:reading_id>/cancella"
 
-ALREADY_ACQUIRED = ("La lettura del {day} è già stata acquisita e non può più essere "
-                    "cancellata.")
-POINT_CEASED = ("La fornitura del punto {code} è cessata: la lettura del {day} non può più "
-                "essere cancellata.")
+ALREADY_ACQUIRED = _l("La lettura del {day} è già stata acquisita e non può più essere "
+                      "cancellata.")
+POINT_CEASED = _l("La fornitura del punto {code} è cessata: la lettura del {day} non può più "
+                  "essere cancellata.")
 
 
 class ReadingForm(FlaskForm):
     # Text, not IntegerField: the rules and their messages live in portal/readings.py.
-    meter_reading = StringField("Lettura contatore")
-    corrector_reading = StringField("Lettura correttore")
+    meter_reading = StringField(_l("Lettura contatore"))
+    corrector_reading = StringField(_l("Lettura correttore"))
 
 
 def _page_context(supply_point, **extra):
@@ -124,7 +126,7 @@ def _saved(supply_point, reading):
     """After Salva: htmx gets the closed form and, out of band, the list with the new
     row on top; without JavaScript, back to the list."""
     if not is_htmx():
-        flash(f"Lettura del {date_it(reading.reading_date)} salvata.", "success")
+        flash(_("Lettura del %(day)s salvata.", day=local_date(reading.reading_date)), "success")
         return redirect(url_for("readings.index", punto=supply_point.code), 303)
     context = _page_context(supply_point, saved=reading)
     return (render_block(PAGE, "reading_form", **context)
@@ -140,7 +142,7 @@ def confirm_delete(reading_id):
         abort(404)
     return render_page("readings/delete.html", reading=reading, deletable=still_held(reading),
                        refusal=POINT_CEASED.format(code=reading.supply_point.code,
-                                                   day=date_it(reading.reading_date)))
+                                                   day=local_date(reading.reading_date)))
 
 
 @bp.post(READING_URL)
@@ -150,12 +152,12 @@ def delete(reading_id):
     deleted, reading = delete_pending(reading_id, current_user.id)
     if reading is None:
         abort(404)
-    day = date_it(reading.reading_date)
+    day = local_date(reading.reading_date)
     refusal = (ALREADY_ACQUIRED.format(day=day) if still_held(reading)
                else POINT_CEASED.format(code=reading.supply_point.code, day=day))
     if not is_htmx():
         if deleted:
-            flash(f"Lettura del {day} cancellata.", "success")
+            flash(_("Lettura del %(day)s cancellata.", day=day), "success")
         else:
             flash(refusal, "warning")
         return redirect(url_for("readings.index", punto=reading.supply_point.code), 303)

@@ -20,7 +20,8 @@ ABSOLUTE_TIMEOUT = datetime.timedelta(hours=12)
 
 # Endpoints a user who must change password may still reach.
 ALLOWED_BEFORE_PASSWORD_CHANGE = {"auth.change_password", "auth.logout", "static",
-                                  "backoffice.own_password", "backoffice.logout"}
+                                  "backoffice.own_password", "backoffice.logout",
+                                  "language.switch"}
 
 
 class PortalSessionInterface(SecureCookieSessionInterface):
@@ -85,8 +86,12 @@ def log_out(message, login_endpoint):
         models.audit("logout", customer=user, ip=client_ip())
     else:
         models.audit("operator_logout", operator=user, ip=client_ip())
+    # The page after logout keeps speaking the language of the one before.
+    language = session.get("lingua") or getattr(user, "language", None)
     logout_user()
     session.clear()
+    if language:
+        session["lingua"] = language
     flash(message)
     return redirect(url_for(login_endpoint), 303)
 

@@ -4,9 +4,11 @@ import datetime
 import re
 
 from flask import Blueprint
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.formatting import date_it, number_it
+from portal.formatting import local_date, local_number, page_language
 from views import customer_required, render_page, selected_supply_point
 
 bp = Blueprint("supply", __name__)
@@ -14,46 +16,46 @@ bp = Blueprint("supply", __name__)
 # Known keys, in the order the pages show them: (label, unit of a numeric value).
 # Keys the billing system adds later still show, with a label made from the key.
 LABELS = {
-    "tech_meter_class": ("Classe del contatore", None),
-    "tech_meter_type": ("Tipo di contatore", None),
-    "tech_meter_brand": ("Marca del contatore", None),
-    "tech_meter_year": ("Anno di fabbricazione del contatore", None),
-    "tech_pressure": ("Pressione di fornitura", None),
-    "tech_pressure_mbar": ("Pressione di fornitura", "mbar"),
-    "tech_max_flow_m3h": ("Portata massima", "m³/h"),
-    "tech_use_category": ("Categoria d'uso", None),
-    "tech_corrector": ("Correttore", None),
-    "tech_coefficient_c": ("Coefficiente C", None),
-    "tech_remi": ("Codice REMI", None),
-    "tech_pcs": ("Potere calorifico superiore", None),
-    "tech_voltage": ("Tensione di alimentazione", "V"),
-    "tech_voltage_level": ("Livello di tensione", None),
-    "tech_phase": ("Fasi", None),
-    "tech_phases": ("Numero di fasi", None),
-    "tech_contracted_power_kw": ("Potenza impegnata", "kW"),
-    "tech_available_power_kw": ("Potenza disponibile", "kW"),
-    "tech_time_bands": ("Fasce orarie", None),
-    "tech_load_profile": ("Profilo di prelievo", None),
-    "tech_distributor": ("Distributore locale", None),
-    "contract_code": ("Codice contratto", None),
-    "contract_number": ("Numero contratto", None),
-    "contract_offer": ("Offerta", None),
-    "contract_market": ("Mercato", None),
-    "contract_use": ("Uso", None),
-    "contract_start": ("Data inizio fornitura", None),
-    "contract_end": ("Data fine fornitura", None),
-    "contract_signed": ("Data di sottoscrizione", None),
-    "contract_duration_months": ("Durata", "mesi"),
-    "contract_price_type": ("Tipo di prezzo", None),
-    "contract_billing_frequency": ("Frequenza di fatturazione", None),
-    "contract_payment_method": ("Modalità di pagamento", None),
-    "contract_invoice_delivery": ("Invio della fattura", None),
+    "tech_meter_class": (_l("Classe del contatore"), None),
+    "tech_meter_type": (_l("Tipo di contatore"), None),
+    "tech_meter_brand": (_l("Marca del contatore"), None),
+    "tech_meter_year": (_l("Anno di fabbricazione del contatore"), None),
+    "tech_pressure": (_l("Pressione di fornitura"), None),
+    "tech_pressure_mbar": (_l("Pressione di fornitura"), "mbar"),
+    "tech_max_flow_m3h": (_l("Portata massima"), "m³/h"),
+    "tech_use_category": (_l("Categoria d'uso"), None),
+    "tech_corrector": (_l("Correttore"), None),
+    "tech_coefficient_c": (_l("Coefficiente C"), None),
+    "tech_remi": (_l("Codice REMI"), None),
+    "tech_pcs": (_l("Potere calorifico superiore"), None),
+    "tech_voltage": (_l("Tensione di alimentazione"), "V"),
+    "tech_voltage_level": (_l("Livello di tensione"), None),
+    "tech_phase": (_l("Fasi"), None),
+    "tech_phases": (_l("Numero di fasi"), None),
+    "tech_contracted_power_kw": (_l("Potenza impegnata"), "kW"),
+    "tech_available_power_kw": (_l("Potenza disponibile"), "kW"),
+    "tech_time_bands": (_l("Fasce orarie"), None),
+    "tech_load_profile": (_l("Profilo di prelievo"), None),
+    "tech_distributor": (_l("Distributore locale"), None),
+    "contract_code": (_l("Codice contratto"), None),
+    "contract_number": (_l("Numero contratto"), None),
+    "contract_offer": (_l("Offerta"), None),
+    "contract_market": (_l("Mercato"), None),
+    "contract_use": (_l("Uso"), None),
+    "contract_start": (_l("Data inizio fornitura"), None),
+    "contract_end": (_l("Data fine fornitura"), None),
+    "contract_signed": (_l("Data di sottoscrizione"), None),
+    "contract_duration_months": (_l("Durata"), _l("mesi")),
+    "contract_price_type": (_l("Tipo di prezzo"), None),
+    "contract_billing_frequency": (_l("Frequenza di fatturazione"), None),
+    "contract_payment_method": (_l("Modalità di pagamento"), None),
+    "contract_invoice_delivery": (_l("Invio della fattura"), None),
 }
 
 # Unit suffixes of keys not in LABELS (`tech_line_length_m` -> "Line length", "m").
 UNIT_SUFFIXES = {"kw": "kW", "kwh": "kWh", "smc": "Smc", "mc": "m³", "m3": "m³",
                  "m3h": "m³/h", "v": "V", "kv": "kV", "a": "A", "mbar": "mbar",
-                 "bar": "bar", "m": "m", "months": "mesi", "days": "giorni"}
+                 "bar": "bar", "m": "m", "months": _l("mesi"), "days": _l("giorni")}
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DECIMAL = re.compile(r"^-?\d+[.,]\d+$")
@@ -74,27 +76,27 @@ def label_for(key):
 
 
 def display_value(value, unit=None):
-    """The value as Italian text: dates dd/mm/yyyy, decimal comma, Sì/No, "—" for
-    nothing. The unit follows numbers only ("BT" never becomes "BT V")."""
+    """The value as text in the page's language (Italian: dd/mm/yyyy, decimal comma,
+    Sì/No), "—" for nothing. The unit follows numbers only ("BT" never becomes "BT V")."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return "—"
     if isinstance(value, bool):
-        return "Sì" if value else "No"
+        return _("Sì") if value else "No"
     numeric = None
     if isinstance(value, int):
-        numeric = number_it(value)
+        numeric = local_number(value)
     elif isinstance(value, float):
-        numeric = number_it(value, _decimals(value))
+        numeric = local_number(value, _decimals(value))
     else:
         text = str(value).strip()
         if _ISO_DATE.match(text):
             try:
-                return date_it(datetime.date.fromisoformat(text))
+                return local_date(datetime.date.fromisoformat(text))
             except ValueError:
                 return text
         if _DECIMAL.match(text):
             # No thousands separators in the billing files: the dot is a decimal point.
-            numeric = text.replace(".", ",")
+            numeric = text.replace(".", ",") if page_language() == "it" else text
         elif _ITALIAN_NUMBER.match(text):
             numeric = text
         elif _INTEGER.match(text):

@@ -2,6 +2,8 @@
 import unicodedata
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField
 from peewee import JOIN
@@ -18,10 +20,10 @@ from views.downloads import send_ticket_attachment
 bp = Blueprint("tickets", __name__, url_prefix="/ticket")
 
 PER_PAGE = 10
-REQUIRED = "Campo obbligatorio."
+REQUIRED = _l("Campo obbligatorio.")
 MAX_MESSAGE = 5000
-ALREADY_SENT = ("La richiesta era già stata inviata ed è stata registrata una volta sola: "
-                "eccola.")
+ALREADY_SENT = _l("La richiesta era già stata inviata ed è stata registrata una volta sola: "
+                  "eccola.")
 
 
 def clean_text(value):
@@ -41,10 +43,11 @@ def single_line(value):
 class MessageForm(CreatingForm):
     """A message with an optional attachment, checked by its content."""
 
-    message = TextAreaField("Messaggio", [DataRequired(REQUIRED), Length(
-        max=MAX_MESSAGE, message=f"Il messaggio può avere al massimo {MAX_MESSAGE} caratteri.")],
+    message = TextAreaField(_l("Messaggio"), [DataRequired(REQUIRED), Length(
+        max=MAX_MESSAGE, message=_l("Il messaggio può avere al massimo %(count)s caratteri.",
+                                    count=MAX_MESSAGE))],
         filters=[clean_text])
-    attachment = FileField("Allegato (facoltativo)")
+    attachment = FileField(_l("Allegato (facoltativo)"))
     upload = None
 
     def validate_attachment(self, field):
@@ -56,20 +59,22 @@ class MessageForm(CreatingForm):
 
 
 class TicketForm(MessageForm):
-    supply_point = SelectField("Punto di fornitura", validate_choice=False)
-    category = SelectField("Categoria", validate_choice=False,
-                           choices=[SelectChoice("", "Scegli la categoria")]
-                           + [SelectChoice(category, category) for category in Ticket.CATEGORIES])
-    subject = StringField("Oggetto", [DataRequired(REQUIRED), Length(
-        max=150, message="L'oggetto può avere al massimo 150 caratteri.")], filters=[single_line])
+    supply_point = SelectField(_l("Punto di fornitura"), validate_choice=False)
+    category = SelectField(_l("Categoria"), validate_choice=False,
+                           choices=[SelectChoice("", _l("Scegli la categoria"))]
+                           + [SelectChoice(category, _l(category))
+                              for category in Ticket.CATEGORIES])
+    subject = StringField(_l("Oggetto"), [DataRequired(REQUIRED), Length(
+        max=150, message=_l("L'oggetto può avere al massimo 150 caratteri."))],
+        filters=[single_line])
 
     def validate_supply_point(self, field):
         if field.data not in {choice.value for choice in field.choices}:
-            raise ValidationError("Scegli uno dei tuoi punti di fornitura.")
+            raise ValidationError(_("Scegli uno dei tuoi punti di fornitura."))
 
     def validate_category(self, field):
         if field.data not in Ticket.CATEGORIES:
-            raise ValidationError("Scegli una categoria dall'elenco.")
+            raise ValidationError(_("Scegli una categoria dall'elenco."))
 
 
 # New tickets and replies share one budget per customer: each mails the utility and may
@@ -116,7 +121,7 @@ def new():
     form = TicketForm()
     points = customer_supply_points()
     form.supply_point.choices = ([SelectChoice(point.code, point.label) for point in points]
-                                 or [SelectChoice("", "Nessun punto di fornitura")])
+                                 or [SelectChoice("", _("Nessun punto di fornitura"))])
     if request.method == "GET" and points:
         form.supply_point.data = selected_supply_point().code
     if form.validate_on_submit() and _within_quota(form):
@@ -126,10 +131,10 @@ def new():
             current_user._get_current_object(), supply_point, form.category.data,
             form.subject.data, form.message.data, form.upload, submission), _thread_url)
         if first_result:
-            flash(ALREADY_SENT, "success")
+            flash(str(ALREADY_SENT), "success")
             return htmx_redirect(first_result)
-        flash(f"Il ticket n. {ticket.id} è stato aperto: ti risponderemo qui e ti avviseremo "
-              "per e-mail.", "success")
+        flash(_("Il ticket n. %(number)s è stato aperto: ti risponderemo qui e ti avviseremo "
+                "per e-mail.", number=ticket.id), "success")
         return htmx_redirect(_thread_url(ticket))
     status = 422 if request.method == "POST" else 200
     return render_page("tickets/new.html", form=form), status
@@ -162,14 +167,14 @@ def reply(ticket_id):
     if not (form.validate_on_submit() and _within_quota(form)):
         return _render_thread(ticket, form, status=422)
     reopened = ticket.status == Ticket.CLOSED
-    _, first_result = create_once(form, lambda submission: tickets.customer_reply(
+    _reply, first_result = create_once(form, lambda submission: tickets.customer_reply(
         ticket, form.message.data, form.upload, submission), _thread_url)
     if first_result:
-        notice = ALREADY_SENT
+        notice = str(ALREADY_SENT)
     elif reopened:
-        notice = "Messaggio inviato: il ticket è stato riaperto."
+        notice = _("Messaggio inviato: il ticket è stato riaperto.")
     else:
-        notice = "Messaggio inviato."
+        notice = _("Messaggio inviato.")
     if not is_htmx():
         flash(notice, "success")
         return redirect(url_for("tickets.detail", ticket_id=ticket.id), 303)
@@ -182,7 +187,7 @@ def close(ticket_id):
     """Close the ticket (a later reply opens it again)."""
     ticket = _own_ticket(ticket_id)
     tickets.close_by_customer(ticket)
-    notice = "Il ticket è stato chiuso."
+    notice = _("Il ticket è stato chiuso.")
     if not is_htmx():
         flash(notice, "success")
         return redirect(url_for("tickets.detail", ticket_id=ticket.id), 303)
