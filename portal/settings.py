@@ -94,6 +94,15 @@ SETTINGS = (
     Setting("COMPANY_PHONE", str, "0586 000000", "the customer service's phone number"),
     Setting("COMPANY_EMAIL", str, "clienti@example.it", "the customer service's e-mail address"),
     Setting("COMPANY_WEBSITE", str, "https://www.example.it", "the utility's website"),
+    Setting("COMPANY_VAT_NUMBER", str, "00000000000",
+            "the utility's partita IVA, in the footer of every page (a company's website must "
+            "show it: D.P.R. 633/1972, art. 35)"),
+    Setting("INFO_PAGES_DIR", str, "{instance}/pages",
+            "the utility's own text of the footer pages: `privacy.txt` (Informativa privacy) "
+            "and `accessibilita.txt` (Dichiarazione di accessibilità, AgID), UTF-8, "
+            "paragraphs apart by a blank line, `## ` starts a heading; without a file the "
+            "page shows the portal's generic text. The accessibility page always ends with "
+            "the feedback channel (`COMPANY_EMAIL`, `COMPANY_PHONE`, AgID)"),
     Setting("RATELIMIT_STORAGE_URI", str, "memory://",
             "Flask-Limiter store; use a shared one (e.g. `redis://`) with several workers"),
     Setting("CURRENT_PASSWORD_LIMIT", str, "10 per hour",
