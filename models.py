@@ -298,6 +298,18 @@ class SupplyPoint(BaseModel):
         ceased = f" - cessato dal {self.held_until:%d/%m/%Y}" if self.is_ceased else ""
         return f"{self.code}{ceased} ({kind}: {self.pdr_pod}); {self.address}"
 
+    @property
+    def picker_label(self):
+        """The supply-point picker's option, what people recognise first, as a narrow
+        phone cuts the end: `VIA DEI POGGI 5 · Gas PR002874 · 57014 COLLESALVETTI (LI)
+        · Pdr 03340009749021`; a point passed on says so right after the street."""
+        street, _, town = self.address.partition(" - ")
+        ceased = f" (cessato dal {self.held_until:%d/%m/%Y})" if self.is_ceased else ""
+        kind = "Gas" if self.is_gas else "Luce"
+        parts = [f"{street}{ceased}", f"{kind} {self.code}", town,
+                 f"{'Pdr' if self.is_gas else 'Pod'} {self.pdr_pod}"]
+        return " · ".join(part for part in parts if part)
+
     def save(self, *args, **kwargs):
         """A new point starts its first holding (since its first data)."""
         created = self._pk is None
