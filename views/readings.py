@@ -1,4 +1,6 @@
 """Autolettura Contatore: gas self-readings, the reading windows, delete until acquired."""
+import json
+
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -161,6 +163,9 @@ def delete(reading_id):
         return redirect(url_for("readings.index", punto=reading.supply_point.code), 303)
     if deleted:
         response = make_response("", 200)
+        # The row just goes: portal.js reads the news out in the page's live region.
+        response.headers["HX-Trigger-After-Settle"] = json.dumps(
+            {"announce": f"Lettura del {day} cancellata."})
     else:
         # The acquisition got there first: the row shows the truth, the notice says why.
         flash(refusal, "warning")
