@@ -5,8 +5,9 @@ document.documentElement.classList.add("js");
 // One polite live region (#announcer, outside every swapped area) reads out flash
 // messages, saves, deletions and form errors. #flash itself is replaced by every
 // swap, and a region that is replaced may never be read.
-// What is to be said carries data-announce (flash messages, notices, field errors):
-// said once, when it appears, whichever swap or page load brought it.
+// What is to be said carries data-announce (flash messages, notices), or is a field's
+// error (templates/_form.html): said once, when it appears, whichever swap or page
+// load brought it.
 function announce(text) {
   var region = document.getElementById("announcer");
   text = (text || "").replace(/\s+/g, " ").trim();
@@ -18,9 +19,10 @@ function announce(text) {
 
 function announceNew() {
   var texts = [];
-  document.querySelectorAll("[data-announce]").forEach(function (element) {
+  document.querySelectorAll("[data-announce], p.error[id$='-error']").forEach(function (element) {
+    if (element.hasAttribute("data-announced")) return;
     texts.push(element.textContent);
-    element.removeAttribute("data-announce");
+    element.setAttribute("data-announced", "");
   });
   announce(texts.join(" "));
 }
