@@ -203,3 +203,39 @@ def test_without_javascript_the_menu_is_simply_open(browser, live_server, two_po
     page.get_by_role("button", name="Cambia punto").click()
     expect(page.locator(".point-title")).to_contain_text("PR002875")
     context.close()
+
+
+def test_year_and_rows_lists_wait_for_the_choice_and_keep_the_focus(page, live_server, two_points):
+    customer, gas, electricity, third = two_points
+    for year in (2021, 2022, 2023):
+        for month in range(1, 13):
+            models.Invoice.create(number=f"FT-{year}-{month:02d}", supply_point=gas,
+                                  date=datetime.date(year, month, 10),
+                                  period_start=datetime.date(year, month, 1),
+                                  period_end=datetime.date(year, month, 28), amount="50.00",
+                                  due_date=datetime.date(year, month, 28), paid=True)
+    requests = []
+    page.on("request", lambda request: requests.append(request.url)
+            if "/fatture?" in request.url else None)
+    log_in_by_keyboard(page, live_server.url)
+    page.goto(f"{live_server.url}/fatture?punto={gas.code}")
+    page.wait_for_load_state("load")
+    tab_to(page, "#anno")
+    requests.clear()
+    page.keyboard.press("ArrowDown")  # 2023
+    page.keyboard.press("ArrowDown")  # 2022
+    page.wait_for_timeout(400)
+    assert requests == []
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("cell", name="FT-2022-01")).to_be_visible()
+    expect(page.get_by_role("cell", name="FT-2023-01")).to_have_count(0)
+    assert len(requests) == 1 and "anno=2022" in requests[0]
+    expect(page.locator("#anno")).to_be_focused()  # the filter stays where it was
+
+    # The pager's next page: the list is replaced, the focus goes to the new list.
+    page.locator("#anno").select_option("")
+    expect(page.get_by_role("cell", name="FT-2023-12")).to_be_visible()
+    tab_to(page, '#invoice-list a[rel="next"]')
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("cell", name="FT-2022-12")).to_be_visible()
+    assert page.evaluate("document.activeElement !== document.body")

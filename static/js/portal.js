@@ -61,8 +61,10 @@ document.addEventListener("htmx:beforeSwap", function (event) {
 function restoreLostFocus(target) {
   if (!focusIsLost()) return;
   var marked = document.querySelector("[data-focus-after-swap]");
+  // An outerHTML swap (a pager) leaves the old target detached: its successor has its id.
+  var swapped = target && (target.isConnected ? target : target.id && document.getElementById(target.id));
   var next = marked || (focusFallback && focusFallback.isConnected ? focusFallback : null) ||
-             (target && target.isConnected ? target : null);
+             swapped || null;
   if (marked) marked.removeAttribute("data-focus-after-swap");
   if (!next) return;
   if (!next.hasAttribute("tabindex") && !next.matches("a[href], button, input, select, textarea")) {
@@ -86,57 +88,63 @@ document.addEventListener("htmx:afterSettle", function (event) {
 // A swap that leaves nothing behind (a deleted row) has no settle event of its own.
 document.addEventListener("htmx:afterRequest", function (event) {
   window.setTimeout(restoreLostFocus, 50);
-  // A picker still on the page (the request failed) takes the next choice again.
-  if (event.detail.elt && event.detail.elt.id === "supply-picker") {
+  // A list's form still on the page (a filter outside the swap, or a failed request)
+  // takes the next choice again.
+  if (event.detail.elt && event.detail.elt.hasAttribute && event.detail.elt.hasAttribute("data-submitted")) {
     event.detail.elt.removeAttribute("data-submitted");
   }
 });
 
-// --- Supply-point picker ------------------------------------------------------------
-// The picker changes the page only on an explicit choice: a pointer's pick at once,
-// the keyboard's on Enter, on Cambia punto or on leaving the list; never on each arrow key
-// (a closed select changes its value with every arrow).
-var pickerByKeyboard = false;
+// --- Lists that change the page (the supply-point picker, years, rows per page) ---------
+// A form marked data-choice-form changes the page only on an explicit choice: a
+// pointer's pick at once, the keyboard's on Enter, on the form's button or on leaving
+// the list; never on each arrow key (a closed select changes its value with every
+// arrow, and each change was a request and a swap).
+var choiceByKeyboard = false;
 
-// Once per choice: the old picker may still report leaving as htmx replaces it.
-function submitPicker(form) {
+function isChoice(element) {
+  return element && element.tagName === "SELECT" && element.form &&
+         element.form.hasAttribute("data-choice-form");
+}
+
+function choiceChanged(select) {
+  var shown = select.getAttribute("data-shown");
+  return shown !== null && select.value !== shown;
+}
+
+// Once per choice: the old list may still report leaving as htmx replaces it.
+function submitChoice(form) {
   if (!form || form.hasAttribute("data-submitted")) return;
   form.setAttribute("data-submitted", "");
   form.requestSubmit();
 }
 
-function pickerChanged(select) {
-  var shown = select.getAttribute("data-shown");
-  return shown !== null && select.value !== shown;
-}
-
 document.addEventListener("keydown", function (event) {
-  if (event.target.id !== "punto") return;
+  if (!isChoice(event.target)) return;
   if (event.key === "Enter") {
     event.preventDefault();
-    if (pickerChanged(event.target)) submitPicker(event.target.form);
+    if (choiceChanged(event.target)) submitChoice(event.target.form);
   } else if (event.key !== "Tab" && event.key !== "Shift") {
-    pickerByKeyboard = true;
+    choiceByKeyboard = true;
   }
 });
-document.addEventListener("pointerdown", function () { pickerByKeyboard = false; }, true);
+document.addEventListener("pointerdown", function () { choiceByKeyboard = false; }, true);
 document.addEventListener("change", function (event) {
-  if (event.target.id === "punto" && !pickerByKeyboard) submitPicker(event.target.form);
+  if (isChoice(event.target) && !choiceByKeyboard) submitChoice(event.target.form);
 });
 document.addEventListener("focusout", function (event) {
   var select = event.target;
-  if (select.id !== "punto" || !select.isConnected || !pickerChanged(select)) return;
-  // Tabbing on to Cambia punto is the choice itself.
+  if (!isChoice(select) || !select.isConnected || !choiceChanged(select)) return;
+  // Tabbing on to the form's own button is the choice itself.
   if (event.relatedTarget && event.relatedTarget.form === select.form) return;
-  submitPicker(select.form);
+  submitChoice(select.form);
 });
 
-function markPickerShown() {
-  var select = document.getElementById("punto");
-  if (select && !select.hasAttribute("data-shown")) {
+function markChoicesShown() {
+  document.querySelectorAll("form[data-choice-form] select").forEach(function (select) {
     select.setAttribute("data-shown", select.value);
-    pickerByKeyboard = false;
-  }
+  });
+  choiceByKeyboard = false;
 }
 
 // --- The menu on a phone -------------------------------------------------------------
@@ -198,7 +206,7 @@ window.addEventListener("resize", function () {
 
 // --- After every page load and swap ------------------------------------------------------
 function settle() {
-  markPickerShown();
+  markChoicesShown();
   setUpMenu();
   markScrollingTables();
 }
