@@ -99,6 +99,16 @@ SETTINGS = (
             "browsers that accept it (a phone on a slow network gets a page in a third of "
             "the bytes); `0` where a reverse proxy compresses instead (nginx `gzip on`, as "
             "in the README's block). Static files keep a compressed copy in memory"),
+    Setting("COMPANY_VAT_NUMBER", str, "00000000000",
+            "the utility's partita IVA, in the footer of every page (a company's website must "
+            "show it: D.P.R. 633/1972, art. 35)"),
+    Setting("INFO_PAGES_DIR", str, "{instance}/pages",
+            "the utility's own text of the footer pages: `privacy.txt` (Informativa privacy) "
+            "and `accessibilita.txt` (Dichiarazione di accessibilità, AgID), with `privacy.en.txt` "
+            "and `accessibilita.en.txt` for English pages, UTF-8, "
+            "paragraphs apart by a blank line, `## ` starts a heading; without a file the "
+            "page shows the portal's generic text. The accessibility page always ends with "
+            "the feedback channel (`COMPANY_EMAIL`, `COMPANY_PHONE`, AgID)"),
     Setting("RATELIMIT_STORAGE_URI", str, "memory://",
             "Flask-Limiter store; use a shared one (e.g. `redis://`) with several workers"),
     Setting("CURRENT_PASSWORD_LIMIT", str, "10 per hour",

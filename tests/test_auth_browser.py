@@ -53,7 +53,7 @@ def test_registration_journey(page, live_server, smtp_server, factory, console_e
     expect(page.get_by_text("Benvenuto ROSSI MARIO")).to_be_visible()
     expect(page.get_by_text("Ultimo accesso: primo accesso")).to_be_visible()
     expect(page.get_by_label("Punto di fornitura:")).to_contain_text(
-        "PR002874 (Pdr: 03340009749021); VIA DEI POGGI 5 - 57014 COLLESALVETTI (LI)")
+        "VIA DEI POGGI 5 · Gas PR002874 · 57014 COLLESALVETTI (LI) · Pdr 03340009749021")
     assert smtp_server.wait_for(2)
 
     page.get_by_role("button", name="logout").click()

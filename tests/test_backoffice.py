@@ -278,10 +278,11 @@ def test_customer_sessions_cannot_reach_any_operator_page(app, client, logged_in
 
 
 def customer_page_urls(app):
-    """The argument-free pages of the customer areas, plus the ticket pages."""
+    """The argument-free pages of the customer areas, plus the ticket pages (the
+    footer's pages, info, are public)."""
     urls = [sample_url(app, rule) for rule in app.url_map.iter_rules()
             if "GET" in rule.methods and not rule.arguments
-            and rule.endpoint.split(".")[0] not in ("backoffice", "auth", "static", "health")
+            and rule.endpoint.split(".")[0] not in ("backoffice", "auth", "static", "health", "info")
             and rule.endpoint != "home.root"]
     return urls + ["/ticket/1", "/ticket/1/allegati/1"]
 

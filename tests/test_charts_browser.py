@@ -162,3 +162,31 @@ def test_picker_to_a_gas_point_explains_and_hides_the_menu_entry(page, live_serv
     expect(menu_link(page, "Misure elettriche")).to_have_count(0)
     # A 404 is logged by the browser as a failed resource; nothing else may appear.
     assert [error for error in console_errors if "404" not in error] == []
+
+
+def test_chart_toolbar_is_ours_and_outside_the_image(page, live_server, electricity_customer,
+                                                      console_errors):
+    login(page, live_server.url, "765432")
+    menu_link(page, "Misure elettriche").click()
+    chart = page.locator("#measurements-data .chart")
+    expect(chart).to_have_attribute("data-drawn", "true")
+    # No Plotly toolbar: nothing that shares, uploads or speaks English.
+    assert page.locator(".modebar, .modebar-btn").count() == 0
+    expect(page.get_by_text(re.compile("Share|Plotly Cloud|Download plot"))).to_have_count(0)
+    tools = page.get_by_role("toolbar", name="Strumenti del grafico")
+    expect(tools).to_be_visible()
+    assert tools.evaluate("element => element.closest('[role=img]')") is None
+    assert chart.locator("a[href], button, [tabindex]").count() == 0
+
+    with page.expect_download() as download:
+        tools.get_by_role("button", name="Scarica il grafico come immagine PNG").click()
+    assert download.value.suggested_filename.startswith("misure-IT001E76543210-")
+    assert download.value.suggested_filename.endswith(".png")
+
+    page.evaluate("() => Plotly.relayout(document.querySelector('#measurements-data .chart'),"
+                  " {'xaxis.range': [0, 1]})")
+    assert chart.evaluate("element => element.layout.xaxis.autorange") is False
+    tools.get_by_role("button", name="Ripristina la vista del grafico").click()
+    page.wait_for_function(
+        "() => document.querySelector('#measurements-data .chart').layout.xaxis.autorange === true")
+    assert console_errors == []

@@ -8,7 +8,9 @@ def test_home_shows_welcome_last_access_and_picker(client, logged_in):
     assert "Ultimo accesso: primo accesso" in page.text
     assert "Punto di fornitura:" in page.text
     point = logged_in.supply_points_in_order().first()
-    assert f"{point.code} (Pdr: {point.pdr_pod}); VIA DEI POGGI 5 - 57014 COLLESALVETTI (LI)" in page.text
+    # The address first (a narrow phone cuts the end), then the kind, code and Pdr.
+    assert (f"VIA DEI POGGI 5 · Gas {point.code} · 57014 COLLESALVETTI (LI) · Pdr {point.pdr_pod}"
+            in page.text)
     assert "Menu Generale" in page.text
 
 

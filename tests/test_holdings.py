@@ -146,6 +146,8 @@ def test_the_previous_holder_keeps_their_period_read_only(client, auth, handover
     home = client.get(f"/home?punto={handover.gas.code}").get_data(as_text=True)
     ceased = f"cessato dal {handover.since:%d/%m/%Y}"
     assert ceased in home and "Fornitura cessata dal" in home
+    # The picker says so right after the street, before a narrow phone cuts the option.
+    assert f"VIA DEI POGGI 5 ({ceased}) · Gas {handover.gas.code}" in home
     listing = client.get(f"/fatture?punto={handover.gas.code}").get_data(as_text=True)
     assert "FT-A-0001" in listing and "FT-A-0002" in listing and "FT-B-0001" not in listing
     assert client.get(f"/fatture/{handover.a_invoice.id}/pdf").data == b"%PDF PRIMO TITOLARE"

@@ -89,9 +89,10 @@ def _status_choice(form, field):
 
 
 class ReplyForm(MessageForm):
+    # The ticket page also holds StatusForm's `status`: one name each, two ids.
     status = SelectField("Stato dopo la risposta", [_status_choice], validate_choice=False,
                          choices=[SelectChoice(status, status) for status in tickets.STATUSES],
-                         default=Ticket.IN_PROGRESS)
+                         default=Ticket.IN_PROGRESS, id="reply-status")
 
 
 class NoteForm(CreatingForm):

@@ -1,4 +1,6 @@
 """Autolettura Contatore: gas self-readings, the reading windows, delete until acquired."""
+import json
+
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -163,6 +165,9 @@ def delete(reading_id):
         return redirect(url_for("readings.index", punto=reading.supply_point.code), 303)
     if deleted:
         response = make_response("", 200)
+        # The row just goes: portal.js reads the news out in the page's live region.
+        response.headers["HX-Trigger-After-Settle"] = json.dumps(
+            {"announce": _("Lettura del %(day)s cancellata.", day=day)})
     else:
         # The acquisition got there first: the row shows the truth, the notice says why.
         flash(refusal, "warning")

@@ -110,18 +110,48 @@
       });
     }
     container.textContent = "";
+    // No Plotly toolbar: its "Share" button uploads to Plotly's cloud and its buttons
+    // would sit inside the image role. The page's own buttons (chart-tools) do the
+    // useful part: the PNG and the reset of a zoom.
     Plotly.newPlot(container, figure.data || [], layout, {
       responsive: true,
       displaylogo: false,
-      locale: "it",
-      displayModeBar: touch ? false : "hover",
-      modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines",
-                               "hoverClosestCartesian", "hoverCompareCartesian"],
-      toImageButtonOptions: { filename: container.getAttribute("data-filename") || "grafico" }
+      displayModeBar: false,
+      showLink: false,
+      showSendToCloud: false,
+      showEditInChartStudio: false,
+      locale: "it"
     }).then(function () {
       container.setAttribute("data-drawn", "true");
+      showTools(container, Plotly);
     }, function () {
       showMessage(container, "Il grafico non è disponibile: i dati sono nella tabella.");
+    });
+  }
+
+  function showTools(container, Plotly) {
+    var figureBox = container.closest(".chart-figure");
+    var tools = figureBox && figureBox.querySelector(".chart-tools");
+    if (!tools) {
+      return;
+    }
+    tools.hidden = false;
+    tools.querySelectorAll("[data-chart-action]").forEach(function (button) {
+      button.onclick = function () {
+        if (button.getAttribute("data-chart-action") === "png") {
+          Plotly.downloadImage(container, {
+            format: "png", filename: container.getAttribute("data-filename") || "grafico"
+          });
+        } else {
+          var reset = {};
+          Object.keys(container.layout || {}).forEach(function (key) {
+            if (/^[xy]axis\d*$/.test(key)) {
+              reset[key + ".autorange"] = true;
+            }
+          });
+          Plotly.relayout(container, reset);
+        }
+      };
     });
   }
 

@@ -1,0 +1,173 @@
+"""axe-core over every page in Chromium: customer (each kind of supply point), public
+and back-office pages, as full loads, after htmx swaps and on a 360 px phone, against
+the WCAG 2.0/2.1 A and AA rules and axe's best practices: zero violations."""
+import datetime
+import re
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+import models
+from conftest import PASSWORD
+from portal.backoffice import DEMO_ADMIN_PASSWORD, create_demo_operators
+from test_csp_browser import customer_with_data
+
+pytestmark = pytest.mark.browser
+
+AXE = Axe()
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag",
+                "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+    "resultTypes": ["violations"],
+}
+# The crawl runs once per language the portal speaks; the English side comes with
+# the i18n work (the browser's Accept-Language picks it).
+LANGUAGES = ["it", "en"]
+PHONE = {"width": 360, "height": 740}
+
+
+def describe(violations):
+    """One readable line per violation and element."""
+    lines = []
+    for violation in violations:
+        for node in violation["nodes"]:
+            lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']}\n"
+                         f"    {' '.join(str(part) for part in node['target'])}\n"
+                         f"    {node.get('failureSummary', '').replace(chr(10), ' ')}")
+    return lines
+
+
+class Crawl:
+    """Runs axe on each page it is shown and keeps what it finds, by page."""
+
+    def __init__(self, page, language):
+        self.page = page
+        self.language = language
+        self.found = {}
+        self.checked = []
+
+    def check(self, where):
+        self.page.wait_for_load_state("networkidle")
+        # A chart is checked drawn, with Plotly's own markup.
+        for chart in self.page.locator("[data-figure]").all():
+            expect(chart).to_have_attribute("data-drawn", "true")
+        expect(self.page.locator("html")).to_have_attribute("lang", self.language)
+        results = AXE.run(self.page, options=AXE_OPTIONS)
+        self.checked.append(where)
+        lines = describe(results.response["violations"])
+        if lines:
+            self.found[where] = lines
+
+    def visit(self, url, where=None):
+        self.page.goto(url)
+        self.check(where or url)
+
+    def report(self):
+        return "\n".join(f"{where}:\n  " + "\n  ".join(lines) for where, lines in self.found.items())
+
+
+@pytest.fixture(params=LANGUAGES)
+def crawl(request, page):
+    page.set_extra_http_headers({"Accept-Language": request.param})
+    return Crawl(page, request.param)
+
+
+def menu_urls(page):
+    return page.locator("#menu a").evaluate_all(
+        "links => links.map(link => link.getAttribute('href'))")
+
+
+def seed_customer_pages(factory):
+    """The customer of the CSP crawl, with a ticket, a pending reading and a point
+    that passed to another holder: every kind of page has something to show."""
+    customer, gas, electricity = customer_with_data(factory)
+    ticket = models.Ticket.create(customer=customer, subject="Bolletta di marzo",
+                                  category="fatturazione")
+    models.TicketMessage.create(ticket=ticket, body="Non mi torna l'importo.")
+    reading = models.SelfReading.create(supply_point=gas, reading_date=models.rome_now().date(),
+                                        meter_reading=1234, corrector_reading=1200)
+    return customer, gas, electricity, ticket, reading
+
+
+def login(page, base_url):
+    page.goto(f"{base_url}/login")
+    page.get_by_label("User").fill("654321")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Accedi").click()
+    expect(page).to_have_url(re.compile(r"/home(\?|$)"))
+    page.wait_for_load_state("load")
+
+
+def test_customer_pages_have_no_axe_violations(crawl, live_server, factory):
+    customer, gas, electricity, ticket, reading = seed_customer_pages(factory)
+    page, base = crawl.page, live_server.url
+    login(page, base)
+    for point in (gas, electricity):
+        page.goto(f"{base}/home?punto={point.code}")
+        urls = menu_urls(page)
+        extra = [f"/ticket/{ticket.id}", "/ticket/nuovo"]
+        if point is gas:
+            extra += ["/autolettura/nuova", f"/autolettura/{reading.id}/cancella"]
+        for url in urls + extra:
+            crawl.visit(f"{base}{url}", f"{point.commodity} {url}")
+        # After htmx swaps, from the menu (Cambio Password locks it: visited above).
+        for url in urls:
+            if url == "/cambio-password":
+                continue
+            page.locator(f'#menu a[href="{url}"]').click()
+            expect(page.locator(f'#menu a[href="{url}"]')).to_have_attribute("aria-current", "page")
+            crawl.check(f"{point.commodity} {url} (htmx)")
+        # On a phone.
+        page.set_viewport_size(PHONE)
+        for url in urls:
+            crawl.visit(f"{base}{url}", f"{point.commodity} {url} (360 px)")
+        page.set_viewport_size({"width": 1280, "height": 720})
+    assert len(crawl.checked) > 60
+    assert not crawl.found, "axe violations:\n" + crawl.report()
+
+
+def test_public_pages_have_no_axe_violations(crawl, live_server):
+    page, base = crawl.page, live_server.url
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 740})
+        for url in ("/login", "/registrazione", "/password-dimenticata", "/operatore/login",
+                    "/pagina-che-non-esiste"):
+            crawl.visit(f"{base}{url}", f"{url} ({width} px)")
+        # A refused login shows its message and keeps the code.
+        page.goto(f"{base}/login")
+        page.get_by_label("User").fill("12")
+        page.get_by_role("button", name="Accedi").click()
+        crawl.check(f"/login refused ({width} px)")
+    assert not crawl.found, "axe violations:\n" + crawl.report()
+
+
+def test_back_office_pages_have_no_axe_violations(crawl, live_server, factory):
+    customer, gas, electricity, ticket, reading = seed_customer_pages(factory)
+    create_demo_operators()
+    page, base = crawl.page, live_server.url
+    page.goto(f"{base}/operatore/login")
+    page.get_by_label(re.compile("Utente|Nome utente|Username", re.I)).fill("admin")
+    page.get_by_label("Password", exact=True).fill(DEMO_ADMIN_PASSWORD)
+    page.get_by_role("button", name=re.compile("Accedi")).click()
+    expect(page).to_have_url(f"{base}/operatore/ticket")
+    links = page.locator("a[href^='/operatore']").evaluate_all(
+        "links => [...new Set(links.map(link => link.getAttribute('href')))]")
+    assert len(links) >= 5
+    customer_url = f"/operatore/clienti/{customer.code}"
+    pages = links + [f"/operatore/ticket/{ticket.id}", customer_url, "/operatore/clienti?q=ACQUE"]
+    pages += [f"{customer_url}/{section}" for section in ("fatture", "autoletture", "ticket", "documenti")]
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 740})
+        for url in dict.fromkeys(pages):
+            crawl.visit(f"{base}{url}", f"{url} ({width} px)")
+    # After htmx swaps, from the back-office bar.
+    page.set_viewport_size({"width": 1280, "height": 740})
+    page.goto(f"{base}/operatore/ticket")
+    nav = page.get_by_role("navigation", name="Back-office")
+    for url in nav.locator("a").evaluate_all("links => links.map(link => link.getAttribute('href'))"):
+        nav.locator(f'a[href="{url}"]').click()
+        expect(nav.locator(f'a[href="{url}"]')).to_have_attribute("aria-current", "page")
+        crawl.check(f"{url} (htmx)")
+    assert len(crawl.checked) > 40
+    assert not crawl.found, "axe violations:\n" + crawl.report()
