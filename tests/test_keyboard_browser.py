@@ -190,7 +190,8 @@ def test_the_phone_menu_waits_behind_a_button(page, live_server, two_points):
 
 
 def test_without_javascript_the_menu_is_simply_open(browser, live_server, two_points):
-    context = browser.new_context(java_script_enabled=False, viewport={"width": 375, "height": 812})
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 375, "height": 812},
+                                  locale="it-IT")
     page = context.new_page()
     page.goto(f"{live_server.url}/login")
     page.get_by_label("User").fill("654321")

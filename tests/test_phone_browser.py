@@ -15,7 +15,8 @@ from test_charts_browser import electricity_customer, login  # noqa: F401 (a fix
 CUSTOMER_PAGES = ["/home", "/fatture", "/prelievi", "/prelievi?vista=tabella", "/misure",
                   "/dati-anagrafici", "/dati-tecnici", "/documenti", "/modulistica",
                   "/dati-contrattuali", "/cambio-password"]
-PHONE = dict(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True)
+# The tests read the Italian pages: the browser asks for Italian, as a visitor in Italy.
+PHONE = dict(viewport={"width": 375, "height": 812}, is_mobile=True, has_touch=True, locale="it-IT")
 
 
 @pytest.fixture
@@ -157,7 +158,7 @@ CONTRAST = """selector => {
 
 
 def test_the_dark_scheme_keeps_every_text_readable(browser, live_server, customer_with_invoices):
-    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
+    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900}, locale="it-IT")
     page = context.new_page()
     login(page, live_server.url, "765432")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
@@ -170,7 +171,7 @@ def test_the_dark_scheme_keeps_every_text_readable(browser, live_server, custome
                       ".status, .notice, .brand-name, .welcome") if ratio < 4.5]
     # The back-office: its bar, tabs, badges and tables.
     context.close()
-    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900})
+    context = browser.new_context(color_scheme="dark", viewport={"width": 1280, "height": 900}, locale="it-IT")
     page = context.new_page()
     operator_login(page, live_server)
     for path in ("/operatore/ticket", "/operatore/clienti/765432", "/operatore/clienti/765432/fatture",
