@@ -236,7 +236,9 @@ def test_year_and_rows_lists_wait_for_the_choice_and_keep_the_focus(page, live_s
     # The pager's next page: the list is replaced, the focus goes to the new list.
     page.locator("#anno").select_option("")
     expect(page.get_by_role("cell", name="FT-2023-12")).to_be_visible()
+    page.wait_for_load_state("networkidle")  # the swap has settled: its pager is in place
     tab_to(page, '#invoice-list a[rel="next"]')
     page.keyboard.press("Enter")
     expect(page.get_by_role("cell", name="FT-2022-12")).to_be_visible()
-    assert page.evaluate("document.activeElement !== document.body")
+    # The focus moves once the swap settles, a moment after the rows show.
+    page.wait_for_function("document.activeElement !== document.body", timeout=5000)
