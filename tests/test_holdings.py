@@ -157,6 +157,7 @@ def test_the_previous_holder_keeps_their_period_read_only(client, auth, handover
     readings = client.get(f"/autolettura?punto={handover.gas.code}").get_data(as_text=True)
     assert "7.654.321" in readings and "7.654.400" in readings and "6.543.210" not in readings
     assert "Aggiungi" not in readings and "reading-delete" not in readings
+    assert "consentito nei seguenti periodi" not in readings  # their windows are over
     count = SelfReading.select().count()
     refused = client.post("/autolettura", data={"punto": handover.gas.code,
                                                 "meter_reading": "4500"})
