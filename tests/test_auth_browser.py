@@ -33,35 +33,35 @@ def test_registration_journey(page, live_server, smtp_server, factory, console_e
     page.get_by_role("button", name="Prosegui").click()
 
     expect(page.get_by_role("heading", name="Conferma registrazione")).to_be_visible()
-    expect(page.get_by_text("ROSSI MARIO")).to_be_visible()
+    expect(page.get_by_text("ROSSI MARIO").first).to_be_visible()
     # The address on file, masked; the other-address field starts empty.
     expect(page.get_by_text("m***@example.it").first).to_be_visible()
     expect(page.get_by_label("Un altro indirizzo e-mail (facoltativo)")).to_have_value("")
     page.get_by_role("button", name="Conferma").click()
-    expect(page.get_by_text("Le credenziali di accesso sono state inviate")).to_be_visible()
+    expect(page.get_by_text("Le credenziali di accesso sono state inviate").first).to_be_visible()
 
     assert smtp_server.wait_for(1)
     temporary = temporary_password_from(smtp_server, 0)
     login(page, live_server.url, "123456", temporary)
     expect(page).to_have_url(re.compile(r"/cambio-password$"))
-    expect(page.get_by_text("password temporanea")).to_be_visible()
+    expect(page.get_by_text("password temporanea").first).to_be_visible()
     page.get_by_label("Nuova password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Ripeti la nuova password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Conferma").click()
 
     expect(page).to_have_url(re.compile(r"/home(\?punto=\w+)?$"))
-    expect(page.get_by_text("Benvenuto ROSSI MARIO")).to_be_visible()
-    expect(page.get_by_text("Ultimo accesso: primo accesso")).to_be_visible()
+    expect(page.get_by_text("Benvenuto ROSSI MARIO").first).to_be_visible()
+    expect(page.get_by_text("Ultimo accesso: primo accesso").first).to_be_visible()
     expect(page.get_by_label("Punto di fornitura:")).to_contain_text(
         "VIA DEI POGGI 5 · Gas PR002874 · 57014 COLLESALVETTI (LI) · Pdr 03340009749021")
     assert smtp_server.wait_for(2)
 
     page.get_by_role("button", name="logout").click()
-    expect(page.get_by_text("Sei uscito dall'Area Clienti.")).to_be_visible()
+    expect(page.get_by_text("Sei uscito dall'Area Clienti.").first).to_be_visible()
     login(page, live_server.url, "123456", NEW_PASSWORD)
-    expect(page.get_by_text("Benvenuto ROSSI MARIO")).to_be_visible()
+    expect(page.get_by_text("Benvenuto ROSSI MARIO").first).to_be_visible()
     # The previous successful login, as dd/mm/yy.
-    expect(page.get_by_text(re.compile(r"Ultimo accesso: \d\d/\d\d/\d\d$"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Ultimo accesso: \d\d/\d\d/\d\d$")).first).to_be_visible()
     assert console_errors == []
 
 
@@ -72,7 +72,7 @@ def test_recovery_journey(page, live_server, smtp_server, factory, console_error
     page.get_by_role("link", name="Hai dimenticato la Password ?").click()
     page.get_by_label("Codice cliente").fill("654321")
     page.get_by_role("button", name="Invia nuova password").click()
-    expect(page.get_by_text("Se il codice cliente è registrato al portale")).to_be_visible()
+    expect(page.get_by_text("Se il codice cliente è registrato al portale").first).to_be_visible()
 
     assert smtp_server.wait_for(1)
     assert smtp_server.messages[0][0] == ["ufficio@example.com"]
@@ -84,7 +84,7 @@ def test_recovery_journey(page, live_server, smtp_server, factory, console_error
     page.get_by_label("Nuova password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Ripeti la nuova password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Conferma").click()
-    expect(page.get_by_text("La password è stata modificata.")).to_be_visible()
+    expect(page.get_by_text("La password è stata modificata.").first).to_be_visible()
     assert console_errors == []
 
 
@@ -104,7 +104,7 @@ def test_menu_is_locked_while_changing_password(page, live_server, factory, cons
     page.get_by_label("Nuova password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Ripeti la nuova password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Conferma").click()
-    expect(page.get_by_text("La password attuale non è corretta.")).to_be_visible()
+    expect(page.get_by_text("La password attuale non è corretta.").first).to_be_visible()
     expect(menu.get_by_role("link")).to_have_count(0)
 
     page.get_by_role("link", name="Annulla").click()
@@ -120,11 +120,11 @@ def test_login_works_with_javascript_off(browser, live_server, factory):
     context = browser.new_context(java_script_enabled=False, locale="it-IT")
     page = context.new_page()
     login(page, live_server.url, "654321", "sbagliata!!")
-    expect(page.get_by_text("Credenziali non valide.")).to_be_visible()
+    expect(page.get_by_text("Credenziali non valide.").first).to_be_visible()
     expect(page.get_by_label("User")).to_have_value("654321")
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Accedi").click()
-    expect(page.get_by_text("Benvenuto ACQUE CHIARE S.R.L.")).to_be_visible()
+    expect(page.get_by_text("Benvenuto ACQUE CHIARE S.R.L.").first).to_be_visible()
     page.get_by_role("button", name="logout").click()
     expect(page.get_by_role("heading", name="Autenticazione")).to_be_visible()
     assert models.AuditLog.select().where(models.AuditLog.event == "logout").count() == 1

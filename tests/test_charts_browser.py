@@ -158,7 +158,7 @@ def test_picker_to_a_gas_point_explains_and_hides_the_menu_entry(page, live_serv
     menu_link(page, "Misure elettriche").click()
     expect(page.locator("#measurements-data .chart svg.main-svg").first).to_be_visible()
     page.get_by_label("Punto di fornitura:").select_option(gas.code)
-    expect(page.get_by_text("disponibili solo per i punti di fornitura di energia elettrica")).to_be_visible()
+    expect(page.get_by_text("disponibili solo per i punti di fornitura di energia elettrica").first).to_be_visible()
     expect(menu_link(page, "Misure elettriche")).to_have_count(0)
     # A 404 is logged by the browser as a failed resource; nothing else may appear.
     assert [error for error in console_errors if "404" not in error] == []

@@ -123,7 +123,7 @@ def test_missing_pdf_shows_a_message_instead_of_a_broken_download(page, live_ser
     page.get_by_role("link", name="Scarica PDF fattura n. FT2024-000777").click()
 
     expect(page.get_by_text("Il PDF di questa fattura non è al momento disponibile: contatta "
-                            "il servizio clienti.")).to_be_visible()
+                            "il servizio clienti.").first).to_be_visible()
     assert [error.split(" at ")[0] for error in console_errors] == [
         "Failed to load resource: the server responded with a status of 404 (NOT FOUND)"]
 
@@ -170,9 +170,9 @@ def test_contact_edit_shows_the_error_keeps_the_value_then_saves(
     page.get_by_label("E-Mail").fill("nuovo@acquechiare.example")
     page.get_by_role("button", name="Salva").click()
 
-    expect(page.get_by_text("Numero di telefono non valido.")).to_be_visible()
-    expect(page.get_by_text("Per cambiare l'indirizzo e-mail inserisci la password attuale.")) \
-        .to_be_visible()
+    expect(page.get_by_text("Numero di telefono non valido.").first).to_be_visible()
+    expect(page.get_by_text("Per cambiare l'indirizzo e-mail inserisci la password attuale.")
+           .first).to_be_visible()
     expect(page.get_by_label("Telefono")).to_have_value("0586 12ab")
     expect(page.get_by_label("Telefono")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("E-Mail")).to_have_value("nuovo@acquechiare.example")
@@ -182,7 +182,7 @@ def test_contact_edit_shows_the_error_keeps_the_value_then_saves(
     page.get_by_label("Password attuale").fill(PASSWORD)
     page.get_by_role("button", name="Salva").click()
 
-    expect(page.get_by_text("Recapiti aggiornati: Telefono, E-Mail.")).to_be_visible()
+    expect(page.get_by_text("Recapiti aggiornati: Telefono, E-Mail.").first).to_be_visible()
     expect(page.get_by_label("Password attuale")).to_have_value("")
     assert page.evaluate("window.marker") == 1
     saved = models.Customer.get_by_id(customer.id)

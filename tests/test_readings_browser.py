@@ -31,7 +31,7 @@ def test_seed_journey(live_server, live_app, factory, page, console_errors):
     page.get_by_label("User").fill("654321")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Accedi").click()
-    expect(page.get_by_text("Benvenuto")).to_be_visible()
+    expect(page.get_by_text("Benvenuto").first).to_be_visible()
     page.wait_for_load_state("load")  # htmx is ready only once the new page has loaded
 
     page.select_option("#punto", "PR002874")

@@ -46,10 +46,10 @@ def test_ticket_journey(live_server, page, console_errors, browser, factory, smt
     page.get_by_label("User").fill("654321")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Accedi").click()
-    expect(page.get_by_text("Benvenuto")).to_be_visible()
+    expect(page.get_by_text("Benvenuto").first).to_be_visible()
     page.wait_for_load_state("load")  # htmx is ready only once the new page has loaded
     page.get_by_role("navigation", name="Menu").get_by_role("link", name="Ticket").click()
-    expect(page.get_by_text("Non hai ancora aperto ticket.")).to_be_visible()
+    expect(page.get_by_text("Non hai ancora aperto ticket.").first).to_be_visible()
     page.get_by_role("link", name="Nuovo ticket").click()
     expect(page).to_have_url(re.compile(r"/ticket/nuovo(\?punto=\w+)?$"))
     page.get_by_label("Categoria").select_option("Letture")
@@ -57,7 +57,7 @@ def test_ticket_journey(live_server, page, console_errors, browser, factory, smt
     page.get_by_label("Messaggio").fill("Il contatore segna 44.100, la fattura dice 45.000.")
     page.get_by_label("Allegato (facoltativo)").set_input_files(str(attachment))
     page.get_by_role("button", name="Invia").click()
-    expect(page.get_by_text("Il ticket n. 1 è stato aperto")).to_be_visible()
+    expect(page.get_by_text("Il ticket n. 1 è stato aperto").first).to_be_visible()
     expect(page.locator(".ticket-status")).to_have_text("Aperto")
     with page.expect_download() as download:
         page.get_by_role("link", name="foto contatore.pdf").click()
@@ -89,17 +89,17 @@ def test_ticket_journey(live_server, page, console_errors, browser, factory, smt
     page.get_by_role("link", name="‹ Tutti i ticket").click()
     expect(page.locator("#ticket-list")).to_contain_text("In lavorazione")
     page.get_by_role("link", name="Lettura in fattura errata").click()
-    expect(page.get_by_text("Abbiamo corretto la lettura")).to_be_visible()
-    expect(page.get_by_text("Servizio clienti", exact=True)).to_be_visible()
+    expect(page.get_by_text("Abbiamo corretto la lettura").first).to_be_visible()
+    expect(page.get_by_text("Servizio clienti", exact=True).first).to_be_visible()
     expect(page.get_by_text("Controllare la foto")).to_have_count(0)
 
     # The customer closes it (confirm dialog), then reopens it by replying.
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Chiudi il ticket").click()
-    expect(page.get_by_text("Il ticket è stato chiuso.")).to_be_visible()
+    expect(page.get_by_text("Il ticket è stato chiuso.").first).to_be_visible()
     page.get_by_label("Messaggio").fill("In realtà manca ancora il conguaglio.")
     page.get_by_role("button", name="Invia e riapri il ticket").click()
-    expect(page.get_by_text("Messaggio inviato: il ticket è stato riaperto.")).to_be_visible()
+    expect(page.get_by_text("Messaggio inviato: il ticket è stato riaperto.").first).to_be_visible()
     assert models.Ticket.get_by_id(1).status == "Aperto"
     assert console_errors == []
     assert staff_errors == []
