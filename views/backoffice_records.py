@@ -44,7 +44,18 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
 
 # --- Forms ------------------------------------------------------------------------
 
-class BlankableDateField(DateField):
+class _BlankIsNoInput:
+    """Spaces are no input either: the field is None and InputRequired says so."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and not "".join(valuelist).strip():
+            self.data = None
+            self.raw_data = []
+            return
+        super().process_formdata(valuelist)
+
+
+class BlankableDateField(_BlankIsNoInput, DateField):
     """A date in ISO (the date picker) or dd/mm/yyyy; blank (or spaces) is None for
     InputRequired."""
 
@@ -53,25 +64,11 @@ class BlankableDateField(DateField):
                          invalid_value_message="Data non valida: usa il formato gg/mm/aaaa.",
                          **kwargs)
 
-    def process_formdata(self, valuelist):
-        if valuelist and not "".join(valuelist).strip():
-            self.data = None
-            self.raw_data = []  # spaces are no input either: InputRequired must say so
-            return
-        super().process_formdata(valuelist)
 
-
-class BlankableTimeField(TimeField):
+class BlankableTimeField(_BlankIsNoInput, TimeField):
     def __init__(self, label, validators=None, **kwargs):
         super().__init__(label, validators, format="%H:%M",
                          invalid_value_message="Ora non valida: usa il formato hh:mm.", **kwargs)
-
-    def process_formdata(self, valuelist):
-        if valuelist and not "".join(valuelist).strip():
-            self.data = None
-            self.raw_data = []  # spaces are no input either: InputRequired must say so
-            return
-        super().process_formdata(valuelist)
 
 
 def _sensible_year(form, field):
