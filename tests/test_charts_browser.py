@@ -187,6 +187,11 @@ def test_chart_toolbar_is_ours_and_outside_the_image(page, live_server, electric
                   " {'xaxis.range': [0, 1]})")
     assert chart.evaluate("element => element.layout.xaxis.autorange") is False
     tools.get_by_role("button", name="Ripristina la vista del grafico").click()
-    page.wait_for_function(
-        "() => document.querySelector('#measurements-data .chart').layout.xaxis.autorange === true")
+    # Polled from here: page.wait_for_function's retries evaluate a string, which the CSP
+    # forbids, so it fails whenever the first try is too early.
+    for _ in range(100):
+        if chart.evaluate("element => element.layout.xaxis.autorange") is True:
+            break
+        page.wait_for_timeout(50)
+    assert chart.evaluate("element => element.layout.xaxis.autorange") is True
     assert console_errors == []
