@@ -459,6 +459,11 @@ class BilledConsumption(BaseModel):
     energy_total = FloatField()
     max_power = FloatField(null=True)
     unit = CharField(max_length=3)
+    # What the billed period rests on: "letta" (the distributor's reading),
+    # "autolettura" or "stimata"; NULL when the billing system did not say.
+    reading_kind = CharField(max_length=12, null=True)
+
+    KINDS = ("letta", "autolettura", "stimata")
 
     class Meta:
         indexes = ((("supply_point", "period_start"), True),)
@@ -474,19 +479,34 @@ class BilledConsumption(BaseModel):
 
     @classmethod
     def periods_of(cls, supply_point, first, last):
-        """(period_start, period_end, f1, f2, f3, total, max_power, unit) tuples of the
+        """(period_start, period_end, f1, f2, f3, total, max_power, unit, reading_kind)
+        tuples of the
         periods starting between the days `first` and `last`, oldest first."""
         return _billed_periods.tuples(id_of(supply_point), first, last)
+
+    @classmethod
+    def latest_of(cls, supply_point, first, last):
+        """The point's last billed period starting between `first` and `last`, or None."""
+        return _latest_billed_period.first(id_of(supply_point), first, last)
 
 
 _billed_periods = Prepared(lambda supply_point, first, last: BilledConsumption
                           .select(BilledConsumption.period_start, BilledConsumption.period_end,
                                   BilledConsumption.energy_f1, BilledConsumption.energy_f2,
                                   BilledConsumption.energy_f3, BilledConsumption.energy_total,
-                                  BilledConsumption.max_power, BilledConsumption.unit)
+                                  BilledConsumption.max_power, BilledConsumption.unit,
+                                  BilledConsumption.reading_kind)
                           .where((BilledConsumption.supply_point == supply_point)
                                  & BilledConsumption.period_start.between(first, last))
                           .order_by(BilledConsumption.period_start))
+
+
+_latest_billed_period = Prepared(lambda supply_point, first, last: BilledConsumption
+                                .select()
+                                .where((BilledConsumption.supply_point == supply_point)
+                                       & BilledConsumption.period_start.between(first, last))
+                                .order_by(BilledConsumption.period_start.desc())
+                                .limit(1))
 
 
 class MergeRun(BaseModel):
@@ -657,6 +677,14 @@ class SelfReading(BaseModel):
     info = CharField(default="")
     outcome = CharField(null=True)
     outcome_reason = CharField(default="")
+    # The meter's photo under FILES_DIR (resized, EXIF stripped), if one came with it.
+    photo_path = CharField(null=True)
+    # How it reached the utility when an operator entered it (NULL: the customer in
+    # the portal), and the operator's username.
+    channel = CharField(max_length=12, null=True)
+    operator = CharField(max_length=64, null=True)
+
+    CHANNELS = ("telefono", "email", "posta", "sportello")
 
     class Meta:
         # One reading per supply point per (Rome) day: the database decides, not a
@@ -996,8 +1024,25 @@ def _migrate_customer_language(database):
                                                               Customer.language))
 
 
+def _migrate_readings_from_every_channel(database):
+    """A self-reading's meter photo, channel and operator; the kind of reading each
+    billed period rests on. Nullable columns: old rows are the customer's own portal
+    readings without a photo, and periods whose kind nobody said."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    migrator = SchemaMigrator.from_database(database)
+    steps = []
+    for table, fields in (("self_reading", (SelfReading.photo_path, SelfReading.channel,
+                                            SelfReading.operator)),
+                          ("billed_consumption", (BilledConsumption.reading_kind,))):
+        present = {column.name for column in database.get_columns(table)}
+        steps += [migrator.add_column(table, field.column_name, field)
+                  for field in fields if field.column_name not in present]
+    if steps:
+        migrate(*steps)
+
+
 MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
-              7: _migrate_customer_language}
+              7: _migrate_customer_language, 8: _migrate_readings_from_every_channel}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -26,10 +26,25 @@ class BilledPeriod:
     max_power: float
     label: str = ""
     previous_total: float = None   # the same months of the previous year
+    reading_kind: str = None       # "letta", "autolettura", "stimata" or None (not said)
 
     @property
     def dates(self):
         return f"{local_date(self.start)} – {local_date(self.end)}"
+
+    @property
+    def is_estimated(self):
+        return self.reading_kind == "stimata"
+
+    @property
+    def reading_kind_label(self):
+        """Letta / Autolettura / Stimata in the page's language, "" when not said."""
+        return reading_kind_label(self.reading_kind)
+
+
+def reading_kind_label(kind):
+    labels = {"letta": _("Letta"), "autolettura": _("Autolettura"), "stimata": _("Stimata")}
+    return labels.get(kind, "")
 
 
 @dataclass
@@ -49,6 +64,15 @@ class BilledYear:
         values = [getattr(period, band.lower()) for period in self.periods]
         values = [value for value in values if value is not None]
         return sum(values) if values else None
+
+    @property
+    def has_reading_kinds(self):
+        """The billing system said what at least one period rests on."""
+        return any(period.reading_kind for period in self.periods)
+
+    @property
+    def has_estimates(self):
+        return any(period.is_estimated for period in self.periods)
 
     @property
     def max_power(self):
@@ -112,19 +136,20 @@ def billed_years(rows):
 
 def billed_year(rows, year):
     """The periods of `year` (by start date) with, for each, the same months of the
-    previous year. `rows`: (period_start, period_end, f1, f2, f3, total, max_power, unit)
-    sorted by period_start."""
+    previous year. `rows`: (period_start, period_end, f1, f2, f3, total, max_power, unit
+    [, reading_kind]) sorted by period_start."""
     current = [row for row in rows if row[0].year == year]
     previous = [row for row in rows if row[0].year == year - 1]
     used = set()
     periods = []
-    for start, end, f1, f2, f3, total, max_power, unit in current:
+    for start, end, f1, f2, f3, total, max_power, unit, *kind in current:
         last_month = end.month if end.year == start.year else 12
         matched = [index for index, row in enumerate(previous)
                    if index not in used and start.month <= row[0].month <= last_month]
         used.update(matched)
         periods.append(BilledPeriod(
             start=start, end=end, f1=f1, f2=f2, f3=f3, total=total, max_power=max_power,
+            reading_kind=kind[0] if kind else None,
             previous_total=sum(previous[index][5] for index in matched) if matched else None))
     labels = [period_label(period.start, period.end) for period in periods]
     if len(set(labels)) < len(labels):
@@ -189,6 +214,8 @@ def consumption_figure_data(billed):
             marker=dict(size=7, color=PREVIOUS_COLOUR),
             hovertemplate=(f"<b>%{{x}} {billed.year - 1}</b><br>" + _("Totale")
                            + f": %{{y:,.{decimals}f}} {unit}<extra></extra>"), **energy_axes))
+    if billed.has_estimates:
+        _mark_estimates(traces, billed, labels, energy_axes)
     axes = copy.deepcopy(_subplot_axes(2 if billed.has_power else 1))
     if billed.has_power:
         traces.append(dict(
@@ -209,6 +236,27 @@ def consumption_figure_data(billed):
     return dict(data=traces, layout=base_layout(barmode="stack", bargap=0.25, **axes))
 
 
+# Hatching, not colour alone, says "estimated": it survives grey print and colour
+# blindness, and the legend entry below names it.
+ESTIMATE_PATTERN = "/"
+
+
+def _mark_estimates(traces, billed, labels, energy_axes):
+    """Hatch the bars of the estimated periods and add a legend entry for the hatching
+    (zero-height bars on those periods: the key shows, the stack does not change)."""
+    shapes = [ESTIMATE_PATTERN if period.is_estimated else "" for period in billed.periods]
+    for trace in traces:
+        if trace["type"] == "bar":
+            trace["marker"]["pattern"] = dict(shape=shapes, fgcolor="#ffffff",
+                                              fgopacity=0.9, size=7, solidity=0.35)
+    estimated = [label for label, period in zip(labels, billed.periods) if period.is_estimated]
+    traces.append(dict(
+        type="bar", name=_("Periodo con lettura stimata"), x=estimated, y=[0] * len(estimated),
+        marker=dict(color="#8795a1", pattern=dict(shape=ESTIMATE_PATTERN, fgcolor="#ffffff",
+                                                  fgopacity=0.9, size=7, solidity=0.35)),
+        hoverinfo="skip", showlegend=True, **energy_axes))
+
+
 def consumption_figure(billed):
     """consumption_figure_data as a plotly Figure (validated: for tests and tools)."""
     return go.Figure(consumption_figure_data(billed))
@@ -221,10 +269,15 @@ def consumption_csv(billed):
     if billed.has_bands:
         header += [f"Energia {band} ({unit})" for band in BANDS]
     header += [f"Energia totale ({unit})", "Potenza massima (kW)"]
+    if billed.has_reading_kinds:
+        header.append("Lettura")
     yield CSV_BOM + csv_line(csv_cell(name) for name in header)
     for period in billed.periods:
         cells = [date_it(period.start), date_it(period.end)]
         if billed.has_bands:
             cells += [csv_number(period.f1), csv_number(period.f2), csv_number(period.f3)]
         cells += [csv_number(period.total), csv_number(period.max_power)]
+        if billed.has_reading_kinds:
+            # Italian, like the header: the file is the same whatever the page's language.
+            cells.append(csv_cell((period.reading_kind or "").capitalize()))
         yield csv_line(cells)

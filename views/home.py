@@ -2,7 +2,7 @@
 from flask import Blueprint, redirect, url_for
 from flask_login import current_user
 
-from models import Invoice, ReadingWindow, SelfReading, rome_now
+from models import BilledConsumption, Invoice, ReadingWindow, SelfReading, held_days, rome_now
 from views import customer_required, render_page, selected_supply_point, start_page
 
 bp = Blueprint("home", __name__)
@@ -25,6 +25,8 @@ def index():
         summary = dict(
             latest_invoice=Invoice.latest_for(supply_point, current_user.id),
             latest_reading=SelfReading.latest_for(supply_point, current_user.id),
+            # The last billed period of the customer's holding: estimated or not.
+            latest_billed=BilledConsumption.latest_of(supply_point, *held_days(supply_point)),
         )
         if not supply_point.is_ceased:
             summary.update(open_window=ReadingWindow.open_at(supply_point, now),

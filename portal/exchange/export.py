@@ -101,7 +101,8 @@ def _export_rows(kind, files_dir, out_dir, round_=1):
         return header, ([row.supply_point.code, row.period_start.isoformat(),
                          row.period_end.isoformat(), _number_text(row.energy_f1),
                          _number_text(row.energy_f2), _number_text(row.energy_f3),
-                         _number_text(row.energy_total), _number_text(row.max_power), row.unit]
+                         _number_text(row.energy_total), _number_text(row.max_power), row.unit,
+                         row.reading_kind or ""]
                         for row in query.iterator())
     if kind == "measurements":
         header = list(MeasurementsKind.columns)

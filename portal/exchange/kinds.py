@@ -543,9 +543,10 @@ class ConsumptionKind(Kind):
         "energy_total": Column(parse_quantity),
         "max_power": Column(parse_quantity, required=False, blank=None),
         "unit": Column(choice_of("kWh", "Smc")),
+        "reading_kind": Column(choice_of(*BilledConsumption.KINDS), required=False, blank=None),
     }
     fields = ("supply_point", "period_start", "period_end", "energy_f1", "energy_f2",
-              "energy_f3", "energy_total", "max_power", "unit")
+              "energy_f3", "energy_total", "max_power", "unit", "reading_kind")
     key = ("supply_point", "period_start")
     updates = {"supply_point_code": ()}
 
@@ -564,7 +565,8 @@ class ConsumptionKind(Kind):
                     problems.append((band, "time bands are for electricity points only"))
         return (point and point[0], values["period_start"], values["period_end"],
                 values["energy_f1"], values["energy_f2"], values["energy_f3"],
-                values["energy_total"], values["max_power"], values["unit"])
+                values["energy_total"], values["max_power"], values["unit"],
+                values["reading_kind"])
 
 
 class MeasurementsKind(Kind):
