@@ -1,12 +1,15 @@
-"""Uploaded files (ticket attachments, published documents): what they are, judged by
-their content and never by their name, and where they live under FILES_DIR."""
+"""Uploaded files (ticket attachments, published documents, meter photos): what they
+are, judged by their content and never by their name, and where they live under FILES_DIR."""
+import io
 import os
 import re
 import secrets
 import unicodedata
+import warnings
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps
 
 MAX_SIZE = 5 * 1024 * 1024
 
@@ -22,6 +25,14 @@ NOT_ALLOWED = _l("Sono accettati solo file PDF, JPEG o PNG: il file scelto non l
                  "(conta il contenuto del file, non il nome).")
 TOO_LARGE = _l("Il file supera la dimensione massima di 5 MB.")
 EMPTY = _l("Il file scelto è vuoto.")
+
+
+PHOTO_NOT_ALLOWED = _l("Sono accettate solo foto JPEG o PNG: il file scelto non lo è (conta "
+                       "il contenuto del file, non il nome). Dal telefono scatta la foto "
+                       "direttamente dal modulo.")
+PHOTO_TOO_LARGE = _l("La foto supera la dimensione massima di 5 MB.")
+# A photo bigger than this many pixels is no phone photo (a decompression bomb, say).
+PHOTO_MAX_PIXELS = 64_000_000
 
 
 class AttachmentError(ValueError):
@@ -67,6 +78,49 @@ def check_upload(file_storage, max_size=MAX_SIZE):
     if kind is None:
         raise AttachmentError(NOT_ALLOWED)
     return Upload(data, kind, safe_name(file_storage.filename or "", KINDS[kind][2]))
+
+
+def meter_photo(file_storage, long_side, max_size=MAX_SIZE):
+    """An Upload of a meter photo from a werkzeug FileStorage, or AttachmentError.
+
+    The content decides: Pillow must read it whole as JPEG or PNG. The photo is turned
+    upright (the EXIF orientation of phone cameras), shrunk to at most `long_side`
+    pixels on its longer side and encoded again without any metadata: EXIF (the
+    place it was taken, the phone), XMP and comments never reach the disk."""
+    data = file_storage.stream.read(max_size + 1)
+    if not data:
+        raise AttachmentError(EMPTY)
+    if len(data) > max_size:
+        raise AttachmentError(PHOTO_TOO_LARGE)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                if probe.format not in ("JPEG", "PNG") or \
+                        probe.width * probe.height > PHOTO_MAX_PIXELS:
+                    raise AttachmentError(PHOTO_NOT_ALLOWED)
+                probe.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                kind = "jpeg" if image.format == "JPEG" else "png"
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+    except AttachmentError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning):
+        # Truncated, corrupt or not an image at all: Pillow's many ways of saying no.
+        raise AttachmentError(PHOTO_NOT_ALLOWED) from None
+    upright.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    mode = "RGB" if kind == "jpeg" else ("RGBA" if "A" in upright.getbands() else "RGB")
+    upright = upright.convert(mode)
+    # A new image from the pixels alone: no metadata of the upload can follow it.
+    pixels_only = Image.frombytes(mode, upright.size, upright.tobytes())
+    output = io.BytesIO()
+    if kind == "jpeg":
+        pixels_only.save(output, "JPEG", quality=85, optimize=True)
+    else:
+        pixels_only.save(output, "PNG", optimize=True)
+    return Upload(output.getvalue(), kind, safe_name("", KINDS[kind][2], default="contatore"))
 
 
 def safe_name(original, extension, default="allegato"):

@@ -15,10 +15,12 @@ Thresholds:
 import dataclasses
 import re
 
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from peewee import IntegrityError
 
+from portal import attachments
 from portal.formatting import local_date, local_number
 from models import Prepared, ReadingWindow, SelfReading, SupplyPoint, db, id_of, rome_now
 
@@ -40,6 +42,11 @@ CEASED = _l("La fornitura è cessata dal {day}: il punto è passato a un altro i
 WINDOW_CLOSED = _l("In questo momento l'inserimento delle autoletture non è consentito e non "
                    "sono previsti nuovi periodi: per comunicare la lettura contatta il "
                    "servizio clienti.")
+
+PHOTO_REQUIRED = _l("Per confermare questa lettura allega una foto del contatore in cui si "
+                    "leggano le cifre.")
+# Where meter photos live under FILES_DIR (a folder a year, like invoices).
+PHOTO_FOLDER = "readings/{year}"
 
 # The registers' names in the messages (SelfReading.info keeps the Italian ones).
 REGISTER_NAMES = {"contatore": _l("contatore"), "correttore": _l("correttore")}
@@ -218,18 +225,27 @@ class Submission:
     warnings: dict = dataclasses.field(default_factory=dict)      # field -> [ReadingWarning]
     fingerprint: str = ""  # the values the warnings are about
 
+    photo_required: bool = False  # the confirmation needs a photo of the meter
+
     @property
     def needs_confirmation(self):
-        return self.reading is None and bool(self.warnings) and not self.errors \
-            and not self.form_errors
+        # A missing or refused photo does not take the confirmation away: the values
+        # are still the ones to confirm.
+        return self.reading is None and bool(self.warnings) and not self.form_errors \
+            and not (set(self.errors) - {"photo"})
 
 
-def submit(supply_point, typed, confirmation="", now=None):
-    """Validate and store a reading typed by the customer.
+def submit(supply_point, typed, confirmation="", now=None, photo=None, channel=None,
+           operator=None, photo_required=False, submission=None):
+    """Validate and store a reading typed by the customer, or by an operator for them.
 
     `typed` maps field names to the typed text; `confirmation` is the fingerprint of
     the values whose warnings the customer has confirmed: a confirmation is only good
-    for the very values it was given for."""
+    for the very values it was given for. `photo` is the uploaded meter photo (a
+    werkzeug FileStorage) or None; with `photo_required` a reading that needs a
+    confirmation is saved only with one. `channel` and `operator` say how the reading
+    reached the utility when an operator enters it; the rules are the same. A form
+    `submission` (portal/submissions.py) is recorded with the new reading."""
     now = now or rome_now()
     today = now.date()
     result = Submission()
@@ -247,6 +263,12 @@ def submit(supply_point, typed, confirmation="", now=None):
         if error:
             result.errors[register.field] = [error]
         values[register.field] = value
+    upload = None
+    if photo:  # a FileStorage is false when no file was chosen
+        try:
+            upload = attachments.meter_photo(photo, current_app.config["READING_PHOTO_LONG_SIDE"])
+        except attachments.AttachmentError as error:
+            result.errors["photo"] = [str(error)]
     if result.errors or result.form_errors:
         return result
 
@@ -256,20 +278,42 @@ def submit(supply_point, typed, confirmation="", now=None):
         warnings = plausibility_warnings(supply_point, register, values[register.field], today)
         if warnings:
             result.warnings[register.field] = warnings
+    result.photo_required = bool(result.warnings) and photo_required
     if result.warnings and confirmation != result.fingerprint:
+        return result
+    if result.photo_required and upload is None:
+        result.errors["photo"] = [str(PHOTO_REQUIRED)]
         return result
 
     info = "; ".join(warning.info for warnings in result.warnings.values()
                      for warning in warnings)
+    files_dir = upload and current_app.config["FILES_DIR"]
+    # The photo is on disk before the row that points at it is committed, and goes
+    # again if the row is not.
+    photo_path = upload and attachments.store(files_dir, PHOTO_FOLDER.format(year=today.year),
+                                              upload)
     try:
         with db.atomic():
             result.reading = SelfReading.create(supply_point=supply_point,
                                                 customer=supply_point.customer_id,
-                                                reading_date=today, info=info, **values)
+                                                reading_date=today, info=info,
+                                                photo_path=photo_path, channel=channel,
+                                                operator=operator, **values)
+            if submission is not None:
+                submission.record(result.reading)
     except IntegrityError:
+        if photo_path:
+            attachments.remove(files_dir, photo_path)
+        result.reading = None
+        if submission is not None and submission.first_result() is not None:
+            raise  # a repeat of a form already saved: submissions.once answers it
         # The unique index on (supply point, day) decides between simultaneous
         # submissions: exactly one wins, the others get the rule's message.
         result.form_errors.append(ONE_A_DAY.format(day=local_date(today)))
+    except BaseException:
+        if photo_path:
+            attachments.remove(files_dir, photo_path)
+        raise
     return result
 
 
@@ -315,6 +359,9 @@ def delete_pending(reading_id, customer):
                           & (SelfReading.supply_point.in_(_customer_points(customer))))
                    .execute())
     if deleted:
+        # After the commit: a file left by a crash here is only unused, never missing.
+        if before.photo_path:
+            attachments.remove(current_app.config["FILES_DIR"], before.photo_path)
         return True, before
     return False, get_for_customer(reading_id, customer)
 

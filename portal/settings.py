@@ -141,6 +141,13 @@ SETTINGS = (
             "how often each worker's schedule checks whether a run is due"),
     Setting("READINGS_POLL_SECONDS", int, 60,
             "how often a self-reading list showing pending rows refreshes itself"),
+    Setting("READING_PHOTO_REQUIRED", bool, False,
+            "`1`: a customer's self-reading that the plausibility check asks to confirm "
+            "(a roll-over, a consumption far above or at zero) is saved only with a photo "
+            "of the meter; `0`: the photo stays optional"),
+    Setting("READING_PHOTO_LONG_SIDE", int, 1600,
+            "pixels of the longer side a meter photo is shrunk to when stored (the digits "
+            "stay readable, a phone's 12 MP photo takes about 300 KB instead of 4 MB)"),
     Setting("AUDIT_RETENTION_DAYS", int, 730,
             "days `flask retention` keeps security events (the Garante asks at least six months)"),
     Setting("MAIL_RETENTION_DAYS", int, 365,

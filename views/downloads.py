@@ -1,5 +1,6 @@
 """Stored files sent as downloads: invoice PDFs, documents, forms and ticket
-attachments, each named by the server, or a clear 404 page when the file is gone."""
+attachments, each named by the server, meter photos shown in the page, or a clear 404
+page when the file is gone."""
 import logging
 import re
 import unicodedata
@@ -71,3 +72,18 @@ def send_ticket_attachment(message):
                     else "application/octet-stream")
     return send_file(path, mimetype=content_type, as_attachment=True,
                      download_name=message.attachment_name or "allegato", max_age=0)
+
+
+PHOTO_MISSING = _l("La foto del contatore non è più disponibile.")
+
+
+def send_meter_photo(reading):
+    """A self-reading's meter photo, inline: the portal wrote the file itself (shrunk
+    and encoded again as JPEG or PNG), so its type is known from its extension."""
+    path = stored_file(reading.photo_path)
+    if path is None:
+        return render_error(404, PHOTO_MISSING)
+    content_type = "image/png" if path.suffix == ".png" else "image/jpeg"
+    return send_file(path, mimetype=content_type, as_attachment=False,
+                     download_name=download_name(f"contatore-{reading.reading_date}",
+                                                 reading.photo_path), max_age=0)

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from jinja2_fragments.flask import render_block
 from wtforms import StringField
 
@@ -13,8 +13,9 @@ from models import ReadingWindow, SelfReading, SupplyPoint, rome_now
 from portal.formatting import local_date
 from portal.readings import (READINGS_PER_PAGE, WINDOWS_PER_PAGE, delete_pending, form_notices,
                              get_for_customer, rows_per_page, still_held, submit)
-from views import (Pager, customer_required, is_htmx, render_page, requested_page,
-                   selected_supply_point)
+from views import (CreatingForm, Pager, create_once, customer_required, htmx_redirect, is_htmx,
+                   render_page, requested_page, selected_supply_point)
+from views.downloads import send_meter_photo
 
 bp = Blueprint("readings", __name__)
 
@@ -28,10 +29,12 @@ POINT_CEASED = _l("La fornitura del punto {code} è cessata: la lettura del {day
                   "essere cancellata.")
 
 
-class ReadingForm(FlaskForm):
+class ReadingForm(CreatingForm):
     # Text, not IntegerField: the rules and their messages live in portal/readings.py.
     meter_reading = StringField(_l("Lettura contatore"))
     corrector_reading = StringField(_l("Lettura correttore"))
+    # Checked (and shrunk, EXIF stripped) by portal/readings.py with the rest.
+    photo = FileField(_l("Foto del contatore (facoltativa)"))
 
 
 def _page_context(supply_point, **extra):
@@ -113,7 +116,13 @@ def create():
     form = ReadingForm()
     typed = {"meter_reading": form.meter_reading.data,
              "corrector_reading": form.corrector_reading.data}
-    submission = submit(supply_point, typed, request.form.get("conferma", ""))
+    submission, first_result = create_once(form, lambda once: submit(
+        supply_point, typed, request.form.get("conferma", ""), photo=form.photo.data,
+        photo_required=current_app.config["READING_PHOTO_REQUIRED"], submission=once),
+        lambda reading: url_for("readings.index", punto=supply_point.code))
+    if first_result:
+        # A repeat of a Salva already done (a double click, a retry): the list shows it.
+        return htmx_redirect(first_result)
     if submission.reading is not None:
         return _saved(supply_point, submission.reading)
     for name, messages in submission.errors.items():
@@ -133,6 +142,16 @@ def _saved(supply_point, reading):
     context = _page_context(supply_point, saved=reading)
     return (render_block(PAGE, "reading_form", **context)
             + render_block(PAGE, "reading_list", oob=True, **context))
+
+
+@bp.get("/autolettura/<int:reading_id>/foto")
+@customer_required
+def photo(reading_id):
+    """The meter photo of one of the customer's readings, shown in the page."""
+    reading = get_for_customer(reading_id, current_user.id)
+    if reading is None or not reading.photo_path:
+        abort(404)
+    return send_meter_photo(reading)
 
 
 @bp.get(READING_URL)
