@@ -20,7 +20,8 @@ from views import (auth, backoffice, charts, consumption, documents, errors, hom
                    invoices, language, measurements, profile, readings, sessions, supply, tickets)
 from views import assets, health as health_views
 # The rest of the back-office: importing them adds their routes to backoffice.bp.
-from views import backoffice_accounts, backoffice_mail, backoffice_records  # noqa: F401
+from views import (backoffice_accounts, backoffice_mail, backoffice_readings,  # noqa: F401
+                   backoffice_records)
 
 log = logging.getLogger("area_clienti")
 

@@ -40,7 +40,9 @@ except ImportError:  # not POSIX: only the transactional guarantee remains
 log = logging.getLogger("area_clienti.acquisition")
 
 COLUMNS = ("supply_point_code", "pdr", "reading_date", "meter_reading",
-           "corrector_reading", "submitted_at")
+           "corrector_reading", "submitted_at", "channel", "operator", "photo")
+# The channel of a reading the customer entered in the portal.
+PORTAL_CHANNEL = "portale"
 LOCK_FILE = ".acquisition.lock"
 # Any constant will do: it only has to be the same for every process of the portal.
 POSTGRES_LOCK_KEY = 7_420_150_215
@@ -133,6 +135,10 @@ def _write_export(path, readings):
                 reading.meter_reading,
                 "" if reading.corrector_reading is None else reading.corrector_reading,
                 local_datetime(reading.submitted_at).strftime("%Y-%m-%d %H:%M"),
+                reading.channel or PORTAL_CHANNEL,
+                reading.operator or "",
+                # The photo's path under FILES_DIR: billing asks the portal's files for it.
+                reading.photo_path or "",
             ])
         handle.flush()
         os.fsync(handle.fileno())

@@ -18,7 +18,7 @@ from conftest import make_app
 from models import AcquisitionRun, SelfReading
 
 HEADER = ["supply_point_code", "pdr", "reading_date", "meter_reading", "corrector_reading",
-          "submitted_at"]
+          "submitted_at", "channel", "operator", "photo"]
 
 
 @pytest.fixture
@@ -71,10 +71,11 @@ def test_export_file_follows_data_exchange_and_marks_acquisita(app, export_dir, 
     assert path.name.startswith("readings-") and path.name.endswith(f"-{run.id}.csv")
     raw = path.read_bytes()
     assert raw.decode("utf-8").splitlines() == [
-        "supply_point_code;pdr;reading_date;meter_reading;corrector_reading;submitted_at",
-        "PR002874;03340009749021;2015-07-15;45000;1;2015-07-15 12:05",
+        "supply_point_code;pdr;reading_date;meter_reading;corrector_reading;submitted_at;"
+        "channel;operator;photo",
+        "PR002874;03340009749021;2015-07-15;45000;1;2015-07-15 12:05;portale;;",
         # 23:30 UTC on 15/02 is already 00:30 of the 16th in Rome.
-        "PR004411;02260853244959;2015-02-15;123;;2015-02-16 00:30",
+        "PR004411;02260853244959;2015-02-15;123;;2015-02-16 00:30;portale;;",
     ]
     readings = SelfReading.select().where(SelfReading.id != already.id)
     assert {(reading.status, reading.acquisition_run_id) for reading in readings} == {
