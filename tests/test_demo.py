@@ -432,3 +432,20 @@ def test_one_point_changed_holder(data):
     assert {reading.customer_id == previous.id for reading in readings} == {True, False}
     assert all((reading.reading_date < since) == (reading.customer_id == previous.id)
                for reading in readings)
+
+
+def test_fixed_customers_show_readings_from_every_channel(data):
+    """123456 and 654321: a reading taken by phone, a meter photo on disk (a real
+    JPEG), and a last gas bill resting on an estimate; periods of every kind."""
+    for code in ("123456", "654321"):
+        customer = _customer(code)
+        readings = list(SelfReading.select().where(SelfReading.customer == customer))
+        assert any(reading.channel == "telefono" and reading.operator for reading in readings)
+        photos = [reading.photo_path for reading in readings if reading.photo_path]
+        assert photos and (data["files"] / photos[0]).read_bytes().startswith(b"\xff\xd8\xff")
+        gas = [point for point in SupplyPoint.of_customer(customer.id) if point.is_gas]
+        last = (BilledConsumption.select().where(BilledConsumption.supply_point == gas[0])
+                .order_by(BilledConsumption.period_start.desc()).first())
+        assert last.reading_kind == "stimata"
+    kinds = {row.reading_kind for row in BilledConsumption.select(BilledConsumption.reading_kind)}
+    assert kinds == {"letta", "autolettura", "stimata"}

@@ -59,7 +59,8 @@ def generate(files_dir, *, seed=DEFAULT_SEED, today=None, customers=50,
         counts["Form"] = writes._insert_forms(today, files_dir, company_name)
         progress(f"{counts['Document']} documents, {counts['Form']} forms")
         counts["ReadingWindow"] = common._insert(ReadingWindow, records._reading_windows(today))
-        counts["SelfReading"] = writes._insert_self_readings(planned, today, rng["readings"])
+        counts["SelfReading"] = writes._insert_self_readings(planned, today, rng["readings"],
+                                                             files_dir)
         progress(f"{counts['ReadingWindow']} reading windows, "
                  f"{counts['SelfReading']} self-readings")
         counts["Ticket"], counts["TicketMessage"] = records._insert_tickets(planned, today,

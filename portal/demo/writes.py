@@ -1,5 +1,8 @@
 """The demo's database writes: the plans as rows, their PDF files on disk."""
 import datetime
+import io
+
+from PIL import Image, ImageDraw
 
 from models import (
     BilledConsumption,
@@ -13,6 +16,7 @@ from models import (
     SupplyPoint,
 )
 from portal import passwords
+from portal.backoffice import DEMO_OPERATOR_USERNAME
 from portal.demo import billing, common, consumption, pdfs, records
 
 
@@ -119,6 +123,10 @@ def _insert_invoices(points, today, rng, files_dir, company_name, with_pdfs):
     billing._number_invoices(invoices)
     invoice_rows, consumption_rows = [], []
     pdf_count = 0
+    last_period = {}
+    for invoice in invoices:
+        last_period[invoice.point.id] = max(last_period.get(invoice.point.id, invoice.period_start),
+                                            invoice.period_start)
     for invoice in invoices:
         point = invoice.point
         pdf_path = None
@@ -132,7 +140,9 @@ def _insert_invoices(points, today, rng, files_dir, company_name, with_pdfs):
         f1, f2, f3 = invoice.bands or (None, None, None)
         consumption_rows.append((point.id, invoice.period_start, invoice.period_end, f1, f2, f3,
                                  float(invoice.energy), invoice.max_power,
-                                 "Smc" if point.is_gas else "kWh"))
+                                 "Smc" if point.is_gas else "kWh",
+                                 _reading_kind(point, invoice.period_start,
+                                               invoice.period_start == last_period[point.id])))
     common._insert(Invoice, invoice_rows, [
         Invoice.number, Invoice.supply_point, Invoice.customer, Invoice.date, Invoice.period_start,
         Invoice.period_end, Invoice.amount, Invoice.due_date, Invoice.paid, Invoice.pdf_path])
@@ -140,8 +150,20 @@ def _insert_invoices(points, today, rng, files_dir, company_name, with_pdfs):
         BilledConsumption.supply_point, BilledConsumption.period_start,
         BilledConsumption.period_end, BilledConsumption.energy_f1, BilledConsumption.energy_f2,
         BilledConsumption.energy_f3, BilledConsumption.energy_total, BilledConsumption.max_power,
-        BilledConsumption.unit])
+        BilledConsumption.unit, BilledConsumption.reading_kind])
     return invoices, pdf_count
+
+
+def _reading_kind(point, period_start, is_last):
+    """What a billed period rests on, without drawing from a random stream (the other
+    demo data stay as they were): electricity is read remotely; gas is estimated one
+    period in four and self-read one in four, and the fixed customers' last gas bill is
+    an estimate, so their home page shows the note."""
+    if not point.is_gas:
+        return "letta"
+    if is_last and point.customer.code in common.FIXED_CUSTOMERS:
+        return "stimata"
+    return ("stimata", "autolettura", "letta", "letta")[period_start.month % 4]
 
 
 def _insert_documents(planned, invoices, today, rng, files_dir, company_name):
@@ -167,11 +189,44 @@ def _insert_forms(today, files_dir, company_name):
     return common._insert(Form, rows)
 
 
-def _insert_self_readings(planned, today, rng):
-    """Readings for the fixed customers' gas points and half of the others."""
+def _insert_self_readings(planned, today, rng, files_dir=None):
+    """Readings for the fixed customers' gas points and half of the others. On the
+    fixed customers' points, the last acquired reading came by phone through the demo
+    operator, and the newest one has a photo of the meter (written under files_dir,
+    when given)."""
     rows = []
     for customer in planned:
         for point in customer.points:
             if point.is_gas and (customer.code in common.FIXED_CUSTOMERS or rng.random() < 0.5):
-                rows.extend(records._plan_self_readings(point, today, rng))
+                planned_rows = records._plan_self_readings(point, today, rng)
+                if customer.code in common.FIXED_CUSTOMERS and planned_rows:
+                    _from_every_channel(planned_rows, point, files_dir)
+                rows.extend(planned_rows)
+    for row in rows:
+        row.setdefault("channel", None)
+        row.setdefault("operator", None)
+        row.setdefault("photo_path", None)
     return common._insert(SelfReading, rows)
+
+
+def _from_every_channel(rows, point, files_dir):
+    """An acquired reading taken by phone, and a photo with the newest reading."""
+    acquired = [row for row in rows if row["status"] == SelfReading.ACQUIRED]
+    if acquired:
+        acquired[-1].update(channel="telefono", operator=DEMO_OPERATOR_USERNAME)
+    newest = rows[-1]
+    if files_dir is not None:
+        newest["photo_path"] = f"readings/{newest['reading_date'].year}/demo-{point.code}.jpg"
+        _write(files_dir, newest["photo_path"], _meter_photo(newest["meter_reading"]))
+
+
+def _meter_photo(meter_reading):
+    """A drawing of a gas meter's window showing the reading, as a small JPEG."""
+    image = Image.new("RGB", (480, 320), (214, 219, 223))
+    draw = ImageDraw.Draw(image)
+    draw.rounded_rectangle((40, 110, 440, 210), radius=12, fill=(20, 24, 28))
+    draw.text((70, 135), f"{meter_reading:05d}", fill=(245, 245, 245), font_size=56)
+    draw.text((40, 240), "m3", fill=(20, 24, 28), font_size=28)
+    output = io.BytesIO()
+    image.save(output, "JPEG", quality=80)
+    return output.getvalue()
