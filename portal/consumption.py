@@ -239,6 +239,7 @@ def consumption_figure_data(billed):
 # Hatching, not colour alone, says "estimated": it survives grey print and colour
 # blindness, and the legend entry below names it.
 ESTIMATE_PATTERN = "/"
+ESTIMATE_KEY_COLOUR = "#5f6b76"
 
 
 def _mark_estimates(traces, billed, labels, energy_axes):
@@ -247,14 +248,20 @@ def _mark_estimates(traces, billed, labels, energy_axes):
     shapes = [ESTIMATE_PATTERN if period.is_estimated else "" for period in billed.periods]
     for trace in traces:
         if trace["type"] == "bar":
-            trace["marker"]["pattern"] = dict(shape=shapes, fgcolor="#ffffff",
-                                              fgopacity=0.9, size=7, solidity=0.35)
+            # plotly.js draws no background under the hatching unless told its colour.
+            trace["marker"]["pattern"] = _hatching(shapes, trace["marker"]["color"])
     estimated = [label for label, period in zip(labels, billed.periods) if period.is_estimated]
     traces.append(dict(
         type="bar", name=_("Periodo con lettura stimata"), x=estimated, y=[0] * len(estimated),
-        marker=dict(color="#8795a1", pattern=dict(shape=ESTIMATE_PATTERN, fgcolor="#ffffff",
-                                                  fgopacity=0.9, size=7, solidity=0.35)),
+        marker=dict(color=ESTIMATE_KEY_COLOUR,
+                    pattern=_hatching(ESTIMATE_PATTERN, ESTIMATE_KEY_COLOUR)),
         hoverinfo="skip", showlegend=True, **energy_axes))
+
+
+def _hatching(shape, colour):
+    """White diagonal lines on the bar's own colour."""
+    return dict(shape=shape, bgcolor=colour, fgcolor="#ffffff", fgopacity=0.9, size=7,
+                solidity=0.35)
 
 
 def consumption_figure(billed):

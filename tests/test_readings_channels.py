@@ -330,6 +330,8 @@ def test_chart_hatches_estimated_periods_with_a_legend_entry(client, logged_in, 
                         .replace("&quot;", '"').replace("&amp;", "&"))
     energy = figure["data"][0]
     assert energy["marker"]["pattern"]["shape"] == ["", "/", ""]
+    # The hatching lies on the bar's own colour (plotly.js draws none otherwise).
+    assert energy["marker"]["pattern"]["bgcolor"] == energy["marker"]["color"]
     legend = [trace for trace in figure["data"] if trace["name"] == "Periodo con lettura stimata"]
     assert len(legend) == 1 and legend[0]["marker"]["pattern"]["shape"] == "/"
     assert legend[0]["y"] == [0] and legend[0]["showlegend"] is True

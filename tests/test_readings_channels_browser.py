@@ -83,3 +83,31 @@ def test_reading_with_a_photo_on_a_phone(live_server, live_app, factory, phone, 
         assert not image.getexif() and max(image.size) == live_app.config["READING_PHOTO_LONG_SIDE"]
     results = Axe().run(page, options=AXE_OPTIONS)
     assert not describe(results.response["violations"])
+
+
+def test_estimated_periods_are_drawn_hatched_in_the_bar_colour(live_server, factory, page):
+    """plotly.js leaves a hatched bar without background unless told its colour: the
+    estimated bars must be drawn, hatched, and the legend must show the key."""
+    from models import BilledConsumption
+    person = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.", is_company=True)
+    gas = factory.supply_point(person, "gas", code="PR002874")
+    for month, kind in ((1, "letta"), (2, "stimata"), (3, "autolettura")):
+        BilledConsumption.create(supply_point=gas, period_start=datetime.date(2025, month, 1),
+                                 period_end=datetime.date(2025, month, 28),
+                                 energy_total=100.0 * month, unit="Smc", reading_kind=kind)
+    page.goto(live_server.url + "/login")
+    page.get_by_label("User").fill("654321")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Accedi").click()
+    expect(page).to_have_url(re.compile(r"/home(\?|$)"))
+    page.goto(live_server.url + "/prelievi?anno=2025")
+    expect(page.locator("[data-figure]")).to_have_attribute("data-drawn", "true")
+    expect(page.locator(".legend")).to_contain_text("Periodo con lettura stimata")
+    fills = page.locator(".chart .trace.bars .point path").evaluate_all(
+        "paths => paths.map(path => getComputedStyle(path).fill)")
+    hatched = [fill for fill in fills if fill.startswith("url(")]
+    assert len(hatched) >= 1 and len(fills) - len(hatched) == 2
+    # Every pattern has its background rectangle in the bars' colour.
+    backgrounds = page.locator("pattern").evaluate_all(
+        "patterns => patterns.map(p => p.querySelector('rect') && p.querySelector('rect').getAttribute('fill'))")
+    assert backgrounds and all(backgrounds)
