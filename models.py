@@ -1067,7 +1067,8 @@ def _migrate_ticket_cases(database):
     for ticket_id, category, created_at in (Ticket.select(Ticket.id, Ticket.category,
                                                           Ticket.created_at).tuples()):
         kind = LEGACY_CASE_KINDS.get(category, "altro")
-        Ticket.update(kind=kind, code=f"CP-{created_at.year}-{ticket_id:06d}",
+        year = created_at.replace(tzinfo=datetime.timezone.utc).astimezone(ROME).year
+        Ticket.update(kind=kind, code=f"CP-{year}-{ticket_id:06d}",
                       received_at=created_at, answered_at=first_answers.get(ticket_id),
                       due_on=due_date(kind, created_at), details={}).where(
             Ticket.id == ticket_id).execute()

@@ -297,6 +297,7 @@ def receipt_pdf(ticket):
     first = (TicketMessage.select().where(TicketMessage.ticket == ticket)
              .order_by(TicketMessage.id).first())
     pdf = FPDF(format="A4")
+    pdf.set_compression(False)  # a page of text: readable by search tools and tests
     pdf.set_title(text(f"Ricevuta {ticket.code}"))
     pdf.add_page()
     pdf.set_font("helvetica", "B", 14)
@@ -486,11 +487,11 @@ def match_customer(name, customer_code, point_code):
     candidates = []
     code = (customer_code or "").strip()
     if code.isdigit() and len(code) == 6:
-        candidates += Customer.select().where(Customer.code == code)
+        candidates.extend(list(Customer.select().where(Customer.code == code)))
     point = "".join((point_code or "").split()).upper()
     if point and len(point) <= 16:
-        candidates += (Customer.select().join(SupplyPoint)
-                       .where((SupplyPoint.pdr_pod == point) | (SupplyPoint.code == point)))
+        candidates.extend(list(Customer.select().join(SupplyPoint)
+                               .where((SupplyPoint.pdr_pod == point) | (SupplyPoint.code == point))))
     for customer in candidates:
         if _normal(customer.name) == _normal(name):
             return customer

@@ -8,6 +8,7 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from peewee import JOIN
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
@@ -385,3 +386,96 @@ def case_details(ticket):
 @bp.app_template_filter("deadline_state")
 def deadline_state(ticket):
     return tickets.deadline_state(ticket)
+
+
+# --- The complaint without login (TIQV) ------------------------------------------------
+
+class PublicComplaintForm(FlaskForm):
+    """A complaint from someone not logged in: who they are by the data on a bill, the
+    address to confirm, the complaint itself. `website` is a trap for robots (hidden
+    from people, left empty by them)."""
+
+    name = StringField(_l("Nome e cognome o ragione sociale dell'intestatario"), [
+        DataRequired(REQUIRED), Length(max=150, message=_l("Al massimo 150 caratteri."))],
+        filters=[single_line])
+    customer_code = StringField(_l("Codice cliente (6 cifre, sulla bolletta)"),
+                                filters=[single_line])
+    point_code = StringField(_l("Codice PDR (gas) o POD (luce)"), filters=[single_line])
+    address = StringField(_l("Indirizzo della fornitura"), [DataRequired(REQUIRED), Length(
+        max=200, message=_l("Al massimo 200 caratteri."))], filters=[single_line])
+    email = StringField(_l("E-mail"), [DataRequired(REQUIRED), Length(
+        max=254, message=_l("Al massimo 254 caratteri."))], filters=[single_line])
+    subject = StringField(_l("Oggetto"), [DataRequired(REQUIRED), Length(
+        max=150, message=_l("L'oggetto può avere al massimo 150 caratteri."))],
+        filters=[single_line])
+    message = TextAreaField(_l("Il tuo reclamo"), [DataRequired(REQUIRED), Length(
+        max=MAX_MESSAGE, message=_l("Il messaggio può avere al massimo %(count)s caratteri.",
+                                    count=MAX_MESSAGE))], filters=[clean_text])
+    website = StringField(_l("Lascia vuoto questo campo"), filters=[single_line])
+
+    def validate_customer_code(self, field):
+        code = field.data or ""
+        if code and not (code.isdigit() and len(code) == 6):
+            raise ValidationError(_("Il codice cliente è di 6 cifre."))
+        if not code and not self.point_code.data:
+            raise ValidationError(_("Indica il codice cliente oppure il codice PDR/POD."))
+
+    def validate_point_code(self, field):
+        code = "".join((field.data or "").split()).upper()
+        if code and not (code.isalnum() and len(code) <= 16):
+            raise ValidationError(_("Il codice PDR ha 14 cifre, il POD 14 o 15 caratteri "
+                                    "(per esempio IT001E12345678)."))
+        field.data = code
+
+    def validate_email(self, field):
+        email = field.data or ""
+        if "@" not in email or "." not in email.rsplit("@", 1)[-1] or " " in email:
+            raise ValidationError(_("Scrivi un indirizzo e-mail valido."))
+
+
+def _complaint_email_key():
+    return "public-complaint:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+public_limit_per_address = limiter.shared_limit(
+    lambda: current_app.config["PUBLIC_COMPLAINT_LIMIT"], scope="public-complaint",
+    methods=["POST"], deduct_when=lambda response: response.status_code < 400)
+public_limit_per_email = limiter.shared_limit(
+    lambda: current_app.config["PUBLIC_COMPLAINT_LIMIT"], scope="public-complaint-email",
+    key_func=_complaint_email_key, methods=["POST"],
+    deduct_when=lambda response: response.status_code < 400)
+
+
+@bp.get("/reclamo")
+@bp.post("/reclamo")
+@public_limit_per_address
+@public_limit_per_email
+def public_complaint():
+    """Reclamo senza accesso: anyone may send a written complaint (TIQV); it becomes a
+    case only once the e-mail address confirms it by a link."""
+    form = PublicComplaintForm()
+    if form.validate_on_submit():
+        if not form.website.data:
+            tickets.submit_public(form.name.data, form.customer_code.data, form.point_code.data,
+                                  form.address.data, form.email.data, form.subject.data,
+                                  form.message.data)
+        return render_page("tickets/public_sent.html", email=form.email.data)
+    status = 422 if request.method == "POST" else 200
+    return render_page("tickets/public.html", form=form), status
+
+
+@bp.get("/reclamo/conferma/<token>")
+@bp.post("/reclamo/conferma/<token>")
+@limiter.limit("10 per minute", methods=["POST"])
+def confirm_public_complaint(token):
+    """The link of the confirmation e-mail (GET only asks: mail scanners open links)."""
+    complaint = tickets.public_for_token(token)
+    if complaint is None:
+        return render_page("tickets/public_confirm.html", complaint=None), 404
+    form = FlaskForm()
+    if form.validate_on_submit():
+        confirmed = tickets.confirm_public(complaint)
+        if confirmed is None:
+            return render_page("tickets/public_confirm.html", complaint=None), 404
+        return render_page("tickets/public_confirm.html", complaint=confirmed, done=True)
+    return render_page("tickets/public_confirm.html", complaint=complaint, form=form)
