@@ -1058,7 +1058,10 @@ def _migrate_ticket_cases(database):
         migrate(*steps)
     Ticket._schema.create_indexes(safe=True)
     database.create_tables([PublicComplaint])
-    from portal.tickets import due_date
+    # The deadline of a request for information: CASE_DAYS_INFORMATION's default
+    # (portal/settings.py; models imports nothing of portal). Calendar days from the day
+    # received in Rome.
+    information_days = 30
     first_answers = dict(TicketMessage
                          .select(TicketMessage.ticket, fn.MIN(TicketMessage.created_at))
                          .where(~TicketMessage.from_customer & ~TicketMessage.internal)
@@ -1067,11 +1070,12 @@ def _migrate_ticket_cases(database):
     for ticket_id, category, created_at in (Ticket.select(Ticket.id, Ticket.category,
                                                           Ticket.created_at).tuples()):
         kind = LEGACY_CASE_KINDS.get(category, "altro")
-        year = created_at.replace(tzinfo=datetime.timezone.utc).astimezone(ROME).year
-        Ticket.update(kind=kind, code=f"CP-{year}-{ticket_id:06d}",
+        received = created_at.replace(tzinfo=datetime.timezone.utc).astimezone(ROME)
+        due_on = (received.date() + datetime.timedelta(days=information_days)
+                  if kind == "informazioni" else None)
+        Ticket.update(kind=kind, code=f"CP-{received.year}-{ticket_id:06d}",
                       received_at=created_at, answered_at=first_answers.get(ticket_id),
-                      due_on=due_date(kind, created_at), details={}).where(
-            Ticket.id == ticket_id).execute()
+                      due_on=due_on, details={}).where(Ticket.id == ticket_id).execute()
 
 
 MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
