@@ -159,7 +159,7 @@ def test_a_customer_files_a_rettifica_for_one_of_their_invoices_and_gets_the_rec
     page.get_by_role("button", name="Invia").click()
     expect(page.get_by_text("Scegli una delle tue fatture.")).to_be_visible()
     expect(page.get_by_label("Messaggio")).to_have_value("Consumo stimato 4417003, ma ho comunicato la lettura.")
-    invoice.select_option(label=re.compile("2026/0077"))
+    invoice.select_option(value=str(models.Invoice.get(models.Invoice.number == "2026/0077").id))
     page.get_by_role("button", name="Invia").click()
     expect(page.get_by_text("Richiesta registrata con il codice pratica").first).to_be_visible()
 
