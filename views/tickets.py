@@ -266,6 +266,8 @@ def new():
     form = TicketForm()
     if kind:
         form.kind.data = kind
+    if kind == "voltura":
+        form.attachment.label.text = _("Documento d'identità del nuovo intestatario")
     points = customer_supply_points()
     form.supply_point.choices = ([SelectChoice(point.code, point.label) for point in points]
                                  or [SelectChoice("", _("Nessun punto di fornitura"))])
