@@ -747,6 +747,25 @@ class Ticket(BaseModel):
     status = CharField(default=OPEN, index=True)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow, index=True)
+    # A case (portal/tickets.py, TIQV): its type, codice pratica, when it was received
+    # and first answered (UTC), the answer's deadline (a date in Rome, NULL: none), the
+    # fields its type asks for, and the outcome for the register.
+    kind = CharField(default="altro", index=True)
+    code = CharField(null=True, unique=True)
+    received_at = DateTimeField(default=utcnow)
+    answered_at = DateTimeField(null=True)
+    due_on = DateField(null=True, index=True)
+    details = JSONField(default=dict)
+    outcome = CharField(default="")
+
+    def save(self, *args, **kwargs):
+        """A new case without a codice pratica gets CP-<year received in Rome>-<number>."""
+        result = super().save(*args, **kwargs)
+        if self.code is None and self.id is not None:
+            received = self.received_at.replace(tzinfo=datetime.timezone.utc).astimezone(ROME)
+            self.code = f"CP-{received.year}-{self.id:06d}"
+            Ticket.update(code=self.code).where(Ticket.id == self.id).execute()
+        return result
 
     @classmethod
     def for_customer(cls, customer):
@@ -799,6 +818,30 @@ class TicketMessage(BaseModel):
     attachment_path = CharField(null=True)
     attachment_name = CharField(null=True)
     attachment_type = CharField(null=True)
+
+
+class PublicComplaint(BaseModel):
+    """A complaint sent without logging in (TIQV): waits for its e-mail address to
+    confirm by a link; then it becomes a case of the customer the bill data name, or
+    waits for an operator to match it."""
+
+    PENDING = "pending"        # the link is not used yet
+    UNMATCHED = "unmatched"    # confirmed; no customer agrees with the data
+    MATCHED = "matched"        # a case of a customer (ticket)
+
+    name = CharField()
+    customer_code = CharField(default="")
+    point_code = CharField(default="")
+    address = CharField(default="")
+    email = CharField()
+    subject = CharField()
+    body = TextField()
+    status = CharField(default=PENDING, index=True)
+    code = CharField(null=True, unique=True)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    confirmed_at = DateTimeField(null=True)
+    ticket = ForeignKeyField(Ticket, null=True, on_delete="SET NULL")
 
 
 class OutgoingMail(BaseModel):
@@ -920,7 +963,7 @@ class SchemaVersion(BaseModel):
 MODELS = [Customer, SupplyPoint, Holding, Invoice, BilledConsumption, MergeRun, Measurement,
           Document, Form, ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator,
           TicketMessage, OutgoingMail, RegistrationRequest, AuditLog, FormSubmission,
-          SchemaVersion]
+          PublicComplaint, SchemaVersion]
 
 
 # Each migration takes an existing database from version N-1 to N. Append, never edit:
@@ -1041,8 +1084,48 @@ def _migrate_readings_from_every_channel(database):
         migrate(*steps)
 
 
+# The case type each seed category becomes: billing, readings and contract questions
+# are written requests for information (30 days), the rest "altro" (no regulated deadline).
+LEGACY_CASE_KINDS = {"Fatturazione": "informazioni", "Letture": "informazioni",
+                     "Contratto": "informazioni"}
+
+
+def _migrate_ticket_cases(database):
+    """Tickets become cases: a type from the category, a codice pratica, received when
+    opened, answered at the utility's first reply, the deadline of the type."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    columns = {column.name for column in database.get_columns("ticket")}
+    migrator = SchemaMigrator.from_database(database)
+    steps = [migrator.add_column("ticket", name, getattr(Ticket, name))
+             for name in ("kind", "code", "received_at", "answered_at", "due_on", "details",
+                          "outcome") if name not in columns]
+    if steps:
+        migrate(*steps)
+    Ticket._schema.create_indexes(safe=True)
+    database.create_tables([PublicComplaint])
+    # The deadline of a request for information: CASE_DAYS_INFORMATION's default
+    # (portal/settings.py; models imports nothing of portal). Calendar days from the day
+    # received in Rome.
+    information_days = 30
+    first_answers = dict(TicketMessage
+                         .select(TicketMessage.ticket, fn.MIN(TicketMessage.created_at))
+                         .where(~TicketMessage.from_customer & ~TicketMessage.internal)
+                         .group_by(TicketMessage.ticket)
+                         .tuples())
+    for ticket_id, category, created_at in (Ticket.select(Ticket.id, Ticket.category,
+                                                          Ticket.created_at).tuples()):
+        kind = LEGACY_CASE_KINDS.get(category, "altro")
+        received = created_at.replace(tzinfo=datetime.timezone.utc).astimezone(ROME)
+        due_on = (received.date() + datetime.timedelta(days=information_days)
+                  if kind == "informazioni" else None)
+        Ticket.update(kind=kind, code=f"CP-{received.year}-{ticket_id:06d}",
+                      received_at=created_at, answered_at=first_answers.get(ticket_id),
+                      due_on=due_on, details={}).where(Ticket.id == ticket_id).execute()
+
+
 MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
-              7: _migrate_customer_language, 8: _migrate_readings_from_every_channel}
+              7: _migrate_customer_language, 8: _migrate_readings_from_every_channel,
+              9: _migrate_ticket_cases}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -133,6 +133,50 @@ SETTINGS = (
     Setting("REGISTRATION_CONFIRM_HOURS", int, 72,
             "hours the address on file has to confirm a first password sent elsewhere"),
     Setting("TICKET_NOTIFY_EMAIL", str, "clienti@example.it", "mailbox told about every new ticket"),
+    Setting("CASE_DAYS_COMPLAINT", int, 30,
+            "calendar days for the reasoned answer to a written complaint (reclamo), from the "
+            "day received, Europe/Rome (TIQV as amended by delibera ARERA 399/2025/R/com: "
+            "check the text in force); a later answer earns the automatic indemnity"),
+    Setting("CASE_DAYS_INFORMATION", int, 30,
+            "calendar days for the answer to a written request for information (TIQV, "
+            "delibera 399/2025/R/com); no automatic indemnity"),
+    Setting("CASE_DAYS_BILLING_CORRECTION", int, 60,
+            "calendar days to answer a request to correct a bill (rettifica di "
+            "fatturazione), TIQV, delibera 399/2025/R/com; indemnity when late"),
+    Setting("CASE_DAYS_BILLING_CORRECTION_FOUR_MONTHLY", int, 90,
+            "the same for an invoice covering four months or more (four-monthly billing), "
+            "TIQV, delibera 399/2025/R/com"),
+    Setting("CASE_DAYS_DOUBLE_BILLING", int, 15,
+            "calendar days to correct a double billing (doppia fatturazione), TIQV, delibera "
+            "399/2025/R/com; indemnity when late"),
+    Setting("CASE_DAYS_REQUEST", int, 30,
+            "calendar days the utility gives itself to answer a structured request (voltura, "
+            "disdetta, rateizzazione, postal address): the utility's own target, no indemnity"),
+    Setting("CASE_INDEMNITY_BASE_EUR", int, 30,
+            "automatic indemnity (EUR, credited on the next bill) for an answer later than "
+            "the standard, up to twice its days; reported for delibera 399/2025/R/com (earlier "
+            "rules: 25): check the delibera"),
+    Setting("CASE_INDEMNITY_DOUBLE_EUR", int, 60,
+            "indemnity beyond twice the standard, up to three times (earlier rules: 50)"),
+    Setting("CASE_INDEMNITY_TRIPLE_EUR", int, 90,
+            "indemnity beyond three times the standard (earlier rules: 75)"),
+    Setting("CASE_DUE_SOON_DAYS", int, 3,
+            "the back-office marks a case \"in scadenza\" when its deadline is this many "
+            "days away or fewer"),
+    Setting("INSTALMENT_MIN_EUR", int, 50,
+            "the smallest invoice amount (EUR) a customer may ask to pay in instalments "
+            "online (the utility's rule)"),
+    Setting("INSTALMENT_DAYS_AFTER_DUE", int, 10,
+            "days after an invoice's due date within which instalments may still be asked "
+            "(TIQV gives the customer at least 10 days: check the text in force)"),
+    Setting("INSTALMENT_MAX_COUNT", int, 6,
+            "the most instalments a customer may ask for online"),
+    Setting("PUBLIC_COMPLAINT_LIMIT", str, "3 per hour;10 per day",
+            "complaints without login (Reclamo senza accesso) one IP address may send, "
+            "Flask-Limiter notation; each sends a confirmation e-mail"),
+    Setting("PUBLIC_COMPLAINT_CONFIRM_HOURS", int, 48,
+            "hours the link confirming a complaint without login stays valid; an unconfirmed "
+            "complaint is never a case"),
     Setting("ACQUISITION_INTERVAL", int, 30,
             "minutes between automatic acquisitions of self-readings inside the serving "
             "process; `0` turns them off. Several workers run it once, through a lock file "

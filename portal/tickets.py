@@ -1,18 +1,148 @@
-"""Tickets: opening one, replies from either side, internal notes, status changes, and
-the e-mails they send."""
+"""Tickets as cases (TIQV): types, codice pratica, deadlines and indemnities, receipts,
+replies from either side, internal notes, the complaint without login, the register."""
+import datetime
 import logging
+import unicodedata
+from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from peewee import JOIN, fn
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from peewee import JOIN, Case, fn
 
 from portal import attachments
+from portal.formatting import CSV_BOM, csv_cell, csv_line
 from portal.mail import queue_mail
-from models import Customer, Operator, Ticket, TicketMessage, db, utcnow
+from portal.settings import SETTINGS
+from models import (ROME, Customer, Operator, PublicComplaint, SupplyPoint, Ticket, TicketMessage,
+                    db, utcnow)
 
 log = logging.getLogger("area_clienti.tickets")
 
 STATUSES = (Ticket.OPEN, Ticket.IN_PROGRESS, Ticket.CLOSED)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A case type: its label, the setting with its deadline in days (None: no
+    deadline), whether a late answer earns the automatic indemnity, and the seed's
+    category it files under."""
+    code: str
+    label: object
+    days_setting: str = None
+    indemnity: bool = False
+    category: str = "Altro"
+    invoice: bool = False
+
+
+KINDS = {kind.code: kind for kind in (
+    Kind("reclamo", _l("Reclamo"), "CASE_DAYS_COMPLAINT", True, "Altro"),
+    Kind("informazioni", _l("Richiesta di informazioni"), "CASE_DAYS_INFORMATION", False, "Altro"),
+    Kind("rettifica", _l("Richiesta di rettifica di fatturazione"),
+         "CASE_DAYS_BILLING_CORRECTION", True, "Fatturazione", invoice=True),
+    Kind("doppia", _l("Doppia fatturazione"), "CASE_DAYS_DOUBLE_BILLING", True, "Fatturazione",
+         invoice=True),
+    Kind("voltura", _l("Voltura / subentro"), "CASE_DAYS_REQUEST", False, "Contratto"),
+    Kind("disdetta", _l("Disdetta (chiusura della fornitura)"), "CASE_DAYS_REQUEST", False,
+         "Contratto"),
+    Kind("rateizzazione", _l("Rateizzazione di una fattura"), "CASE_DAYS_REQUEST", False,
+         "Fatturazione", invoice=True),
+    Kind("indirizzo", _l("Cambio dell'indirizzo postale per le fatture"), "CASE_DAYS_REQUEST",
+         False, "Contratto"),
+    Kind("altro", _l("Altro")),
+)}
+
+# Outcomes for the register (esito della pratica).
+OUTCOMES = ("Accolto", "Parzialmente accolto", "Respinto", "Informazioni fornite")
+
+
+def _setting(name):
+    """A setting of the running app, or its documented default (a migration may run
+    before any app exists)."""
+    try:
+        return current_app.config[name]
+    except (RuntimeError, KeyError):
+        return next(setting.default for setting in SETTINGS if setting.name == name)
+
+
+def rome_day(moment):
+    """The calendar day in the utility's time zone of a UTC timestamp (naive UTC, as
+    stored)."""
+    if isinstance(moment, datetime.date) and not isinstance(moment, datetime.datetime):
+        return moment
+    return moment.replace(tzinfo=datetime.timezone.utc).astimezone(ROME).date()
+
+
+def standard_days(kind, invoice=None):
+    """The calendar days the type allows for the answer; None: no deadline. A billing
+    correction of an invoice covering four months or more gets the four-monthly days."""
+    spec = KINDS.get(kind, KINDS["altro"])
+    if spec.days_setting is None:
+        return None
+    if (kind == "rettifica" and invoice is not None
+            and (invoice.period_end - invoice.period_start).days >= 119):
+        return _setting("CASE_DAYS_BILLING_CORRECTION_FOUR_MONTHLY")
+    return _setting(spec.days_setting)
+
+
+def due_date(kind, received_at, days=None):
+    """The last calendar day (Europe/Rome) for the answer: the day received plus the
+    type's days; None for a type without deadline."""
+    days = standard_days(kind) if days is None else days
+    if days is None:
+        return None
+    return rome_day(received_at) + datetime.timedelta(days=days)
+
+
+def indemnity(kind, received_at, due_on, answered_at=None, today=None):
+    """The automatic indemnity (EUR) a late answer earns: the base amount up to twice
+    the standard days, the double amount up to three times, then the triple. Without
+    an answer yet, what it would be today. 0 when on time or without indemnity."""
+    spec = KINDS.get(kind, KINDS["altro"])
+    if not spec.indemnity or due_on is None:
+        return 0
+    answered = rome_day(answered_at) if answered_at else (today or rome_day(utcnow()))
+    if answered <= due_on:
+        return 0
+    received = rome_day(received_at)
+    standard = (due_on - received).days
+    taken = (answered - received).days
+    if taken <= 2 * standard:
+        return _setting("CASE_INDEMNITY_BASE_EUR")
+    if taken <= 3 * standard:
+        return _setting("CASE_INDEMNITY_DOUBLE_EUR")
+    return _setting("CASE_INDEMNITY_TRIPLE_EUR")
+
+
+def days_left(ticket, today=None):
+    """Calendar days until the deadline (negative: overdue); None without one or
+    once answered."""
+    if ticket.due_on is None or ticket.answered_at is not None:
+        return None
+    return (ticket.due_on - (today or rome_day(utcnow()))).days
+
+
+def deadline_state(ticket, today=None):
+    """"answered", "overdue", "due-soon", "open" or "none" (no deadline)."""
+    if ticket.due_on is None:
+        return "none"
+    if ticket.answered_at is not None:
+        return "answered"
+    left = days_left(ticket, today)
+    if left < 0:
+        return "overdue"
+    if left <= _setting("CASE_DUE_SOON_DAYS"):
+        return "due-soon"
+    return "open"
+
+
+def case_code(ticket_id, received_at, prefix="CP"):
+    """The codice pratica: prefix, year received (Rome) and the number."""
+    return f"{prefix}-{rome_day(received_at).year}-{ticket_id:06d}"
+
+
+def kind_label(kind):
+    return KINDS.get(kind, KINDS["altro"]).label
 
 
 def visible_messages(ticket):
@@ -107,15 +237,107 @@ def _add_message(ticket, upload=None, ticket_changes=None, submission=None, **fi
     return message
 
 
-def open_ticket(customer, supply_point, category, subject, body, upload=None, submission=None):
-    """A new ticket with its first message; the back-office mailbox is told (the
-    notice is queued in the same transaction)."""
+def open_ticket(customer, supply_point, kind, subject, body, upload=None, submission=None,
+                details=None, invoice=None, received_at=None, code=None):
+    """A new case with its first message: type, codice pratica, received now, the
+    type's deadline; the back-office mailbox is told and the customer gets the receipt
+    (both queued in the same transaction)."""
+    received_at = received_at or utcnow()
     with db.atomic():
-        ticket = Ticket.create(customer=customer, supply_point=supply_point,
-                               category=category, subject=subject)
+        ticket = Ticket.create(customer=customer, supply_point=supply_point, kind=kind,
+                               category=KINDS[kind].category, subject=subject, code=code,
+                               received_at=received_at, details=details or {},
+                               due_on=due_date(kind, received_at,
+                                               standard_days(kind, invoice)))
         _add_message(ticket, upload, submission=submission, from_customer=True, body=body)
         _notify_new_ticket(ticket, customer)
+        _send_receipt(ticket, customer, customer.email)
     return ticket
+
+
+def _send_receipt(ticket, customer, recipient):
+    """The receipt e-mail (codice pratica, date received, type, text, deadline)."""
+    if not recipient:
+        return False
+    first = (TicketMessage.select().where(TicketMessage.ticket == ticket)
+             .order_by(TicketMessage.id).first())
+    queue_mail(recipient, _l("Ricevuta della pratica %(code)s", code=ticket.code),
+               "ticket_receipt", kind="ticket_receipt", customer=customer, ticket=ticket,
+               customer_name=customer.name, kind_label=kind_label(ticket.kind),
+               received=ticket.received_at, due_on=ticket.due_on,
+               body=first.body if first else "",
+               attachment_name=first.attachment_name if first else None,
+               details=detail_lines(ticket))
+    return True
+
+
+DETAIL_LABELS = {
+    "invoice_number": _l("Fattura"), "instalments": _l("Numero di rate"),
+    "holder_name": _l("Nuovo intestatario"), "holder_tax_code": _l("Codice fiscale / partita IVA"),
+    "holder_email": _l("E-mail del nuovo intestatario"), "start_date": _l("Data di decorrenza"),
+    "end_date": _l("Data di chiusura"), "final_reading": _l("Lettura finale"),
+    "postal_address": _l("Nuovo indirizzo postale"), "matched": _l("Abbinamento"),
+}
+
+
+def detail_lines(ticket):
+    """The type's fields as (label, value) pairs, in a stable order."""
+    details = ticket.details or {}
+    return [(DETAIL_LABELS[key], str(details[key])) for key in DETAIL_LABELS
+            if details.get(key) not in (None, "")]
+
+
+def receipt_pdf(ticket):
+    """The receipt as a one-page PDF (fpdf2, core fonts: text outside Latin-1 becomes ?)."""
+    from fpdf import FPDF, XPos, YPos
+
+    def text(value):
+        return str(value).encode("latin-1", "replace").decode("latin-1")
+
+    first = (TicketMessage.select().where(TicketMessage.ticket == ticket)
+             .order_by(TicketMessage.id).first())
+    pdf = FPDF(format="A4")
+    pdf.set_compression(False)  # a page of text: readable by search tools and tests
+    pdf.set_title(text(f"Ricevuta {ticket.code}"))
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 14)
+    pdf.cell(0, 8, text(current_app.config["COMPANY_NAME"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("helvetica", "", 12)
+    from flask_babel import gettext as _
+    pdf.cell(0, 8, text(_("Ricevuta della pratica %(code)s", code=ticket.code)),
+             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+    received = ticket.received_at.replace(tzinfo=datetime.timezone.utc).astimezone(ROME)
+    rows = [(_("Codice pratica"), ticket.code),
+            (_("Ricevuta il"), received.strftime("%d/%m/%Y %H:%M")),
+            (_("Tipo"), kind_label(ticket.kind)),
+            (_("Oggetto"), ticket.subject),
+            (_("Risposta entro il"), ticket.due_on.strftime("%d/%m/%Y") if ticket.due_on
+             else _("nessun termine previsto"))]
+    rows += [(str(label), value) for label, value in detail_lines(ticket)]
+    if first is not None and first.attachment_name:
+        rows.append((_("Allegato"), first.attachment_name))
+    for label, value in rows:
+        pdf.set_font("helvetica", "B", 10)
+        pdf.cell(55, 6, text(label))
+        pdf.set_font("helvetica", "", 10)
+        pdf.multi_cell(0, 6, text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+    pdf.set_font("helvetica", "B", 10)
+    pdf.cell(0, 6, text(_("Testo inviato")), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("helvetica", "", 10)
+    pdf.multi_cell(0, 5, text(first.body if first else ""), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    return bytes(pdf.output())
+
+
+def retype(ticket, kind):
+    """An operator changes the case's type: the deadline is recomputed from the day
+    received. Returns the old type."""
+    old = ticket.kind
+    Ticket.update(kind=kind, category=KINDS[kind].category,
+                  due_on=due_date(kind, ticket.received_at), updated_at=utcnow()).where(
+        Ticket.id == ticket.id).execute()
+    return old
 
 
 def customer_reply(ticket, body, upload=None, submission=None):
@@ -133,15 +355,20 @@ def close_by_customer(ticket):
             .execute())
 
 
-def operator_reply(ticket, operator, body, status, upload=None, submission=None):
-    """The utility answers and sets the status; the customer's notice is queued in the
-    same transaction.
+def operator_reply(ticket, operator, body, status, upload=None, submission=None, outcome=""):
+    """The utility answers and sets the status: the first answer is the case's answer
+    date (the reasoned answer of TIQV); the customer's notice is queued in the same
+    transaction.
 
     Returns (message, notified): notified is False when the customer has no e-mail."""
     with db.atomic():
+        changes = dict(status=status, updated_at=utcnow())
+        if outcome:
+            changes["outcome"] = outcome
         message = _add_message(ticket, upload, submission=submission, from_customer=False,
-                               operator=operator, body=body,
-                               ticket_changes=dict(status=status, updated_at=utcnow()))
+                               operator=operator, body=body, ticket_changes=changes)
+        (Ticket.update(answered_at=message.created_at)
+         .where((Ticket.id == ticket.id) & Ticket.answered_at.is_null()).execute())
         notified = _notify_answer(Ticket.get_by_id(ticket.id))
     return message, notified
 
@@ -164,7 +391,7 @@ def _notify_new_ticket(ticket, customer):
     recipient = current_app.config.get("TICKET_NOTIFY_EMAIL")
     if not recipient:
         return False
-    queue_mail(recipient, f"Nuovo ticket n. {ticket.id}: {ticket.subject}", "ticket_new",
+    queue_mail(recipient, f"Nuova pratica {ticket.code}: {ticket.subject}", "ticket_new",
                kind="ticket_new", customer=customer, language="it", ticket=ticket,
                customer_code=customer.code, customer_name=customer.name)
     return True
@@ -176,33 +403,185 @@ def _notify_answer(ticket):
         log.info("ticket %s: customer without e-mail, answer not notified", ticket.id)
         return False
     queue_mail(customer.email,
-               _l("Area Clienti: risposta al ticket n. %(number)s", number=ticket.id),
+               _l("Area Clienti: risposta alla pratica %(code)s", code=ticket.code),
                "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
                customer_name=customer.name)
     return True
 
 
-def inbox(status=None, category=None, search=None):
-    """Tickets for the back-office, newest activity first, filtered."""
+def inbox(status=None, category=None, search=None, kind=None, queue=None):
+    """Cases for the back-office, filtered. Ordered by time left: unanswered cases
+    with a deadline first, the nearest (or most overdue) first; then the rest, newest
+    activity first. queue "overdue" / "due-soon" keeps only those."""
+    today = rome_day(utcnow())
+    waiting = Ticket.answered_at.is_null() & Ticket.due_on.is_null(False)
     query = (Ticket
              .select(Ticket, Customer)
              .join(Customer)
-             .order_by(Ticket.updated_at.desc(), Ticket.id.desc()))
+             .order_by(Case(None, [(waiting, 0)], 1), Case(None, [(waiting, Ticket.due_on)], None),
+                       Ticket.updated_at.desc(), Ticket.id.desc()))
     if status:
         query = query.where(Ticket.status == status)
     if category:
         query = query.where(Ticket.category == category)
+    if kind:
+        query = query.where(Ticket.kind == kind)
+    if queue == "overdue":
+        query = query.where(waiting & (Ticket.due_on < today))
+    elif queue == "due-soon":
+        query = query.where(waiting & (Ticket.due_on >= today) & (
+            Ticket.due_on <= today + datetime.timedelta(days=_setting("CASE_DUE_SOON_DAYS"))))
     term = (search or "").strip()
     if term:
         condition = (Ticket.subject.contains(term)
                      | Customer.name.contains(term)
                      | (Customer.code == term)
-                     | (Customer.tax_code == term.upper()))
+                     | (Customer.tax_code == term.upper())
+                     | (Ticket.code == term.upper()))
         number = term.lstrip("nN. ")
         if number.isdigit() and len(number) < 10:
             condition |= Ticket.id == int(number)
         query = query.where(condition)
     return query
+
+
+REGISTER_COLUMNS = ("codice_pratica", "tipo", "codice_cliente", "cliente", "ricevuta_il",
+                    "risposta_entro", "risposta_il", "giorni_impiegati", "esito", "stato",
+                    "indennizzo_eur")
+
+
+def register_csv(since=None, until=None):
+    """The register of cases for regulatory reporting (CSV, `;`, UTF-8): cases received
+    from `since` to `until` (Rome days, inclusive), oldest first."""
+    query = (Ticket.select(Ticket, Customer).join(Customer)
+             .order_by(Ticket.received_at, Ticket.id))
+    lines = [CSV_BOM + csv_line(REGISTER_COLUMNS)]
+    for ticket in query.iterator():
+        received = rome_day(ticket.received_at)
+        if (since and received < since) or (until and received > until):
+            continue
+        answered = rome_day(ticket.answered_at) if ticket.answered_at else None
+        owed = (indemnity(ticket.kind, ticket.received_at, ticket.due_on, ticket.answered_at)
+                if answered else "")
+        lines.append(csv_line([
+            csv_cell(ticket.code), csv_cell(ticket.kind), csv_cell(ticket.customer.code),
+            csv_cell(ticket.customer.name), received.isoformat(),
+            ticket.due_on.isoformat() if ticket.due_on else "",
+            answered.isoformat() if answered else "",
+            str((answered - received).days) if answered else "", csv_cell(ticket.outcome),
+            csv_cell(ticket.status), str(owed)]))
+    return "".join(lines)
+
+
+# --- The complaint without login ------------------------------------------------------
+
+def _normal(value):
+    """Compare names and codes without case, accents, punctuation or spacing."""
+    text = unicodedata.normalize("NFKD", value or "")
+    return "".join(char for char in text.upper() if char.isalnum())
+
+
+def match_customer(name, customer_code, point_code):
+    """The customer the bill data name: the same name (any case, accents, spaces)
+    and the customer code or a PDR/POD / point code of theirs; else None."""
+    candidates = []
+    code = (customer_code or "").strip()
+    if code.isdigit() and len(code) == 6:
+        candidates.extend(list(Customer.select().where(Customer.code == code)))
+    point = "".join((point_code or "").split()).upper()
+    if point and len(point) <= 16:
+        candidates.extend(list(Customer.select().join(SupplyPoint)
+                               .where((SupplyPoint.pdr_pod == point) | (SupplyPoint.code == point))))
+    for customer in candidates:
+        if _normal(customer.name) == _normal(name):
+            return customer
+    return None
+
+
+def submit_public(name, customer_code, point_code, address, email, subject, body):
+    """Store a complaint without login and mail the confirmation link to `email`;
+    nothing is a case until the link is used."""
+    hours = _setting("PUBLIC_COMPLAINT_CONFIRM_HOURS")
+    with db.atomic():
+        complaint = PublicComplaint.create(
+            name=name, customer_code=customer_code, point_code=point_code, address=address,
+            email=email, subject=subject, body=body,
+            expires_at=utcnow() + datetime.timedelta(hours=hours))
+        link = (current_app.config["BASE_URL"].rstrip("/")
+                + f"/ticket/reclamo/conferma/{_public_serializer().dumps(complaint.id)}")
+        queue_mail(email, _l("Conferma il tuo reclamo"), "complaint_confirm",
+                   kind="complaint_confirm", name=name, subject_text=subject, link=link,
+                   hours=hours)
+    return complaint
+
+
+def public_for_token(token):
+    """The pending, unexpired complaint a link names; None for anything else."""
+    try:
+        complaint_id = _public_serializer().loads(
+            token, max_age=_setting("PUBLIC_COMPLAINT_CONFIRM_HOURS") * 3600)
+    except BadSignature:
+        return None
+    if not isinstance(complaint_id, int):
+        return None
+    return (PublicComplaint.select()
+            .where((PublicComplaint.id == complaint_id)
+                   & (PublicComplaint.status == PublicComplaint.PENDING)
+                   & (PublicComplaint.expires_at > utcnow()))
+            .first())
+
+
+def confirm_public(complaint):
+    """The address confirmed: the complaint is received now and gets its codice
+    pratica; it becomes a case of the customer the data name, else waits for an
+    operator. Once only: returns the complaint, or None if the link was used."""
+    now = utcnow()
+    with db.atomic():
+        used = (PublicComplaint.update(status=PublicComplaint.UNMATCHED, confirmed_at=now,
+                                       code=case_code(complaint.id, now, "CW"))
+                .where((PublicComplaint.id == complaint.id)
+                       & (PublicComplaint.status == PublicComplaint.PENDING))
+                .execute())
+        if not used:
+            return None
+        complaint = PublicComplaint.get_by_id(complaint.id)
+        customer = match_customer(complaint.name, complaint.customer_code, complaint.point_code)
+        if customer is not None:
+            attach_public(complaint, customer)
+        else:
+            queue_mail(complaint.email, _l("Ricevuta della pratica %(code)s", code=complaint.code),
+                       "complaint_receipt", kind="complaint_receipt", complaint=complaint,
+                       kind_label=kind_label("reclamo"), received=complaint.confirmed_at,
+                       due_on=due_date("reclamo", complaint.confirmed_at))
+    return PublicComplaint.get_by_id(complaint.id)
+
+
+def attach_public(complaint, customer):
+    """The complaint becomes a case (reclamo) of `customer`, received when confirmed,
+    with the same codice pratica; the receipt goes to the address that confirmed."""
+    with db.atomic():
+        ticket = Ticket.create(customer=customer, kind="reclamo", category="Altro",
+                               subject=complaint.subject, received_at=complaint.confirmed_at,
+                               code=complaint.code,
+                               details={"matched": complaint.address or complaint.email},
+                               due_on=due_date("reclamo", complaint.confirmed_at))
+        TicketMessage.create(ticket=ticket, body=complaint.body, from_customer=True,
+                             created_at=complaint.confirmed_at)
+        PublicComplaint.update(status=PublicComplaint.MATCHED, ticket=ticket).where(
+            PublicComplaint.id == complaint.id).execute()
+        _notify_new_ticket(ticket, customer)
+        _send_receipt(ticket, customer, complaint.email)
+    return ticket
+
+
+def unmatched_complaints():
+    return (PublicComplaint.select()
+            .where(PublicComplaint.status == PublicComplaint.UNMATCHED)
+            .order_by(PublicComplaint.confirmed_at))
+
+
+def _public_serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="public-complaint")
 
 
 def awaiting_answer(tickets):

@@ -138,6 +138,8 @@ def test_customer_pages_have_no_axe_violations(crawl, live_server, live_app, fac
         page.goto(f"{base}/home?punto={point.code}")
         urls = menu_urls(page)
         extra = [f"/ticket/{ticket.id}", "/ticket/nuovo"]
+        extra += [f"/ticket/nuovo?tipo={kind}" for kind in (
+            "reclamo", "rettifica", "rateizzazione", "voltura", "disdetta", "indirizzo")]
         if point is gas:
             extra += ["/autolettura/nuova", f"/autolettura/{reading.id}/cancella",
                       "/prelievi?vista=tabella"]
@@ -164,7 +166,7 @@ def test_public_pages_have_no_axe_violations(crawl, live_server):
     for width in (1280, 360):
         page.set_viewport_size({"width": width, "height": 740})
         for url in ("/login", "/registrazione", "/password-dimenticata", "/operatore/login",
-                    "/pagina-che-non-esiste"):
+                    "/pagina-che-non-esiste", "/ticket/reclamo", "/ticket/reclamo/conferma/falso"):
             crawl.visit(f"{base}{url}", f"{url} ({width} px)")
         # A refused login shows its message and keeps the code.
         page.goto(f"{base}/login")
@@ -172,6 +174,11 @@ def test_public_pages_have_no_axe_violations(crawl, live_server):
         page.locator('input[name="code"]').press("Enter")
         page.wait_for_load_state("load")
         crawl.check(f"/login refused ({width} px)")
+        # A refused complaint without login shows its messages beside the fields.
+        page.goto(f"{base}/ticket/reclamo")
+        page.get_by_role("button", name=re.compile("Invia il reclamo|Send the complaint")).click()
+        expect(page.locator(".field--error").first).to_be_visible()
+        crawl.check(f"/ticket/reclamo refused ({width} px)")
     assert not crawl.found, "axe violations:\n" + crawl.report()
 
 
@@ -186,11 +193,12 @@ def test_back_office_pages_have_no_axe_violations(italian_crawl, live_server, li
     page.get_by_label("Password", exact=True).fill(DEMO_ADMIN_PASSWORD)
     page.get_by_role("button", name=re.compile("Accedi")).click()
     expect(page).to_have_url(f"{base}/operatore/ticket")
-    links = page.locator("a[href^='/operatore']").evaluate_all(
+    links = page.locator("a[href^='/operatore']:not([download])").evaluate_all(
         "links => [...new Set(links.map(link => link.getAttribute('href')))]")
     assert len(links) >= 5
     customer_url = f"/operatore/clienti/{customer.code}"
-    pages = links + [f"/operatore/ticket/{ticket.id}", customer_url, "/operatore/clienti?q=ACQUE"]
+    pages = links + [f"/operatore/ticket/{ticket.id}", customer_url, "/operatore/clienti?q=ACQUE",
+                     "/operatore/ticket?coda=overdue", "/operatore/ticket/reclami-senza-accesso"]
     pages += [f"{customer_url}/{section}" for section in ("fatture", "autoletture", "ticket", "documenti")]
     pages.append(f"{customer_url}/autoletture/nuova")
     for width in (1280, 360):

@@ -71,7 +71,8 @@ def audit_rows(event):
 
 def sample_url(app, rule):
     values = {"ticket_id": 1, "message_id": 1, "code": "654321", "invoice_id": 1,
-              "window_id": 1, "record_id": 1, "operator_id": 1, "mail_id": 1, "request_id": 1, "kind": "documento", "section": "fatture"}
+              "window_id": 1, "record_id": 1, "operator_id": 1, "mail_id": 1, "request_id": 1, "kind": "documento", "section": "fatture",
+              "complaint_id": 1}
     adapter = app.url_map.bind("localhost")
     return adapter.build(rule.endpoint, {name: values[name] for name in rule.arguments})
 
@@ -294,7 +295,7 @@ def test_operator_sessions_cannot_act_as_a_customer(app, staff, ticket):
         response = staff.get(url)
         assert response.status_code == 404, url
     point = ticket.supply_point
-    assert staff.post("/ticket/nuovo", data={"supply_point": point.code, "category": "Altro",
+    assert staff.post("/ticket/nuovo", data={"supply_point": point.code, "kind": "altro",
                                              "subject": "x", "message": "x"}).status_code == 404
     assert staff.post(f"/ticket/{ticket.id}/rispondi", data={"message": "x"}).status_code == 404
     assert staff.post(f"/ticket/{ticket.id}/chiudi").status_code == 404
@@ -380,9 +381,9 @@ def test_reply_reaches_the_customer_by_email(mail_app, smtp_server, customer, ti
     assert smtp_server.wait_for(1)
     recipients, message = smtp_server.messages[0]
     assert recipients == [customer.email]
-    assert message["Subject"] == f"Area Clienti: risposta al ticket n. {ticket.id}"
+    assert message["Subject"] == f"Area Clienti: risposta alla pratica {Ticket.get_by_id(ticket.id).code}"
     text = smtp_server.text_of(0)
-    assert "il servizio clienti ha risposto al tuo ticket" in text
+    assert "il servizio clienti ha risposto alla tua pratica CP-" in text
     assert f"https://area-clienti.example.it/ticket/{ticket.id}" in text
     assert "ricalcolato" not in text  # the answer is read in the portal
     assert audit_rows("operator_ticket_reply")[0].customer_id == customer.id

@@ -13,6 +13,7 @@ from stdnum.it import codicefiscale, iva
 from portal.demo import common, people, small
 import models
 from portal import holdings, passwords
+from portal import tickets as tickets_rules
 from conftest import database_url_for, drop_schemas
 from models import (
     BilledConsumption,
@@ -328,7 +329,17 @@ def test_documents_and_forms_are_real_pdfs(data):
 
 def test_tickets_give_the_company_two_threads_and_the_back_office_a_queue(data):
     company = _customer("654321")
-    working, closed = Ticket.for_customer(company)  # newest activity first
+    working, overdue, closed = Ticket.for_customer(company)  # newest activity first
+    # The company's complaint is past its 30 days without an answer: first in the queue.
+    assert (overdue.kind, overdue.answered_at) == ("reclamo", None)
+    assert overdue.due_on < models.rome_now().date()
+    assert next(iter(tickets_rules.inbox())).id == overdue.id
+    assert closed.kind == "rettifica" and closed.answered_at is not None
+    household = Ticket.get(Ticket.customer == _customer("123456"))
+    assert household.code.startswith("CW-") and household.kind == "reclamo"
+    assert models.PublicComplaint.get(models.PublicComplaint.ticket == household).status == "matched"
+    assert tickets_rules.unmatched_complaints().count() == 1
+    assert Ticket.select().where(Ticket.code.is_null()).count() == 0
     assert (working.status, working.category) == (Ticket.IN_PROGRESS, "Letture")
     assert (closed.status, closed.category) == (Ticket.CLOSED, "Fatturazione")
     assert working.supply_point.customer_id == company.id
@@ -336,7 +347,7 @@ def test_tickets_give_the_company_two_threads_and_the_back_office_a_queue(data):
     assert [(m.from_customer, m.internal) for m in thread] == [
         (True, False), (False, True), (False, False)]
     assert working.updated_at == thread[-1].created_at
-    others = Ticket.select().where(Ticket.customer != company)
+    others = Ticket.select().join(Customer).where(Customer.code.not_in(common.FIXED_CUSTOMERS))
     registered = Customer.select().where(Customer.registered_at.is_null(False)
                                          & Customer.code.not_in(common.FIXED_CUSTOMERS))
     assert others.count() == min(6, registered.count()) > 0

@@ -86,7 +86,7 @@ PDF = b"%PDF-1.4\n" + b"x" * 200_000 + b"\n%%EOF\n"
 
 def open_ticket_with(client, point, content=PDF):
     return client.post("/ticket/nuovo", content_type="multipart/form-data", data={
-        "supply_point": point.code, "category": "Letture", "subject": "Lettura errata",
+        "supply_point": point.code, "kind": "informazioni", "subject": "Lettura errata",
         "message": "Allego la bolletta.", "attachment": (io.BytesIO(content), "bolletta.pdf")})
 
 

@@ -321,9 +321,10 @@ def test_a_back_office_answer_reaches_an_english_speaking_customer_in_english(
     assert '<html lang="it">' in page.text
     assert smtp_server.wait_for(1)
     _, message = smtp_server.messages[0]
-    assert message["Subject"] == f"Customer Area: reply to ticket no. {ticket.id}"
+    code = models.Ticket.get_by_id(ticket.id).code
+    assert message["Subject"] == f"Customer Area: reply to case {code}"
     text = smtp_server.text_of(0)
-    assert (f"customer service has replied to your ticket no. {ticket.id} "
+    assert (f"customer service has replied to your case {code} "
             "«Fattura di marzo» (status: Closed).") in text
 
 
@@ -355,12 +356,13 @@ def test_the_switch_in_a_browser_returns_to_the_page_reached_by_htmx(page, live_
 
 
 def test_a_stored_word_is_translated_as_text_never_as_markup(client, logged_in):
-    """Statuses and categories come from the database: translated, but escaped."""
+    """Statuses and case types come from the database: translated, but escaped (an
+    unknown type reads as "Other")."""
     ticket = models.Ticket.create(customer=logged_in, category="<b>Altro</b>", subject="x",
-                                  status="Chiuso")
+                                  status="Chiuso", kind="<b>reclamo</b>")
     models.TicketMessage.create(ticket=ticket, body="y")
     page = client.get(f"/ticket/{ticket.id}", headers=ENGLISH).text
-    assert "&lt;b&gt;Altro&lt;/b&gt;" in page and "<b>Altro</b>" not in page
+    assert "<b>" not in page and "<dd>Other</dd>" in page
     assert ">Closed</span>" in page
 
 

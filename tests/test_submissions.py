@@ -19,7 +19,7 @@ def token_in(page):
 
 
 def new_ticket(client, point, token, attachment=True):
-    data = {"supply_point": point.code, "category": "Letture", "subject": "Lettura errata",
+    data = {"supply_point": point.code, "kind": "informazioni", "subject": "Lettura errata",
             "message": "La lettura in fattura non è quella del contatore.",
             "submission_token": token}
     if attachment:
@@ -33,7 +33,7 @@ def stored_files(app):
 
 def test_a_repeated_new_ticket_returns_the_first_one(app, client, logged_in):
     point = logged_in.supply_points_in_order().first()
-    token = token_in(client.get("/ticket/nuovo").text)
+    token = token_in(client.get("/ticket/nuovo?tipo=informazioni").text)
     first = new_ticket(client, point, token)
     again = new_ticket(client, point, token)
     assert first.status_code == again.status_code == 303
@@ -44,7 +44,7 @@ def test_a_repeated_new_ticket_returns_the_first_one(app, client, logged_in):
     page = client.get(again.headers["Location"]).text.replace("&#39;", "'")
     assert "La richiesta era già stata inviata ed è stata registrata una volta sola" in page
     # Each empty form gets a fresh token: a second ticket on purpose is a new one.
-    fresh = token_in(client.get("/ticket/nuovo").text)
+    fresh = token_in(client.get("/ticket/nuovo?tipo=informazioni").text)
     assert fresh != token
     assert new_ticket(client, point, fresh).status_code == 303
     assert Ticket.select().count() == 2
@@ -52,8 +52,8 @@ def test_a_repeated_new_ticket_returns_the_first_one(app, client, logged_in):
 
 def test_a_form_with_errors_keeps_its_token_and_creates_once_when_fixed(client, logged_in):
     point = logged_in.supply_points_in_order().first()
-    token = token_in(client.get("/ticket/nuovo").text)
-    refused = client.post("/ticket/nuovo", data={"supply_point": point.code, "category": "Letture",
+    token = token_in(client.get("/ticket/nuovo?tipo=informazioni").text)
+    refused = client.post("/ticket/nuovo", data={"supply_point": point.code, "kind": "informazioni",
                                                  "subject": "", "message": "Testo",
                                                  "submission_token": token})
     assert refused.status_code == 422
@@ -65,7 +65,7 @@ def test_a_form_with_errors_keeps_its_token_and_creates_once_when_fixed(client, 
 
 def test_a_repeated_reply_is_stored_once(client, logged_in):
     point = logged_in.supply_points_in_order().first()
-    assert new_ticket(client, point, token_in(client.get("/ticket/nuovo").text)).status_code == 303
+    assert new_ticket(client, point, token_in(client.get("/ticket/nuovo?tipo=informazioni").text)).status_code == 303
     ticket = Ticket.get()
     token = token_in(client.get(f"/ticket/{ticket.id}").text)
     reply = {"message": "Aggiungo una foto.", "submission_token": token}
@@ -81,7 +81,7 @@ def test_a_repeated_reply_is_stored_once(client, logged_in):
 
 def test_the_same_token_from_another_customer_is_theirs(app, client, logged_in, other_customer):
     point = logged_in.supply_points_in_order().first()
-    token = token_in(client.get("/ticket/nuovo").text)
+    token = token_in(client.get("/ticket/nuovo?tipo=informazioni").text)
     assert new_ticket(client, point, token).status_code == 303
     stranger = app.test_client()
     stranger.post("/login", data={"code": other_customer.code, "password": "una-password-sicura"})
@@ -117,9 +117,9 @@ def test_simultaneous_retries_create_one_ticket(live_server, http_session, facto
     point = factory.supply_point(customer)
     session = http_session()
     assert session.login("654321")[0] == 303
-    status, page = session.get("/ticket/nuovo")
+    status, page = session.get("/ticket/nuovo?tipo=informazioni")
     token = token_in(page)
-    data = {"supply_point": point.code, "category": "Letture", "subject": "Doppio invio",
+    data = {"supply_point": point.code, "kind": "informazioni", "subject": "Doppio invio",
             "message": "Un solo ticket, per favore.", "submission_token": token}
     answers, start = [], threading.Barrier(8)
 

@@ -21,7 +21,7 @@ MB = 1024 * 1024
 
 
 def ticket_data(supply_point, attachment=None, **fields):
-    data = {"supply_point": supply_point.code, "category": "Letture",
+    data = {"supply_point": supply_point.code, "kind": "informazioni",
             "subject": "Lettura in fattura errata",
             "message": "Nella fattura di febbraio la lettura è 45.000, ma il contatore segna 44.100."}
     if attachment is not None:
@@ -120,13 +120,18 @@ def test_list_pages_ten_at_a_time_and_htmx_gets_the_list_alone(client, logged_in
 
 # --- New ticket ----------------------------------------------------------------------
 
-def test_new_ticket_form_has_the_customers_points_and_categories(client, logged_in, other_customer):
-    page = client.get("/ticket/nuovo").text
+def test_new_ticket_form_has_the_case_types_then_the_customers_points(client, logged_in, other_customer):
+    kinds = client.get("/ticket/nuovo").text
+    for label in ("Reclamo", "Richiesta di informazioni", "Richiesta di rettifica di fatturazione",
+                  "Doppia fatturazione", "Voltura / subentro", "Disdetta (chiusura della fornitura)",
+                  "Rateizzazione di una fattura", "Altro"):
+        assert f">{label}</a>" in kinds
+    assert "indirizzo postale per le fatture</a>" in kinds
+    page = client.get("/ticket/nuovo?tipo=informazioni").text
     for point in logged_in.supply_points_in_order():
         assert point.label in page
     assert "PR999001" not in page
-    for category in ("Fatturazione", "Letture", "Contratto", "Guasto / tecnico", "Altro"):
-        assert f">{category}</option>" in page
+    assert 'name="kind" type="hidden" value="informazioni"' in page
     assert 'enctype="multipart/form-data"' in page
 
 
@@ -136,7 +141,7 @@ def test_open_a_ticket_with_a_pdf(app, client, logged_in):
     assert response.status_code == 303
     ticket = Ticket.get(Ticket.customer == logged_in)
     assert response.headers["Location"] == f"/ticket/{ticket.id}"
-    assert (ticket.status, ticket.category, ticket.supply_point.code) == ("Aperto", "Letture", point.code)
+    assert (ticket.status, ticket.kind, ticket.supply_point.code) == ("Aperto", "informazioni", point.code)
     message = TicketMessage.get(TicketMessage.ticket == ticket)
     assert message.from_customer and not message.internal
     assert (message.attachment_name, message.attachment_type) == ("bolletta febbraio.pdf", "application/pdf")
@@ -146,7 +151,7 @@ def test_open_a_ticket_with_a_pdf(app, client, logged_in):
     stored = Path(app.config["FILES_DIR"]) / message.attachment_path
     assert stored.read_bytes() == PDF
     page = client.get(response.headers["Location"]).text
-    assert f"Il ticket n. {ticket.id} è stato aperto" in page
+    assert f"Richiesta registrata con il codice pratica {ticket.code}" in page
     assert "Nella fattura di febbraio la lettura è 45.000" in page
     assert "bolletta febbraio.pdf" in page
     assert "Lettura in fattura errata" in client.get("/ticket").text
@@ -210,13 +215,17 @@ def test_empty_file_is_refused(client, logged_in):
 
 def test_missing_fields_get_messages_beside_them_and_htmx_gets_the_form_alone(client, logged_in):
     point = gas_point(logged_in)
-    response = client.post("/ticket/nuovo", data={"supply_point": point.code, "category": "",
+    response = client.post("/ticket/nuovo", data={"supply_point": point.code, "kind": "",
+                                                  "subject": "x", "message": "Testo scritto"},
+                           headers={"HX-Request": "true", "HX-Target": "ticket-form"})
+    assert response.status_code == 422
+    assert "Scegli un tipo di richiesta dall" in response.text
+    response = client.post("/ticket/nuovo", data={"supply_point": point.code, "kind": "reclamo",
                                                   "subject": "  ", "message": "Testo scritto"},
                            headers={"HX-Request": "true", "HX-Target": "ticket-form"})
     assert response.status_code == 422
     assert "<html" not in response.text
     assert response.text.count("Campo obbligatorio.") == 1  # the subject
-    assert "Scegli una categoria dall&#39;elenco." in response.text
     assert "Testo scritto</textarea>" in response.text
     assert 'aria-invalid="true"' in response.text
     assert Ticket.select().count() == 0
@@ -250,13 +259,14 @@ def test_a_new_ticket_notifies_the_configured_mailbox(mail_app, smtp_server, cus
     ticket = Ticket.get()
     recipients, message = smtp_server.messages[0]
     assert recipients == ["sportello@example.it"]
-    assert message["Subject"] == f"Nuovo ticket n. {ticket.id}: Lettura in fattura errata"
+    assert message["Subject"] == f"Nuova pratica {ticket.code}: Lettura in fattura errata"
     text = smtp_server.text_of(0)
     assert "Cliente: 654321 - ACQUE CHIARE S.R.L." in text
-    assert "Categoria: Letture" in text
+    assert "Tipo: Richiesta di informazioni" in text
     assert f"https://area-clienti.example.it/operatore/ticket/{ticket.id}" in text
     assert "44.100" not in text  # the message itself stays in the portal
-    assert models.OutgoingMail.get().kind == "ticket_new"
+    assert [row.kind for row in models.OutgoingMail.select().order_by(models.OutgoingMail.id)] == [
+        "ticket_new", "ticket_receipt"]
 
 
 def test_the_ticket_stays_when_the_mailbox_cannot_be_told(app, client, logged_in):
@@ -265,8 +275,8 @@ def test_the_ticket_stays_when_the_mailbox_cannot_be_told(app, client, logged_in
     response = open_ticket(client, gas_point(logged_in))
     assert response.status_code == 303
     assert Ticket.select().count() == 1
-    assert deliver_mail(app)["retry"] == 1
-    assert models.OutgoingMail.get().status == "queued"  # tried again later
+    assert deliver_mail(app)["retry"] == 2  # the mailbox's notice and the customer's receipt
+    assert {row.status for row in models.OutgoingMail.select()} == {"queued"}  # tried again later
 
 
 def test_a_ticket_that_fails_to_save_sends_no_notice(app, client, logged_in, monkeypatch):
@@ -451,6 +461,6 @@ def test_new_tickets_and_replies_are_limited_per_customer(tmp_path, smtp_server,
     assert "Troppi tentativi" in open_ticket(client, point).text
     assert Ticket.select().count() == 2 and len(stored_files(application)) == 0
     deliver_mail(application)
-    assert smtp_server.wait_for(2) and len(smtp_server.messages) == 2  # one per new ticket
+    assert smtp_server.wait_for(4) and len(smtp_server.messages) == 4  # notice and receipt per new ticket
     assert open_ticket(other, factory.supply_point(neighbour)).status_code == 303
     limiter.reset()

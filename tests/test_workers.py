@@ -135,7 +135,7 @@ def test_two_workers_share_sessions_uploads_and_one_acquisition(gunicorn):
 
     # An upload stored by one worker is there for both.
     body, content_type = _multipart(
-        {"csrf_token": session.token, "supply_point": point, "category": "Letture",
+        {"csrf_token": session.token, "supply_point": point, "kind": "informazioni",
          "subject": "Foto del contatore", "message": "Allego la foto della lettura."},
         {"attachment": ("lettura.pdf", PDF)})
     request = urllib.request.Request(gunicorn["url"] + "/ticket/nuovo", data=body, method="POST",

@@ -12,7 +12,7 @@ from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from models import Customer, Operator, Ticket, TicketMessage, audit
+from models import Customer, Operator, PublicComplaint, Ticket, TicketMessage, audit
 from portal import backoffice, tickets
 from views import (CreatingForm, Pager, client_ip, create_once, htmx_redirect, is_htmx,
                    is_safe_next, limiter, render_page)
@@ -88,17 +88,40 @@ def _status_choice(form, field):
         raise ValidationError("Scegli uno stato dall'elenco.")
 
 
+class NoteForm(CreatingForm):
+    note = TextAreaField("Nota interna (il cliente non la vede)", [DataRequired(REQUIRED), Length(
+        max=MAX_MESSAGE, message=f"La nota può avere al massimo {MAX_MESSAGE} caratteri.")],
+        filters=[clean_text])
+
+
+def _kind_choice(form, field):
+    if field.data not in tickets.KINDS:
+        raise ValidationError("Scegli un tipo dall'elenco.")
+
+
+def _outcome_choice(form, field):
+    if field.data and field.data not in tickets.OUTCOMES:
+        raise ValidationError("Scegli un esito dall'elenco.")
+
+
 class ReplyForm(MessageForm):
     # The ticket page also holds StatusForm's `status`: one name each, two ids.
     status = SelectField("Stato dopo la risposta", [_status_choice], validate_choice=False,
                          choices=[SelectChoice(status, status) for status in tickets.STATUSES],
                          default=Ticket.IN_PROGRESS, id="reply-status")
+    outcome = SelectField("Esito (per il registro)", [_outcome_choice], validate_choice=False,
+                          choices=[SelectChoice("", "Non ancora deciso")]
+                          + [SelectChoice(outcome, outcome) for outcome in tickets.OUTCOMES])
 
 
-class NoteForm(CreatingForm):
-    note = TextAreaField("Nota interna (il cliente non la vede)", [DataRequired(REQUIRED), Length(
-        max=MAX_MESSAGE, message=f"La nota può avere al massimo {MAX_MESSAGE} caratteri.")],
-        filters=[clean_text])
+class RetypeForm(FlaskForm):
+    kind = SelectField("Tipo della pratica", [_kind_choice], validate_choice=False,
+                       choices=[SelectChoice(kind.code, str(kind.label))
+                                for kind in tickets.KINDS.values()])
+
+
+class MatchForm(FlaskForm):
+    code = StringField("Codice cliente", [DataRequired(REQUIRED), Length(max=6)])
 
 
 class StatusForm(FlaskForm):
@@ -178,22 +201,80 @@ def _ticket_or_404(ticket_id):
 @bp.get("/ticket")
 @operator_required()
 def inbox():
-    """Ticket inbox: filter by status and category, search subject, customer, number."""
+    """Ticket inbox by deadline: filter by status, category, type and time left, search
+    subject, customer, codice pratica, number."""
     filters = dict(
         stato=request.args.get("stato") if request.args.get("stato") in tickets.STATUSES else "",
         categoria=(request.args.get("categoria")
                    if request.args.get("categoria") in Ticket.CATEGORIES else ""),
+        tipo=request.args.get("tipo") if request.args.get("tipo") in tickets.KINDS else "",
+        coda=(request.args.get("coda")
+              if request.args.get("coda") in ("overdue", "due-soon") else ""),
         q=clean_text(request.args.get("q", ""))[:100])
-    pager = Pager(tickets.inbox(filters["stato"], filters["categoria"], filters["q"]), 25)
+    pager = Pager(tickets.inbox(filters["stato"], filters["categoria"], filters["q"],
+                                filters["tipo"], filters["coda"]), 25)
     return render_page("backoffice/inbox.html", pager=pager, filters=filters,
+                       kinds=tickets.KINDS.values(),
+                       unmatched=tickets.unmatched_complaints().count(),
                        waiting=tickets.awaiting_answer(pager.items))
+
+
+@bp.get("/ticket/registro.csv")
+@operator_required()
+def case_register():
+    """The register of cases (CSV) for the utility's regulatory reporting: received and
+    answered dates, type, outcome, indemnity; `dal` / `al` (yyyy-mm-dd) narrow it."""
+    from views.tickets import parse_day
+    since, until = parse_day(request.args.get("dal")), parse_day(request.args.get("al"))
+    audit_action("operator_case_register", detail=f"{since or ''}..{until or ''}")
+    response = current_app.make_response(tickets.register_csv(since, until))
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="registro-pratiche.csv"'
+    return response
+
+
+@bp.get("/ticket/reclami-senza-accesso")
+@operator_required()
+def public_complaints():
+    """Confirmed complaints without login that no customer matched: an operator matches
+    each to a customer code, which makes it a case (received when confirmed)."""
+    return render_page("backoffice/public_complaints.html",
+                       complaints=list(tickets.unmatched_complaints()),
+                       form=MatchForm(formdata=None), errors={})
+
+
+@bp.post("/ticket/reclami-senza-accesso/<int:complaint_id>")
+@operator_required()
+def match_public_complaint(complaint_id):
+    """Match one complaint without login to a customer."""
+    complaint = PublicComplaint.get_or_none(
+        (PublicComplaint.id == complaint_id)
+        & (PublicComplaint.status == PublicComplaint.UNMATCHED))
+    if complaint is None:
+        abort(404)
+    form = MatchForm()
+    customer = (Customer.get_or_none(Customer.code == form.code.data.strip())
+                if form.validate_on_submit() else None)
+    if customer is None:
+        errors = {complaint.id: form.code.errors[0] if form.code.errors
+                  else "Nessun cliente con questo codice."}
+        return render_page("backoffice/public_complaints.html",
+                           complaints=list(tickets.unmatched_complaints()), form=form,
+                           errors=errors), 422
+    ticket = tickets.attach_public(complaint, customer)
+    audit_action("operator_match_complaint", customer, f"pratica {ticket.code}")
+    return done(f"Reclamo {ticket.code} abbinato al cliente {customer.code}.",
+                "backoffice.ticket", ticket_id=ticket.id)
 
 
 def _render_ticket(ticket, status=200, notice=None, level="success", **forms):
     forms.setdefault("reply_form", ReplyForm(formdata=None))
     forms.setdefault("note_form", NoteForm(formdata=None))
     forms.setdefault("status_form", StatusForm(formdata=None, status=ticket.status))
+    forms.setdefault("retype_form", RetypeForm(formdata=None, kind=ticket.kind))
     return render_page("backoffice/ticket.html", ticket=ticket, customer=ticket.customer,
+                       indemnity=tickets.indemnity(ticket.kind, ticket.received_at, ticket.due_on,
+                                                   ticket.answered_at),
                        messages=tickets.all_messages(ticket), notice=notice, level=level,
                        **forms), status
 
@@ -226,7 +307,8 @@ def ticket_reply(ticket_id):
     if not form.validate_on_submit():
         return _render_ticket(ticket, 422, reply_form=form)
     answer, first_result = create_once(form, lambda submission: tickets.operator_reply(
-        ticket, current_user.id, form.message.data, form.status.data, form.upload, submission),
+        ticket, current_user.id, form.message.data, form.status.data, form.upload, submission,
+        form.outcome.data),
         _ticket_url)
     if first_result:
         return _after_ticket_change(ticket.id, ALREADY_SENT)
@@ -265,6 +347,21 @@ def ticket_status(ticket_id):
     audit_action("operator_ticket_status", ticket.customer,
                  f"ticket n. {ticket.id}: {form.status.data}")
     return _after_ticket_change(ticket.id, f"Stato del ticket: {form.status.data}.")
+
+
+@bp.post("/ticket/<int:ticket_id>/tipo")
+@operator_required()
+def ticket_retype(ticket_id):
+    """Re-type a case: the deadline is recomputed from the day received; audited."""
+    ticket = _ticket_or_404(ticket_id)
+    form = RetypeForm()
+    if not form.validate_on_submit():
+        return _render_ticket(ticket, 422, retype_form=form)
+    old = tickets.retype(ticket, form.kind.data)
+    audit_action("operator_case_retype", ticket.customer,
+                 f"pratica {ticket.code}: {old} -> {form.kind.data}")
+    return _after_ticket_change(ticket.id, f"Tipo della pratica: {tickets.kind_label(form.kind.data)}; "
+                                           "scadenza ricalcolata.")
 
 
 @bp.get("/ticket/<int:ticket_id>/allegati/<int:message_id>")

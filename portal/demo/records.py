@@ -3,7 +3,8 @@ import calendar
 import datetime
 from decimal import Decimal
 
-from models import SelfReading, Ticket, TicketMessage
+from models import PublicComplaint, SelfReading, Ticket, TicketMessage
+from portal import tickets as case_rules
 from portal.demo import common, consumption, plans
 from portal.formatting import date_it, money
 
@@ -163,6 +164,21 @@ _COMPANY_TICKETS = (
                          "correttore installato: le risponderemo entro due giorni lavorativi."),
     )),
 )
+# The case type of each demo thread (by subject; the rest follow their category).
+_CASE_KINDS = {"Conguaglio gas più alto del previsto": "rettifica",
+               "Lettura del correttore": "informazioni", "Rateizzazione": "rateizzazione",
+               "Cambio intestatario": "informazioni"}
+# Cases that show the deadlines: the company's complaint past its 30 days without an
+# answer (overdue in the back-office, with the indemnity it is earning), and the
+# household's complaint sent without login and matched by its bill data.
+_DEADLINE_CASES = (
+    (common.COMPANY_CODE, "reclamo", "Fattura addebitata due volte in banca", 32,
+     "La fattura di ottobre mi è stata addebitata due volte sul conto corrente: chiedo il "
+     "rimborso del secondo addebito.", "CP"),
+    (common.HOUSEHOLD_CODE, "reclamo", "Letture stimate da mesi", 27,
+     "Da sei mesi le fatture riportano letture stimate anche se il contatore è accessibile.",
+     "CW"),
+)
 _OTHER_SUBJECTS = (
     ("Fatturazione", "Richiesta duplicato fattura",
      "Non trovo la fattura di gennaio tra i documenti: potete inviarmene una copia?"),
@@ -211,9 +227,46 @@ def _insert_tickets(planned, today, rng):
         threads.append(_ticket_rows((category, subject, Ticket.OPEN),
                                     ((days, rng.randint(8, 19), "customer", text),),
                                     today, customer.id, rng.choice(customer.points).id))
+    by_code = {customer.code: customer for customer in planned}
+    for code, kind, subject, days, text, _prefix in _DEADLINE_CASES:
+        customer = by_code[code]
+        threads.append(_ticket_rows(("Altro", subject, Ticket.OPEN), ((days, 10, "customer", text),),
+                                    today, customer.id, customer.points[0].id))
+    prefixes = {subject: prefix for _c, _k, subject, _d, _t, prefix in _DEADLINE_CASES}
+    kinds = {subject: kind for _c, kind, subject, _d, _t, _p in _DEADLINE_CASES}
     message_count = 0
     for ticket_row, message_rows in threads:
-        ticket_id = Ticket.insert(ticket_row).execute()
+        subject = ticket_row["subject"]
+        kind = kinds.get(subject) or _CASE_KINDS.get(subject) or {
+            "Fatturazione": "informazioni", "Letture": "informazioni",
+            "Contratto": "informazioni"}.get(ticket_row["category"], "altro")
+        received = ticket_row["created_at"]
+        answers = [row["created_at"] for row in message_rows
+                   if not row["from_customer"] and not row["internal"]]
+        ticket_id = Ticket.insert(dict(
+            ticket_row, kind=kind, received_at=received, details={},
+            answered_at=min(answers) if answers else None,
+            outcome="Informazioni fornite" if answers and ticket_row["status"] == Ticket.CLOSED
+            else "", due_on=case_rules.due_date(kind, received))).execute()
+        code = case_rules.case_code(ticket_id, received, prefixes.get(subject, "CP"))
+        Ticket.update(code=code).where(Ticket.id == ticket_id).execute()
+        if prefixes.get(subject) == "CW":
+            household = by_code[common.HOUSEHOLD_CODE]
+            PublicComplaint.insert(
+                name=household.name, customer_code=household.code, address=household.address,
+                email="mario.rossi@example.it", subject=subject, body=message_rows[0]["body"],
+                status=PublicComplaint.MATCHED, code=code, created_at=received,
+                expires_at=received, confirmed_at=received, ticket=ticket_id).execute()
         message_count += common._insert(TicketMessage, [dict(row, ticket=ticket_id)
                                                         for row in message_rows])
+    # A complaint without login whose data match nobody: waiting for an operator.
+    sent = common._utc(today - datetime.timedelta(days=2), 18)
+    unmatched = PublicComplaint.insert(
+        name="Giuseppe Verdi", customer_code="", point_code="03340009799999",
+        address="VIA GARIBALDI 12 - 57014 COLLESALVETTI (LI)", email="g.verdi@example.it",
+        subject="Bolletta non ricevuta", body="Non ho ricevuto la bolletta di settembre.",
+        status=PublicComplaint.UNMATCHED, created_at=sent, expires_at=sent,
+        confirmed_at=sent).execute()
+    PublicComplaint.update(code=case_rules.case_code(unmatched, sent, "CW")).where(
+        PublicComplaint.id == unmatched).execute()
     return len(threads), message_count
