@@ -451,3 +451,14 @@ def test_migration_keeps_readings_and_periods(app, runner, factory):
         period = BilledConsumption.get()
         assert period.energy_total == 123 and period.reading_kind is None
         assert models.schema_version() == models.SCHEMA_VERSION
+
+
+def test_the_customers_data_export_says_channel_and_reading_kind(client, logged_in, gas_point):
+    SelfReading.create(supply_point=gas_point, reading_date=datetime.date(2025, 3, 3),
+                       meter_reading=4512345, channel="posta", operator="mario.rossi")
+    bill_gas(gas_point, ["stimata"])
+    exported = client.get("/dati-anagrafici/esporta").get_json()
+    point = next(point for point in exported["supply_points"] if point["code"] == gas_point.code)
+    assert point["self_readings"][0]["channel"] == "posta"
+    assert "operator" not in point["self_readings"][0]   # the staff's names are not the customer's data
+    assert point["billed_consumption"][0]["reading_kind"] == "stimata"
