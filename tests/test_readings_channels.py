@@ -462,3 +462,13 @@ def test_the_customers_data_export_says_channel_and_reading_kind(client, logged_
     assert point["self_readings"][0]["channel"] == "posta"
     assert "operator" not in point["self_readings"][0]   # the staff's names are not the customer's data
     assert point["billed_consumption"][0]["reading_kind"] == "stimata"
+
+
+def test_operator_form_warns_of_todays_reading_in_the_operators_words(staff, customer, gas_point,
+                                                                      always_open):
+    assert "ha già una lettura di oggi" not in staff.get(
+        f"/operatore/clienti/{customer.code}/autoletture/nuova").text
+    enter(staff, customer, gas_point, 45000)
+    page = staff.get(f"/operatore/clienti/{customer.code}/autoletture/nuova").text
+    assert f"Il punto {gas_point.code} ha già una lettura di oggi" in page
+    assert "Hai già inserito" not in page
