@@ -49,11 +49,12 @@ def personal_data(customer):
                  BilledConsumption.period_end, BilledConsumption.energy_f1,
                  BilledConsumption.energy_f2, BilledConsumption.energy_f3,
                  BilledConsumption.energy_total, BilledConsumption.max_power,
-                 BilledConsumption.unit),
+                 BilledConsumption.unit, BilledConsumption.reading_kind),
              "self_readings": _rows(
                  SelfReading.for_supply_point(point, customer), SelfReading.reading_date,
                  SelfReading.meter_reading, SelfReading.corrector_reading, SelfReading.status,
-                 SelfReading.submitted_at, SelfReading.outcome, SelfReading.outcome_reason)}
+                 SelfReading.submitted_at, SelfReading.outcome, SelfReading.outcome_reason,
+                 SelfReading.channel)}
             for point in points],
         "tickets": [
             {"number": ticket.id, "subject": ticket.subject, "category": ticket.category,

@@ -180,7 +180,7 @@ def billing_data(files_dir):
                            for holding in Holding.select()),
         "consumption": {(row.supply_point.code, row.period_start): (
             row.period_end, row.energy_f1, row.energy_f2, row.energy_f3, row.energy_total,
-            row.max_power, row.unit) for row in BilledConsumption.select()},
+            row.max_power, row.unit, row.reading_kind) for row in BilledConsumption.select()},
         "measurements": set(Measurement
                             .select(SupplyPoint.code, Measurement.timestamp,
                                     Measurement.active_energy_kwh, Measurement.power_kw)
@@ -190,9 +190,12 @@ def billing_data(files_dir):
                       for document in Document.select()},
         "reading_windows": {(window.supply_point.code if window.supply_point_id else "*",
                              window.start_at, window.end_at) for window in ReadingWindow.select()},
+        # Meter photos (readings/) are the portal's own, like self-readings: no billing file
+        # carries them.
         "files": {str(path.relative_to(files_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
                   for path in Path(files_dir).rglob("*")
-                  if path.is_file() and not str(path.relative_to(files_dir)).startswith("forms/")},
+                  if path.is_file()
+                  and not str(path.relative_to(files_dir)).startswith(("forms/", "readings/"))},
     }
     return data
 

@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
+from werkzeug.datastructures import FileStorage
 
 import models
 from conftest import PASSWORD
 from models import AuditLog, BilledConsumption, ReadingWindow, SelfReading, SupplyPoint
-from portal import acquisition, backoffice
+from portal import acquisition, attachments, backoffice
 
 HTMX = {"HX-Request": "true", "HX-Target": "reading-form"}
 OPERATOR_PASSWORD = "sportello-di-collesalvetti"
@@ -109,6 +112,23 @@ def test_a_file_that_is_no_jpeg_or_png_is_refused_beside_the_field(client, logge
     assert 'id="photo-error"' in response.text
     assert 'value="45000"' in response.text          # what was typed stays
     assert SelfReading.select().count() == 0
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(head=st.sampled_from([b"", b"\xff\xd8\xff", b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00",
+                             b"\x89PNG\r\n\x1a\n", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"]),
+       body=st.binary(max_size=2000), cut=st.integers(min_value=0, max_value=4000))
+def test_any_bytes_are_a_clean_photo_or_a_clear_refusal(head, body, cut):
+    """Crafted, truncated or random bytes: either a JPEG/PNG re-encoded by the portal or
+    the refusal the form shows, never another exception (a 500)."""
+    valid = png_bytes((40, 30))[:cut] if cut % 2 else gps_jpeg((40, 30))[:cut]
+    for data in (head + body, valid, valid + body):
+        try:
+            upload = attachments.meter_photo(FileStorage(io.BytesIO(data), "x.jpg"), 1600)
+        except attachments.AttachmentError:
+            continue
+        with Image.open(io.BytesIO(upload.data)) as image:
+            assert image.format in ("JPEG", "PNG") and not image.getexif()
 
 
 def test_photo_required_only_for_a_confirmation_when_the_setting_is_on(app, client, logged_in,
@@ -337,6 +357,23 @@ def test_chart_hatches_estimated_periods_with_a_legend_entry(client, logged_in, 
     assert legend[0]["y"] == [0] and legend[0]["showlegend"] is True
 
 
+def test_every_band_of_an_estimated_electricity_period_is_hatched(client, logged_in):
+    electricity = logged_in.supply_points_in_order().where(
+        SupplyPoint.commodity == "electricity").get()
+    for month, kind in ((1, "letta"), (2, "stimata")):
+        BilledConsumption.create(supply_point=electricity, period_start=datetime.date(2025, month, 1),
+                                 period_end=datetime.date(2025, month, 28), energy_f1=1,
+                                 energy_f2=2, energy_f3=3, energy_total=6, unit="kWh",
+                                 reading_kind=kind)
+    page = client.get(f"/prelievi?punto={electricity.code}&anno=2025").text
+    figure = json.loads(page.split('data-figure="')[1].split('"')[0].replace("&#34;", '"')
+                        .replace("&quot;", '"').replace("&amp;", "&"))
+    bands = [trace for trace in figure["data"] if trace["name"] in ("F1", "F2", "F3")]
+    assert len(bands) == 3
+    assert all(trace["marker"]["pattern"]["shape"] == ["", "/"] for trace in bands)
+    assert "I periodi con lettura stimata sono tratteggiati." in page  # the chart's label
+
+
 def test_chart_without_estimates_has_no_hatching(client, logged_in, gas_point):
     bill_gas(gas_point, ["letta", "autolettura"])
     page = client.get(f"/prelievi?punto={gas_point.code}&anno=2025").text
@@ -414,3 +451,24 @@ def test_migration_keeps_readings_and_periods(app, runner, factory):
         period = BilledConsumption.get()
         assert period.energy_total == 123 and period.reading_kind is None
         assert models.schema_version() == models.SCHEMA_VERSION
+
+
+def test_the_customers_data_export_says_channel_and_reading_kind(client, logged_in, gas_point):
+    SelfReading.create(supply_point=gas_point, reading_date=datetime.date(2025, 3, 3),
+                       meter_reading=4512345, channel="posta", operator="mario.rossi")
+    bill_gas(gas_point, ["stimata"])
+    exported = client.get("/dati-anagrafici/esporta").get_json()
+    point = next(point for point in exported["supply_points"] if point["code"] == gas_point.code)
+    assert point["self_readings"][0]["channel"] == "posta"
+    assert "operator" not in point["self_readings"][0]   # the staff's names are not the customer's data
+    assert point["billed_consumption"][0]["reading_kind"] == "stimata"
+
+
+def test_operator_form_warns_of_todays_reading_in_the_operators_words(staff, customer, gas_point,
+                                                                      always_open):
+    assert "ha già una lettura di oggi" not in staff.get(
+        f"/operatore/clienti/{customer.code}/autoletture/nuova").text
+    enter(staff, customer, gas_point, 45000)
+    page = staff.get(f"/operatore/clienti/{customer.code}/autoletture/nuova").text
+    assert f"Il punto {gas_point.code} ha già una lettura di oggi" in page
+    assert "Hai già inserito" not in page

@@ -9,7 +9,7 @@ from wtforms.validators import ValidationError
 
 from models import SupplyPoint, rome_now
 from portal.formatting import local_date
-from portal.readings import form_notices, get_for_customer, submit
+from portal.readings import get_for_customer, read_today, submit, window_message
 from views import CreatingForm, create_once, render_page
 from views.backoffice import audit_action, audit_customer_view, bp, done, operator_required
 from views.backoffice_records import customer_or_404
@@ -46,9 +46,21 @@ def _page(customer, form, points, status=200, submission=None):
                                  for point in points]
     chosen = next((point for point in points if point.code == form.supply_point.data),
                   points[0] if points else None)
-    notices = form_notices(chosen, rome_now()) if chosen and submission is None else []
+    notices = _notices(chosen, rome_now()) if chosen and submission is None else []
     return render_page(PAGE, customer=customer, form=form, points=points, chosen=chosen,
                        channels=CHANNELS, submission=submission, notices=notices), status
+
+
+def _notices(point, now):
+    """What the operator should know before typing, in the operator's words."""
+    notices = []
+    closed = window_message(point, now)
+    if closed:
+        notices.append(closed)
+    if read_today(point, now.date()):
+        notices.append(f"Il punto {point.code} ha già una lettura di oggi: se ne accetta una "
+                       "al giorno (finché è «Da acquisire» il cliente può cancellarla).")
+    return notices
 
 
 @bp.get("/clienti/<code>/autoletture/nuova")
