@@ -1,5 +1,5 @@
 """Every `flask` command of the portal: the schema, demo data, imports and exports
-with the billing system, self-reading acquisition, the mail queue, operator accounts,
+with the billing system, self-reading acquisition, the mail queue and notices, operator accounts,
 retention, backup and the static bundles."""
 import contextlib
 import fcntl
@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from portal import acquisition, assets, backoffice, mail, privacy, settings
+from portal import acquisition, assets, backoffice, mail, notices, privacy, settings
 from portal.exchange.export import export_all
 from portal.exchange.folder import import_folder
 from portal.exchange.importer import import_file
@@ -231,6 +231,18 @@ def send_pending_command():
         counts = mail.deliver_due(limit=10_000)
     click.echo(f"Inviate {counts['sent']}, da riprovare {counts['retry']}, "
                f"non recapitate {counts['failed']}.")
+
+
+@mail_cli.command("notices")
+@with_appcontext
+def notices_command():
+    """Give the time-based notices due now (reading windows, invoices falling due or
+    overdue); each is given once however often this runs (NOTICE_INTERVAL=0: from cron)."""
+    with _current_schema():
+        counts = notices.run_schedule()
+    click.echo(f"Periodi di autolettura aperti {counts['window_open']}, in chiusura "
+               f"{counts['window_closing']}; bollette in scadenza {counts['due_soon']}, "
+               f"scadute {counts['overdue']}.")
 
 
 @mail_cli.command("list-failed")

@@ -139,6 +139,18 @@ SETTINGS = (
             "`EXPORT_DIR/.acquisition.lock`"),
     Setting("ACQUISITION_TICK_SECONDS", int, 60,
             "how often each worker's schedule checks whether a run is due"),
+    Setting("NOTICE_INTERVAL", int, 60,
+            "minutes between runs of the time-based notices (reading windows, invoices "
+            "falling due or overdue) inside the serving process, beside the mail sender; "
+            "`0` turns them off (run `flask notices run` from cron instead). Workers running "
+            "them at once never repeat a notice: each is recorded under a unique key"),
+    Setting("NOTICE_DUE_DAYS", int, 7,
+            "days before an unpaid invoice's due date that its holder is reminded (once; "
+            "a second notice, once, when it becomes overdue)"),
+    Setting("NOTICE_CATCH_UP_DAYS", int, 7,
+            "how far back the notices look: a reading window opened, an invoice issued or "
+            "fallen overdue more days ago is not announced any more (a schedule stopped over "
+            "a weekend still catches up; a new installation does not mail about the past)"),
     Setting("READINGS_POLL_SECONDS", int, 60,
             "how often a self-reading list showing pending rows refreshes itself"),
     Setting("AUDIT_RETENTION_DAYS", int, 730,

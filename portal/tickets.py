@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 from peewee import JOIN, fn
 
 from portal import attachments
+from portal import notices
 from portal.mail import queue_mail
 from models import Customer, Operator, Ticket, TicketMessage, db, utcnow
 
@@ -175,11 +176,8 @@ def _notify_answer(ticket):
     if not customer.email:
         log.info("ticket %s: customer without e-mail, answer not notified", ticket.id)
         return False
-    queue_mail(customer.email,
-               _l("Area Clienti: risposta al ticket n. %(number)s", number=ticket.id),
-               "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
-               customer_name=customer.name)
-    return True
+    # Through the customer's notice preferences, with its unsubscribe link.
+    return notices.ticket_answered(customer, ticket)
 
 
 def inbox(status=None, category=None, search=None):
