@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 
 import models
 from portal import acquisition, assets, backoffice, mail, notices, privacy, settings
-from portal.exchange.export import export_all
+from portal.exchange.export import export_all, export_paperless
 from portal.exchange.folder import import_folder
 from portal.exchange.importer import import_file
 from portal.exchange.kinds import KINDS
@@ -28,7 +28,8 @@ NO_SPACE = ("no space left on the device (disk or quota full): nothing was saved
 def init_app(app):
     """Register the commands on the application's `flask` command line."""
     for command in (init_db, demo, backup, retention, readings_cli, mail_cli, operator_cli,
-                    import_command, import_dir_command, export_all_command, settings_command,
+                    import_command, import_dir_command, export_all_command,
+                    export_paperless_command, settings_command,
                     assets_command):
         _say_a_full_disk_in_one_line(command)
         app.cli.add_command(command)
@@ -384,3 +385,16 @@ def export_all_command(folder):
     click.echo(", ".join(f"{count} {kind}" for kind, count in written.items())
                + f" written to {folder}")
 
+
+
+@click.command("export-paperless")
+@click.option("--export-dir", type=click.Path(file_okay=False),
+              help="Folder of the file (default: EXPORT_DIR).")
+@with_appcontext
+def export_paperless_command(export_dir):
+    """Write EXPORT_DIR/paperless_billing.csv: every customer's bolletta web choice and
+    its date, for the billing system (run it nightly, before billing)."""
+    folder = Path(export_dir or current_app.config["EXPORT_DIR"])
+    with _current_schema():
+        count = export_paperless(folder)
+    click.echo(f"Bolletta web: {count} clienti in {folder / 'paperless_billing.csv'}")

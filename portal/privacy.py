@@ -10,7 +10,8 @@ from models import (AuditLog, BilledConsumption, Document, FormSubmission, Invoi
 
 # Fields of the customer record that are secrets or bookkeeping, never exported.
 _CUSTOMER_FIELDS = ("code", "name", "tax_code", "is_company", "address", "phone", "fax",
-                    "email", "registered_at", "last_login_at", "previous_login_at")
+                    "email", "registered_at", "last_login_at", "previous_login_at", "paperless",
+                    "paperless_changed_at")
 
 
 def _plain(value):

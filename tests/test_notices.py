@@ -380,3 +380,23 @@ def test_migration_adds_notices_and_bolletta_web_keeping_customers(app, runner, 
         assert models.Notice.select().count() == 0
         notices.turn_off(stored, notices.INVOICES)
         assert not notices.wants(stored, notices.INVOICES)
+
+
+def test_bolletta_web_choices_are_exported_for_billing(client, logged_in, other_customer,
+                                                      runner, tmp_path):
+    client.post("/dati-anagrafici/avvisi", data={"paperless": "y"})
+    result = runner.invoke(args=["export-paperless", "--export-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "out" / "paperless_billing.csv").read_text(encoding="utf-8").splitlines()
+    changed_at = models.Customer.get_by_id(logged_in.id).paperless_changed_at
+    from portal.formatting import local_datetime
+    # Only customers who chose; the other one keeps what billing has.
+    assert lines == ["customer_code;paperless;changed_at",
+                     f"{logged_in.code};1;{local_datetime(changed_at):%Y-%m-%d %H:%M}"]
+    client.post("/dati-anagrafici/avvisi", data={})
+    runner.invoke(args=["export-paperless", "--export-dir", str(tmp_path / "out")])
+    lines = (tmp_path / "out" / "paperless_billing.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith(f"{logged_in.code};0;")
+    # The sample of docs/data-exchange.md has the columns the export writes.
+    sample = (ROOT / "samples" / "paperless_billing.csv").read_text(encoding="utf-8")
+    assert sample.splitlines()[0] == lines[0]

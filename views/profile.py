@@ -230,12 +230,11 @@ def _notices_page(form, customer, status=200, saved=None):
                        kind_fields=kind_fields, saved=saved), status
 
 
-def _notices_form(customer, formdata=True):
+def _notices_form(customer):
+    """The form showing the customer's current choices."""
     wanted = notices.wanted_kinds(customer)
     data = {f"notice_{kind}": kind in wanted for kind in notices.KINDS}
     data["paperless"] = customer.paperless
-    if formdata:
-        return NoticesForm(data=data)
     return NoticesForm(formdata=None, data=data)
 
 
@@ -254,7 +253,8 @@ def save_notice_choices():
     """Save the notices wanted and bolletta web on or off."""
     selected_supply_point()
     customer = Customer.get_by_id(current_user.id)
-    form = _notices_form(customer)
+    # No defaults from the record: a box left unticked is not sent, and means off.
+    form = NoticesForm()
     if not form.validate_on_submit():
         return _notices_page(form, customer, 422)
     with db.atomic():
@@ -273,7 +273,7 @@ def save_notice_choices():
     if not is_htmx():
         flash(message, "success")
         return redirect(url_for("profile.notice_choices"), 303)
-    return _notices_page(_notices_form(customer, formdata=False), customer, saved=message)
+    return _notices_page(_notices_form(customer), customer, saved=message)
 
 
 # The one-click unsubscribe of RFC 8058: a mail client POSTs here with no cookie and no
