@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import models
-from conftest import (Factory, background_sender, deliver_mail, make_app,
+from conftest import (PASSWORD, Factory, background_sender, deliver_mail, make_app,
                       release_database)
 from portal import notices
 
@@ -400,3 +400,20 @@ def test_bolletta_web_choices_are_exported_for_billing(client, logged_in, other_
     # The sample of docs/data-exchange.md has the columns the export writes.
     sample = (ROOT / "samples" / "paperless_billing.csv").read_text(encoding="utf-8")
     assert sample.splitlines()[0] == lines[0]
+
+
+def test_security_mails_go_whatever_the_notices_turned_off(mail_app, smtp_server, factory):
+    """With every kind of notice off, the e-mail change still tells both addresses, and
+    carries no unsubscribe header (nothing to unsubscribe from)."""
+    customer = factory.customer(email="vecchio@example.it")
+    notices.set_wanted(customer, [])
+    client = mail_app.test_client()
+    client.post("/login", data={"code": customer.code, "password": PASSWORD})
+    response = client.post("/dati-anagrafici", data={"phone": customer.phone, "fax": "",
+                                                     "email": "nuovo@example.it",
+                                                     "current_password": PASSWORD})
+    assert response.status_code == 303
+    assert smtp_server.wait_for(2)
+    assert [recipients for recipients, _ in smtp_server.messages] == [["vecchio@example.it"],
+                                                                      ["nuovo@example.it"]]
+    assert all(message["List-Unsubscribe"] is None for _, message in smtp_server.messages)
