@@ -3,7 +3,7 @@ import calendar
 import datetime
 from decimal import Decimal
 
-from models import SelfReading, Ticket, TicketMessage
+from models import Customer, NoticeOptOut, SelfReading, Ticket, TicketMessage
 from portal.demo import common, consumption, plans
 from portal.formatting import date_it, money
 
@@ -217,3 +217,20 @@ def _insert_tickets(planned, today, rng):
         message_count += common._insert(TicketMessage, [dict(row, ticket=ticket_id)
                                                         for row in message_rows])
     return len(threads), message_count
+
+
+# ---------------------------------------------------------------------------
+# Notices and bolletta web
+# ---------------------------------------------------------------------------
+
+def _choose_notices(today):
+    """The company chose bolletta web three months ago and no mail about reading
+    windows (it reads its meters remotely): Avvisi e bolletta web shows both. The
+    household (123456) has chosen nothing yet: every notice on, paper bills."""
+    company = Customer.get(Customer.code == common.COMPANY_CODE)
+    chosen_at = datetime.datetime.combine(today - datetime.timedelta(days=90),
+                                          datetime.time(9, 30))
+    (Customer.update(paperless=True, paperless_changed_at=chosen_at)
+     .where(Customer.id == company.id).execute())
+    NoticeOptOut.create(customer=company, kind="reading_windows", created_at=chosen_at)
+    return 1
