@@ -239,22 +239,33 @@ def run_schedule(now=None):
     windows = list(ReadingWindow.select()
                    .where((ReadingWindow.start_at <= now) & (ReadingWindow.end_at > now)))
     for window in windows:
+        # What was given already is skipped without a write transaction: the schedule
+        # runs every hour over every gas point. (give() alone would be right too.)
+        given = _given(Notice.about.startswith(f"window:{window.id}:"))
         for point in list(_gas_points_of(window)):
             customer = point.customer
-            if window.start_at >= now - catch_up:
+            about = f"window:{window.id}:{point.id}"
+            if (window.start_at >= now - catch_up
+                    and ("window_open", customer.id, about) not in given):
                 counts["window_open"] += bool(give(
-                    customer, READING_WINDOWS, "window_open", [f"window:{window.id}:{point.id}"],
+                    customer, READING_WINDOWS, "window_open", [about],
                     _l("Area Clienti: è aperto il periodo di autolettura"),
                     "notice_window_open", window=window, supply_point=point))
             closes_tomorrow = now.date() >= window.end_at.date() - datetime.timedelta(days=1)
-            if closes_tomorrow and not _read_in(window, point, customer):
+            if (closes_tomorrow and ("window_closing", customer.id, about) not in given
+                    and not _read_in(window, point, customer)):
                 counts["window_closing"] += bool(give(
-                    customer, READING_WINDOWS, "window_closing",
-                    [f"window:{window.id}:{point.id}"],
+                    customer, READING_WINDOWS, "window_closing", [about],
                     _l("Area Clienti: il periodo di autolettura sta per chiudersi"),
                     "notice_window_closing", window=window, supply_point=point))
     today = now.date()
-    due_by = today + datetime.timedelta(days=current_app.config["NOTICE_DUE_DAYS"])
+    due_days = current_app.config["NOTICE_DUE_DAYS"]
+    due_by = today + datetime.timedelta(days=due_days)
+    # A payment notice still relevant was recorded within these days (older ones are
+    # found by give() all the same).
+    given = _given(Notice.kind.in_(["due_soon", "overdue"])
+                   & (Notice.created_at >= utcnow() - catch_up
+                      - datetime.timedelta(days=due_days + 2)))
     for notice, condition, subject, template in (
             ("due_soon", (Invoice.due_date >= today) & (Invoice.due_date <= due_by),
              _l("Area Clienti: una bolletta è in scadenza"), "notice_due_soon"),
@@ -264,12 +275,20 @@ def run_schedule(now=None):
                             .join(SupplyPoint).switch(Invoice).join(Customer)
                             .where(~Invoice.paid & condition)
                             .order_by(Invoice.due_date, Invoice.id)):
+            if (notice, invoice.customer_id, f"invoice:{invoice.id}") in given:
+                continue
             counts[notice] += bool(give(invoice.customer, PAYMENTS, notice,
                                         [f"invoice:{invoice.id}"], subject, template,
                                         invoice=invoice, supply_point=invoice.supply_point))
     if any(counts.values()):
         log.info("notices given: %s", counts)
     return counts
+
+
+def _given(condition):
+    """{(kind, customer id, about)} of the notices recorded matching `condition`."""
+    return set(Notice.select(Notice.kind, Notice.customer, Notice.about)
+               .where(condition).tuples())
 
 
 def _gas_points_of(window):

@@ -79,7 +79,8 @@ def test_an_invoice_import_gives_one_notice_per_customer_listing_the_new_ones(
     assert f"https://area-clienti.example.it/fatture?punto={gas.code}" in text
     html = mine.get_body(("html",)).get_content()
     assert "FT-7000002" in html and 'href="https://area-clienti.example.it/fatture' in html
-    assert mine["List-Unsubscribe"].startswith("<https://area-clienti.example.it/avvisi/disiscrizione/")
+    assert mine["List-Unsubscribe"].startswith(
+        "<https://area-clienti.example.it/avvisi/disiscrizione/")
     assert mine["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "FT-7000003" in by_recipient[second.email].get_body(("plain",)).get_content()
     # The same file again, and a file adding one more: only the new one is announced.
@@ -116,7 +117,8 @@ def test_a_rejected_reading_is_told_once_with_its_reason(smtp_app, smtp_server, 
                               status=models.SelfReading.ACQUIRED)
     path = write_csv(tmp_path / "reading_outcomes.csv",
                      ["supply_point_code", "reading_date", "outcome", "reason"],
-                     [[point.code, day.isoformat(), "scartata", "Lettura inferiore alla precedente"]])
+                     [[point.code, day.isoformat(), "scartata",
+                       "Lettura inferiore alla precedente"]])
     runner = smtp_app.test_cli_runner()
     for _ in range(2):
         result = runner.invoke(args=["import", "reading_outcomes", str(path), "--quiet"])
