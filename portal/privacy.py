@@ -4,9 +4,9 @@ import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from models import (AuditLog, BilledConsumption, Document, FormSubmission, Invoice, OutgoingMail,
-                    RegistrationRequest, SelfReading, SupplyPoint, Ticket, TicketMessage, db,
-                    held_days, utcnow)
+from models import (AuditLog, BilledConsumption, Document, FormSubmission, Invoice, Notice,
+                    OutgoingMail, RegistrationRequest, SelfReading, SupplyPoint, Ticket,
+                    TicketMessage, db, held_days, utcnow)
 
 # Fields of the customer record that are secrets or bookkeeping, never exported.
 _CUSTOMER_FIELDS = ("code", "name", "tax_code", "is_company", "address", "phone", "fax",
@@ -72,9 +72,9 @@ def personal_data(customer):
 
 
 def purge_expired(audit_days, mail_days, export_days, export_dir, token_days=30, now=None):
-    """Delete audit rows, mail records (with registration requests), the tokens of
-    creating forms and acquisition export files older than their retention; return
-    what went, per kind."""
+    """Delete audit rows, mail records (with registration requests and the records of
+    notices given), the tokens of creating forms and acquisition export files older
+    than their retention; return what went, per kind."""
     now = now or utcnow()
     with db.atomic():
         audit = AuditLog.delete().where(
@@ -87,6 +87,9 @@ def purge_expired(audit_days, mail_days, export_days, export_dir, token_days=30,
         # Addresses typed at registration (a stranger's, perhaps) go with the mail records.
         requests = RegistrationRequest.delete().where(
             RegistrationRequest.created_at < mail_cutoff).execute()
+        # A notice's record only has to outlive the days in which the same notice could
+        # be due again (NOTICE_CATCH_UP_DAYS, NOTICE_DUE_DAYS: days, not a year).
+        notices = Notice.delete().where(Notice.created_at < mail_cutoff).execute()
         tokens = FormSubmission.delete().where(
             FormSubmission.created_at < now - datetime.timedelta(days=token_days)).execute()
     cutoff = (now - datetime.timedelta(days=export_days)).replace(
@@ -97,4 +100,4 @@ def purge_expired(audit_days, mail_days, export_days, export_dir, token_days=30,
             path.unlink()
             exports += 1
     return {"audit rows": audit, "mail records": mail, "export files": exports,
-            "registration requests": requests, "form tokens": tokens}
+            "registration requests": requests, "form tokens": tokens, "notice records": notices}

@@ -156,8 +156,8 @@ SETTINGS = (
     Setting("AUDIT_RETENTION_DAYS", int, 730,
             "days `flask retention` keeps security events (the Garante asks at least six months)"),
     Setting("MAIL_RETENTION_DAYS", int, 365,
-            "days `flask retention` keeps records of sent mail (never mail still queued) and "
-            "registration requests"),
+            "days `flask retention` keeps records of sent mail (never mail still queued), of "
+            "notices given and registration requests"),
     Setting("FORM_TOKEN_RETENTION_DAYS", int, 30,
             "days `flask retention` keeps the token of a submitted creating form (a ticket, a "
             "reply): within them a repeated submission gets the first result"),

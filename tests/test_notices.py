@@ -419,3 +419,15 @@ def test_security_mails_go_whatever_the_notices_turned_off(mail_app, smtp_server
     assert [recipients for recipients, _ in smtp_server.messages] == [["vecchio@example.it"],
                                                                       ["nuovo@example.it"]]
     assert all(message["List-Unsubscribe"] is None for _, message in smtp_server.messages)
+
+
+def test_retention_removes_old_notice_records_only(app, runner, factory):
+    customer = factory.customer()
+    old = models.Notice.create(customer=customer, kind="due_soon", about="invoice:1",
+                               created_at=models.utcnow() - datetime.timedelta(days=400))
+    recent = models.Notice.create(customer=customer, kind="due_soon", about="invoice:2")
+    result = runner.invoke(args=["retention"])
+    assert result.exit_code == 0, result.output
+    assert "1 notice records" in result.output
+    assert [row.id for row in models.Notice.select()] == [recent.id]
+    assert old.id != recent.id
