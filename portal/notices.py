@@ -125,7 +125,8 @@ def _reachable(customer):
 
 def give(customer, kind, notice, abouts, subject, template, **context):
     """Record the notice `notice` about each of `abouts` for the customer and, when this
-    call recorded any and the customer wants `kind`, queue one mail listing them.
+    call recorded any and the customer wants `kind`, queue one mail listing them (when
+    `abouts` maps each to a thing, the mail gets `listed`: the things recorded now).
     Returns the abouts recorded now (those given before are left out)."""
     with db.atomic():
         fresh = [about for about in abouts
@@ -133,6 +134,8 @@ def give(customer, kind, notice, abouts, subject, template, **context):
                  .on_conflict_ignore().as_rowcount().execute()]
         if not fresh or not _reachable(customer) or not wants(customer, kind):
             return fresh
+        if isinstance(abouts, dict):
+            context["listed"] = [abouts[about] for about in fresh]
         url = unsubscribe_url(customer, kind)
         mail = queue_mail(customer.email, subject, template, kind=notice, customer=customer,
                           headers={"List-Unsubscribe": f"<{url}>",
@@ -199,9 +202,8 @@ def new_invoices(mark):
     told = 0
     for customer in list(Customer.select().where(Customer.id.in_(list(by_customer)))):
         invoices = {f"invoice:{invoice.id}": invoice for invoice in by_customer[customer.id]}
-        fresh = give(customer, INVOICES, "new_invoice", list(invoices),
-                     _l("Area Clienti: nuova bolletta disponibile"), "notice_invoices",
-                     invoices=list(invoices.values()))
+        fresh = give(customer, INVOICES, "new_invoice", invoices,
+                     _l("Area Clienti: nuova bolletta disponibile"), "notice_invoices")
         told += bool(fresh)
     return told
 
