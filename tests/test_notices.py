@@ -344,6 +344,24 @@ def test_one_click_unsubscribe_needs_no_login_and_no_csrf_token(tmp_path):
     release_database()
 
 
+@pytest.mark.parametrize("token", ["%00", "a" * 5000, "WzEsImludm9pY2VzIl0", "é.è.à",
+                                   "WzEsImludm9pY2VzIl0.AAAA", "..", "x.y.z"])
+def test_a_bad_unsubscribe_token_is_a_404_never_a_500(client, customer, token):
+    assert client.get(f"/avvisi/disiscrizione/{token}").status_code == 404
+    assert client.post(f"/avvisi/disiscrizione/{token}").status_code == 404
+    assert notices.wanted_kinds(customer) == list(notices.KINDS)
+
+
+def test_a_signed_token_of_another_shape_is_refused(app, customer):
+    from itsdangerous import URLSafeSerializer
+    signer = URLSafeSerializer(app.config["SECRET_KEY"], salt="notice-unsubscribe")
+    client = app.test_client()
+    for payload in ([customer.id], {"c": customer.id}, 5, [customer.id, "security"],
+                    [str(customer.id), "invoices"], [9999999, "invoices"]):
+        assert client.post(f"/avvisi/disiscrizione/{signer.dumps(payload)}").status_code == 404
+    assert notices.wanted_kinds(customer) == list(notices.KINDS)
+
+
 def test_ticket_answer_follows_the_preference(mail_app, smtp_server, factory):
     from portal import tickets
     customer = factory.customer()

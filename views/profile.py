@@ -278,7 +278,8 @@ def save_notice_choices():
 
 # The one-click unsubscribe of RFC 8058: a mail client POSTs here with no cookie and no
 # CSRF token; the signed token (customer and kind) is the proof, and the only change it
-# allows is turning that kind off.
+# allows is turning that kind off. No rate limit: a mailbox provider POSTs the
+# unsubscribes of all its users from a few addresses, and a forged token costs one HMAC.
 @bp.get("/avvisi/disiscrizione/<token>")
 def unsubscribe(token):
     """Ask to confirm: a GET changes nothing (mail scanners open links)."""
@@ -292,7 +293,6 @@ def unsubscribe(token):
 
 @bp.post("/avvisi/disiscrizione/<token>")
 @csrf.exempt
-@limiter.limit("30 per minute")
 def unsubscribe_confirmed(token):
     """Turn the token's kind of notice off (the page's button, or a mail client's one-click
     POST)."""
