@@ -238,10 +238,12 @@ def send_pending_command():
 @with_appcontext
 def notices_command():
     """Give the time-based notices due now (reading windows, invoices falling due or
-    overdue); each is given once however often this runs (NOTICE_INTERVAL=0: from cron)."""
+    overdue, recent invoices an import did not get to announce); each is given once
+    however often this runs (NOTICE_INTERVAL=0: from cron)."""
     with _current_schema():
         counts = notices.run_schedule()
-    click.echo(f"Periodi di autolettura aperti {counts['window_open']}, in chiusura "
+    click.echo(f"Nuove bollette: {counts['new_invoice']} clienti. "
+               f"Periodi di autolettura aperti {counts['window_open']}, in chiusura "
                f"{counts['window_closing']}; bollette in scadenza {counts['due_soon']}, "
                f"scadute {counts['overdue']}.")
 

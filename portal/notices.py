@@ -10,6 +10,13 @@ on SQLite every write transaction takes the write lock first). A notice of a kin
 customer turned off is recorded too, with no mail: turning the kind on again later does
 not send the past.
 
+When: the rejected readings of an outcomes file in that import's transaction (a
+rolled-back file tells nobody); the new invoices of an invoice file right after its
+commit, one short transaction per customer (a billing run must not hold the write lock
+while thousands of mails are composed), and should that be cut short, the schedule gives
+the rest; the time-based ones by run_schedule(), on the background mail sender every
+NOTICE_INTERVAL minutes and from `flask mail notices`.
+
 Unsubscribing: every notice carries RFC 8058 `List-Unsubscribe` (an https link holding a
 signed token of customer and kind) and `List-Unsubscribe-Post`. The token is the proof,
 so the link works without login and its one-click POST without a CSRF token.
@@ -167,7 +174,8 @@ def ticket_answered(customer, ticket):
 # --- After an import --------------------------------------------------------------------
 
 def before_import(kind_name, staging):
-    """Taken in an import's transaction before it merges, for after_import: for invoices
+    """Taken in an import's transaction before it merges, for after_merge and
+    after_commit: for invoices
     the highest id so far (the invoices after it are new), for reading outcomes the
     readings of the file already rejected."""
     if kind_name == "invoices":
@@ -179,26 +187,44 @@ def before_import(kind_name, staging):
     return None
 
 
-def after_import(kind_name, staging, mark):
-    """The notices an import gives, in its transaction."""
-    if kind_name == "invoices":
-        new_invoices(mark)
-    elif kind_name == "reading_outcomes":
+def after_merge(kind_name, staging, mark):
+    """In the import's transaction, after its merge: the rejected readings of an
+    outcomes file (a handful of rows), so a rolled-back file tells nobody."""
+    if kind_name == "reading_outcomes":
         rejected_readings([row.self_reading for row in staging.select(staging.self_reading)],
                           mark)
 
 
-def new_invoices(mark):
-    """After an invoice import (in its transaction): one notice per customer listing
-    the invoices the import added, recent ones only. Returns how many customers."""
-    since = rome_now().date() - datetime.timedelta(days=current_app.config["NOTICE_CATCH_UP_DAYS"])
+def after_commit(kind_name, mark):
+    """After the import committed: the new invoices, each customer in a short transaction
+    of their own. A billing run adds tens of thousands of invoices: composing their
+    mails inside the import's transaction would hold the write lock for a minute. If
+    the process stops before all are given, the schedule gives the rest (recent
+    invoices without a notice, see run_schedule)."""
+    if kind_name != "invoices":
+        return
+    try:
+        new_invoices(Invoice.id > mark)
+    except Exception:
+        log.exception("new-invoice notices after the import failed: the schedule gives them")
+
+
+def new_invoices(condition):
+    """One notice per customer listing their invoices matching `condition` that were
+    issued in the last NOTICE_CATCH_UP_DAYS and not announced yet. Returns how many
+    customers were told."""
+    catch_up = datetime.timedelta(days=current_app.config["NOTICE_CATCH_UP_DAYS"])
+    # Announced ones are skipped here without a write; give() decides all the same.
+    given = _given((Notice.kind == "new_invoice")
+                   & (Notice.created_at >= utcnow() - catch_up - datetime.timedelta(days=1)))
     by_customer = {}
-    for invoice in (Invoice.select(Invoice, SupplyPoint)
-                    .join(SupplyPoint)
-                    .where((Invoice.id > mark) & (Invoice.date >= since)
-                           & Invoice.customer.is_null(False))
-                    .order_by(Invoice.customer, Invoice.date, Invoice.number)):
-        by_customer.setdefault(invoice.customer_id, []).append(invoice)
+    for invoice in list(Invoice.select(Invoice, SupplyPoint)
+                        .join(SupplyPoint)
+                        .where(condition & (Invoice.date >= rome_now().date() - catch_up)
+                               & Invoice.customer.is_null(False))
+                        .order_by(Invoice.customer, Invoice.date, Invoice.number)):
+        if ("new_invoice", invoice.customer_id, f"invoice:{invoice.id}") not in given:
+            by_customer.setdefault(invoice.customer_id, []).append(invoice)
     told = 0
     for customer in list(Customer.select().where(Customer.id.in_(list(by_customer)))):
         invoices = {f"invoice:{invoice.id}": invoice for invoice in by_customer[customer.id]}
@@ -230,12 +256,14 @@ def rejected_readings(reading_ids, already_rejected):
 # --- The schedule ---------------------------------------------------------------------
 
 def run_schedule(now=None):
-    """Give the time-based notices that are due at `now` (Rome local time); returns
-    {notice: how many given}. Safe to run as often and from as many processes as
+    """Give the time-based notices that are due at `now` (Rome local time), and the
+    new-invoice notices an import did not get to give; returns {notice: how many
+    given} (new_invoice: customers told). Safe to run as often and from as many processes as
     wanted: each notice is given once."""
     now = now or rome_now()
     catch_up = datetime.timedelta(days=current_app.config["NOTICE_CATCH_UP_DAYS"])
-    counts = {"window_open": 0, "window_closing": 0, "due_soon": 0, "overdue": 0}
+    counts = {"new_invoice": new_invoices(Invoice.id > 0), "window_open": 0,
+              "window_closing": 0, "due_soon": 0, "overdue": 0}
     # Every list read whole before writing: on SQLite a read still open would turn the
     # write transactions' wait for the lock into an immediate "database is locked".
     windows = list(ReadingWindow.select()

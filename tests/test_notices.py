@@ -95,6 +95,26 @@ def test_an_invoice_import_gives_one_notice_per_customer_listing_the_new_ones(
     assert "FT-7000004" in text and "FT-7000001" not in text
 
 
+def test_invoices_an_import_did_not_announce_are_announced_by_the_schedule(
+        smtp_app, smtp_server, factory):
+    """Should the process stop between an import's commit and its notices, the schedule
+    gives them: recent invoices without a notice, one mail per customer; old ones never."""
+    customer = factory.customer()
+    point = factory.supply_point(customer)
+    for number, days_ago in (("FT-7000041", 1), ("FT-7000042", 0), ("FT-7000043", 40)):
+        day = today() - datetime.timedelta(days=days_ago)
+        models.Invoice.create(number=number, supply_point=point, date=day, period_start=day,
+                              period_end=day, amount=10, due_date=day + datetime.timedelta(days=60))
+    with smtp_app.app_context():
+        assert notices.run_schedule()["new_invoice"] == 1
+        assert notices.run_schedule()["new_invoice"] == 0
+    messages = delivered(smtp_app, smtp_server, 1)
+    assert len(messages) == 1
+    text = messages[0][1].get_body(("plain",)).get_content()
+    assert "sono disponibili 2 nuove bollette" in text
+    assert "FT-7000041" in text and "FT-7000042" in text and "FT-7000043" not in text
+
+
 def test_a_rolled_back_import_gives_no_notice(app, factory, tmp_path):
     """A file with a bad line imports nothing and announces nothing."""
     customer = factory.customer()
@@ -176,22 +196,25 @@ def test_invoices_falling_due_and_overdue_are_told_once_each(smtp_app, smtp_serv
     customer = factory.customer()
     point = factory.supply_point(customer)
     day = today()
-    soon = models.Invoice.create(number="FT-7000021", supply_point=point, date=day,
-                                 period_start=day, period_end=day, amount=50,
+    issued = day - datetime.timedelta(days=30)  # long announced: no new-invoice notice
+    soon = models.Invoice.create(number="FT-7000021", supply_point=point, date=issued,
+                                 period_start=issued, period_end=issued, amount=50,
                                  due_date=day + datetime.timedelta(days=3))
-    models.Invoice.create(number="FT-7000022", supply_point=point, date=day, period_start=day,
-                          period_end=day, amount=60, due_date=day + datetime.timedelta(days=3),
-                          paid=True)
-    models.Invoice.create(number="FT-7000023", supply_point=point, date=day, period_start=day,
-                          period_end=day, amount=70, due_date=day + datetime.timedelta(days=30))
+    models.Invoice.create(number="FT-7000022", supply_point=point, date=issued,
+                          period_start=issued, period_end=issued, amount=60,
+                          due_date=day + datetime.timedelta(days=3), paid=True)
+    models.Invoice.create(number="FT-7000023", supply_point=point, date=issued,
+                          period_start=issued, period_end=issued, amount=70,
+                          due_date=day + datetime.timedelta(days=30))
     with smtp_app.app_context():
         assert notices.run_schedule()["due_soon"] == 1
         assert notices.run_schedule()["due_soon"] == 0
         # Four days later it is overdue: told once, never as "due soon" again.
         later = models.rome_now() + datetime.timedelta(days=4)
         assert notices.run_schedule(now=later)["overdue"] == 1
-        assert notices.run_schedule(now=later) == {"window_open": 0, "window_closing": 0,
-                                                   "due_soon": 0, "overdue": 0}
+        assert notices.run_schedule(now=later) == {"new_invoice": 0, "window_open": 0,
+                                                   "window_closing": 0, "due_soon": 0,
+                                                   "overdue": 0}
     messages = delivered(smtp_app, smtp_server, 2)
     assert len(messages) == 2
     due_text = messages[0][1].get_body(("plain",)).get_content()
@@ -207,8 +230,10 @@ def test_a_kind_turned_off_is_recorded_but_not_sent(app, factory):
     point = factory.supply_point(customer)
     notices.set_wanted(customer, [kind for kind in notices.KINDS if kind != notices.PAYMENTS])
     day = today()
-    models.Invoice.create(number="FT-7000031", supply_point=point, date=day, period_start=day,
-                          period_end=day, amount=50, due_date=day + datetime.timedelta(days=1))
+    issued = day - datetime.timedelta(days=30)
+    models.Invoice.create(number="FT-7000031", supply_point=point, date=issued,
+                          period_start=issued, period_end=issued, amount=50,
+                          due_date=day + datetime.timedelta(days=1))
     with app.app_context():
         assert notices.run_schedule()["due_soon"] == 1
     assert models.OutgoingMail.select().count() == 0

@@ -337,8 +337,8 @@ def _stage_and_merge(kind, reader, report, files, progress, binary):
                         mark = notices.before_import(kind.name, staging)
                         kind.merge(staging, report.counts)
                         files.publish()
-                        # In the import's transaction: no notice of a rolled-back file.
-                        notices.after_import(kind.name, staging, mark)
+                        notices.after_merge(kind.name, staging, mark)
+                    notices.after_commit(kind.name, mark)
             finally:
                 report.longest_write = timer.longest
     finally:
