@@ -27,7 +27,7 @@ import logging
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeSerializer
-from peewee import fn
+from peewee import chunked, fn
 
 from models import (Customer, Invoice, Notice, NoticeOptOut, ReadingWindow, SelfReading,
                     SupplyPoint, db, rome_now, utcnow)
@@ -58,6 +58,8 @@ KINDS = {
 }
 
 _SALT = "notice-unsubscribe"
+# Customers told per transaction after an invoice import (see new_invoices).
+NOTICE_BATCH = 50
 
 
 # --- Preferences --------------------------------------------------------------------
@@ -226,11 +228,17 @@ def new_invoices(condition):
         if ("new_invoice", invoice.customer_id, f"invoice:{invoice.id}") not in given:
             by_customer.setdefault(invoice.customer_id, []).append(invoice)
     told = 0
-    for customer in list(Customer.select().where(Customer.id.in_(list(by_customer)))):
-        invoices = {f"invoice:{invoice.id}": invoice for invoice in by_customer[customer.id]}
-        fresh = give(customer, INVOICES, "new_invoice", invoices,
-                     _l("Area Clienti: nuova bolletta disponibile"), "notice_invoices")
-        told += bool(fresh)
+    customers = list(Customer.select().where(Customer.id.in_(list(by_customer))))
+    for batch in chunked(customers, NOTICE_BATCH):
+        # A few customers per transaction: one disk sync for them all, and the write
+        # lock is free again after a fraction of a second.
+        with db.atomic():
+            for customer in batch:
+                invoices = {f"invoice:{invoice.id}": invoice
+                            for invoice in by_customer[customer.id]}
+                told += bool(give(customer, INVOICES, "new_invoice", invoices,
+                                  _l("Area Clienti: nuova bolletta disponibile"),
+                                  "notice_invoices"))
     return told
 
 
