@@ -474,3 +474,20 @@ def test_retention_removes_old_notice_records_only(app, runner, factory):
     assert "1 notice records" in result.output
     assert [row.id for row in models.Notice.select()] == [recent.id]
     assert old.id != recent.id
+
+
+def test_the_operator_is_told_when_the_customer_turned_ticket_answers_off(app, factory):
+    from portal import backoffice
+    customer = factory.customer()
+    notices.turn_off(customer, notices.TICKETS)
+    ticket = models.Ticket.create(customer=customer, subject="Domanda", category="Altro")
+    models.TicketMessage.create(ticket=ticket, body="Una domanda")
+    backoffice.create_demo_operators()
+    staff = app.test_client()
+    staff.post("/operatore/login", data={"username": "operatore",
+                                         "password": backoffice.DEMO_OPERATOR_PASSWORD})
+    response = staff.post(f"/operatore/ticket/{ticket.id}/rispondi",
+                          data={"message": "Risposta", "status": "In lavorazione"})
+    page = staff.get(response.headers["Location"]).text
+    assert "ha scelto di non ricevere questi avvisi" in page
+    assert models.OutgoingMail.select().count() == 0
