@@ -5,8 +5,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from models import (AuditLog, BilledConsumption, Document, FormSubmission, Invoice, Notice,
-                    OutgoingMail, RegistrationRequest, SelfReading, SupplyPoint, Ticket,
-                    TicketMessage, db, held_days, utcnow)
+                    NoticeOptOut, OutgoingMail, RegistrationRequest, SelfReading, SupplyPoint,
+                    Ticket, TicketMessage, db, held_days, utcnow)
 
 # Fields of the customer record that are secrets or bookkeeping, never exported.
 _CUSTOMER_FIELDS = ("code", "name", "tax_code", "is_company", "address", "phone", "fax",
@@ -68,6 +68,12 @@ def personal_data(customer):
         "documents": _rows(Document.for_customer(customer), Document.title, Document.date),
         "security_events": _rows(AuditLog.select().where(AuditLog.customer == customer)
                                  .order_by(AuditLog.at), AuditLog.at, AuditLog.event, AuditLog.ip),
+        "notices_turned_off": [row.kind for row in NoticeOptOut.select(NoticeOptOut.kind)
+                               .where(NoticeOptOut.customer == customer)
+                               .order_by(NoticeOptOut.kind)],
+        "notices_given": _rows(Notice.select().where(Notice.customer == customer)
+                               .order_by(Notice.created_at), Notice.created_at, Notice.kind,
+                               Notice.about),
     }
 
 

@@ -491,3 +491,13 @@ def test_the_operator_is_told_when_the_customer_turned_ticket_answers_off(app, f
     page = staff.get(response.headers["Location"]).text
     assert "ha scelto di non ricevere questi avvisi" in page
     assert models.OutgoingMail.select().count() == 0
+
+
+def test_the_personal_data_export_holds_the_choices_and_the_notices(client, logged_in):
+    client.post("/dati-anagrafici/avvisi", data={"notice_invoices": "y", "paperless": "y"})
+    models.Notice.create(customer=logged_in, kind="due_soon", about="invoice:7000051")
+    data = client.get("/dati-anagrafici/esporta").get_json()
+    assert data["customer"]["paperless"] is True and data["customer"]["paperless_changed_at"]
+    assert data["notices_turned_off"] == sorted(set(notices.KINDS) - {notices.INVOICES})
+    assert [(row["kind"], row["about"]) for row in data["notices_given"]] == [
+        ("due_soon", "invoice:7000051")]
