@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 
 import models
 import views
-from portal import acquisition, cli, formatting, health, mail, settings
+from portal import acquisition, cli, formatting, health, mail, notices, settings
 from views import (auth, backoffice, charts, consumption, documents, errors, home, info,
                    invoices, language, measurements, profile, readings, sessions, supply, tickets)
 from views import assets, health as health_views
@@ -110,6 +110,7 @@ def create_app(test_config=None):
     cli.init_app(app)
     acquisition.init_app(app)
     mail.init_app(app)
+    notices.init_app(app)
     return app
 
 

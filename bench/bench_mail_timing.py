@@ -100,7 +100,9 @@ def run(smtp_delay, rounds):
     app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": f"sqlite:///{folder / 'portal.db'}",
                       "OUTBOX_DIR": str(folder / "outbox"), "EXPORT_DIR": str(folder / "exports"),
                       "FILES_DIR": str(folder / "files"), "MAIL_SERVER": "127.0.0.1",
-                      "MAIL_PORT": port, "RATELIMIT_ENABLED": False, "ACQUISITION_INTERVAL": 0})
+                      "MAIL_PORT": port, "RATELIMIT_ENABLED": False, "ACQUISITION_INTERVAL": 0,
+                      # The schema is made just below, on the empty database.
+                      "REFUSE_OLD_SCHEMA": False})
     with app.app_context(), models.db.connection_context():
         models.init_schema()
         models.Customer.create(code="654321", name="BENCH", tax_code="RSSMRA80A01H501U",

@@ -1,5 +1,5 @@
 """Every `flask` command of the portal: the schema, demo data, imports and exports
-with the billing system, self-reading acquisition, the mail queue, operator accounts,
+with the billing system, self-reading acquisition, the mail queue and notices, operator accounts,
 retention, backup and the static bundles."""
 import contextlib
 import fcntl
@@ -14,8 +14,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from portal import acquisition, assets, backoffice, mail, privacy, settings
-from portal.exchange.export import export_all
+from portal import acquisition, assets, backoffice, mail, notices, privacy, settings
+from portal.exchange.export import export_all, export_paperless
 from portal.exchange.folder import import_folder
 from portal.exchange.importer import import_file
 from portal.exchange.kinds import KINDS
@@ -28,7 +28,8 @@ NO_SPACE = ("no space left on the device (disk or quota full): nothing was saved
 def init_app(app):
     """Register the commands on the application's `flask` command line."""
     for command in (init_db, demo, backup, retention, readings_cli, mail_cli, operator_cli,
-                    import_command, import_dir_command, export_all_command, settings_command,
+                    import_command, import_dir_command, export_all_command,
+                    export_paperless_command, settings_command,
                     assets_command):
         _say_a_full_disk_in_one_line(command)
         app.cli.add_command(command)
@@ -233,6 +234,20 @@ def send_pending_command():
                f"non recapitate {counts['failed']}.")
 
 
+@mail_cli.command("notices")
+@with_appcontext
+def notices_command():
+    """Give the time-based notices due now (reading windows, invoices falling due or
+    overdue, recent invoices an import did not get to announce); each is given once
+    however often this runs (NOTICE_INTERVAL=0: from cron)."""
+    with _current_schema():
+        counts = notices.run_schedule()
+    click.echo(f"Nuove bollette: {counts['new_invoice']} clienti. "
+               f"Periodi di autolettura aperti {counts['window_open']}, in chiusura "
+               f"{counts['window_closing']}; bollette in scadenza {counts['due_soon']}, "
+               f"scadute {counts['overdue']}.")
+
+
 @mail_cli.command("list-failed")
 @with_appcontext
 def list_failed_command():
@@ -372,3 +387,16 @@ def export_all_command(folder):
     click.echo(", ".join(f"{count} {kind}" for kind, count in written.items())
                + f" written to {folder}")
 
+
+
+@click.command("export-paperless")
+@click.option("--export-dir", type=click.Path(file_okay=False),
+              help="Folder of the file (default: EXPORT_DIR).")
+@with_appcontext
+def export_paperless_command(export_dir):
+    """Write EXPORT_DIR/paperless_billing.csv: every customer's bolletta web choice and
+    its date, for the billing system (run it nightly, before billing)."""
+    folder = Path(export_dir or current_app.config["EXPORT_DIR"])
+    with _current_schema():
+        count = export_paperless(folder)
+    click.echo(f"Bolletta web: {count} clienti in {folder / 'paperless_billing.csv'}")

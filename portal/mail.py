@@ -27,6 +27,7 @@ import smtplib
 import socket
 import ssl
 import threading
+import time
 import uuid
 from email import policy
 from email.message import EmailMessage
@@ -83,16 +84,18 @@ def in_language(language):
         flask_babel.refresh()
 
 
-def queue_mail(recipient, subject, template, *, kind, customer=None, language=None, **context):
+def queue_mail(recipient, subject, template, *, kind, customer=None, language=None,
+               headers=None, **context):
     """Queue `templates/mail/<template>.txt` and `.html` for `recipient`, inside the
     caller's transaction; the background sender delivers it. Returns the row.
 
     The mail speaks `language`, else the customer's chosen one, else the page's;
-    `subject` may be a lazy translation."""
+    `subject` may be a lazy translation; `headers` are added as they are (a notice's
+    List-Unsubscribe)."""
     language = language or (customer.language if customer is not None else None)
     with in_language(language):
         subject = str(subject)
-        message = compose(recipient, subject, template, **context)
+        message = compose(recipient, subject, template, headers=headers, **context)
     row = OutgoingMail.create(recipient=recipient, subject=subject, kind=kind,
                               customer=customer, status=OutgoingMail.QUEUED,
                               message=message, next_attempt_at=utcnow())
@@ -100,7 +103,7 @@ def queue_mail(recipient, subject, template, *, kind, customer=None, language=No
     return row
 
 
-def compose(recipient, subject, template, **context):
+def compose(recipient, subject, template, headers=None, **context):
     """The message as text, ready to send (pages that must cost the same whether or
     not they send compose one and drop it)."""
     config = current_app.config
@@ -112,6 +115,8 @@ def compose(recipient, subject, template, **context):
     message["Date"] = formatdate(localtime=True)
     # Fixed now: should the message ever reach a mailbox twice, mail clients show one.
     message["Message-ID"] = make_msgid(domain="area-clienti")
+    for name, value in (headers or {}).items():
+        message[name] = value
     # Quoted-printable keeps the stored message ASCII, whatever the database.
     message.set_content(render_template(f"mail/{template}.txt", **context),
                         cte="quoted-printable")
@@ -313,6 +318,11 @@ class Sender:
     def __init__(self, app):
         self.app = app
         self.poll_seconds = app.config["MAIL_POLL_SECONDS"]
+        # Jobs that ride on this thread, {name: (seconds between runs, function)}: the
+        # time-based notices (portal/notices.py) register theirs. Every worker runs them;
+        # a job must itself be safe to run in several processes at once.
+        self.jobs = app.extensions.setdefault("mail_sender_jobs", {})
+        self._job_due_at = {}
         self.wakeup = threading.Event()
         self.stopped = threading.Event()
         self._start_lock = threading.Lock()
@@ -348,12 +358,23 @@ class Sender:
                 break
             try:
                 with self.app.app_context(), db.connection_context():
+                    self._run_due_jobs()
                     # A full batch may mean more is due: no waiting for the next poll.
                     while sum(deliver_due(limit=BATCH).values()) == BATCH:
                         if self.stopped.is_set():
                             break
             except Exception:
                 log.exception("mail sender: delivery round failed; trying again later")
+
+    def _run_due_jobs(self):
+        for name, (seconds, job) in list(self.jobs.items()):
+            if time.monotonic() < self._job_due_at.get(name, 0.0):
+                continue
+            self._job_due_at[name] = time.monotonic() + seconds
+            try:
+                job()
+            except Exception:
+                log.exception("%s failed; trying again in %d s", name, seconds)
 
 
 def start_sender(app):

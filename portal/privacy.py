@@ -4,13 +4,14 @@ import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from models import (AuditLog, BilledConsumption, Document, FormSubmission, Invoice, OutgoingMail,
-                    RegistrationRequest, SelfReading, SupplyPoint, Ticket, TicketMessage, db,
-                    held_days, utcnow)
+from models import (AuditLog, BilledConsumption, Document, FormSubmission, Invoice, Notice,
+                    NoticeOptOut, OutgoingMail, RegistrationRequest, SelfReading, SupplyPoint,
+                    Ticket, TicketMessage, db, held_days, utcnow)
 
 # Fields of the customer record that are secrets or bookkeeping, never exported.
 _CUSTOMER_FIELDS = ("code", "name", "tax_code", "is_company", "address", "phone", "fax",
-                    "email", "registered_at", "last_login_at", "previous_login_at")
+                    "email", "registered_at", "last_login_at", "previous_login_at", "paperless",
+                    "paperless_changed_at")
 
 
 def _plain(value):
@@ -68,13 +69,19 @@ def personal_data(customer):
         "documents": _rows(Document.for_customer(customer), Document.title, Document.date),
         "security_events": _rows(AuditLog.select().where(AuditLog.customer == customer)
                                  .order_by(AuditLog.at), AuditLog.at, AuditLog.event, AuditLog.ip),
+        "notices_turned_off": [row.kind for row in NoticeOptOut.select(NoticeOptOut.kind)
+                               .where(NoticeOptOut.customer == customer)
+                               .order_by(NoticeOptOut.kind)],
+        "notices_given": _rows(Notice.select().where(Notice.customer == customer)
+                               .order_by(Notice.created_at), Notice.created_at, Notice.kind,
+                               Notice.about),
     }
 
 
 def purge_expired(audit_days, mail_days, export_days, export_dir, token_days=30, now=None):
-    """Delete audit rows, mail records (with registration requests), the tokens of
-    creating forms and acquisition export files older than their retention; return
-    what went, per kind."""
+    """Delete audit rows, mail records (with registration requests and the records of
+    notices given), the tokens of creating forms and acquisition export files older
+    than their retention; return what went, per kind."""
     now = now or utcnow()
     with db.atomic():
         audit = AuditLog.delete().where(
@@ -87,6 +94,9 @@ def purge_expired(audit_days, mail_days, export_days, export_dir, token_days=30,
         # Addresses typed at registration (a stranger's, perhaps) go with the mail records.
         requests = RegistrationRequest.delete().where(
             RegistrationRequest.created_at < mail_cutoff).execute()
+        # A notice's record only has to outlive the days in which the same notice could
+        # be due again (NOTICE_CATCH_UP_DAYS, NOTICE_DUE_DAYS: days, not a year).
+        notices = Notice.delete().where(Notice.created_at < mail_cutoff).execute()
         tokens = FormSubmission.delete().where(
             FormSubmission.created_at < now - datetime.timedelta(days=token_days)).execute()
     cutoff = (now - datetime.timedelta(days=export_days)).replace(
@@ -97,4 +107,4 @@ def purge_expired(audit_days, mail_days, export_days, export_dir, token_days=30,
             path.unlink()
             exports += 1
     return {"audit rows": audit, "mail records": mail, "export files": exports,
-            "registration requests": requests, "form tokens": tokens}
+            "registration requests": requests, "form tokens": tokens, "notice records": notices}

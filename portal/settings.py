@@ -183,6 +183,18 @@ SETTINGS = (
             "`EXPORT_DIR/.acquisition.lock`"),
     Setting("ACQUISITION_TICK_SECONDS", int, 60,
             "how often each worker's schedule checks whether a run is due"),
+    Setting("NOTICE_INTERVAL", int, 60,
+            "minutes between runs of the time-based notices (reading windows, invoices "
+            "falling due or overdue) inside the serving process, beside the mail sender; "
+            "`0` turns them off (run `flask notices run` from cron instead). Workers running "
+            "them at once never repeat a notice: each is recorded under a unique key"),
+    Setting("NOTICE_DUE_DAYS", int, 7,
+            "days before an unpaid invoice's due date that its holder is reminded (once; "
+            "a second notice, once, when it becomes overdue)"),
+    Setting("NOTICE_CATCH_UP_DAYS", int, 7,
+            "how far back the notices look: a reading window opened, an invoice issued or "
+            "fallen overdue more days ago is not announced any more (a schedule stopped over "
+            "a weekend still catches up; a new installation does not mail about the past)"),
     Setting("READINGS_POLL_SECONDS", int, 60,
             "how often a self-reading list showing pending rows refreshes itself"),
     Setting("READING_PHOTO_REQUIRED", bool, False,
@@ -195,8 +207,8 @@ SETTINGS = (
     Setting("AUDIT_RETENTION_DAYS", int, 730,
             "days `flask retention` keeps security events (the Garante asks at least six months)"),
     Setting("MAIL_RETENTION_DAYS", int, 365,
-            "days `flask retention` keeps records of sent mail (never mail still queued) and "
-            "registration requests"),
+            "days `flask retention` keeps records of sent mail (never mail still queued), of "
+            "notices given and registration requests"),
     Setting("FORM_TOKEN_RETENTION_DAYS", int, 30,
             "days `flask retention` keeps the token of a submitted creating form (a ticket, a "
             "reply): within them a repeated submission gets the first result"),

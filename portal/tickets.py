@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from peewee import JOIN, Case, fn
 
-from portal import attachments
+from portal import attachments, notices
 from portal.formatting import CSV_BOM, csv_cell, csv_line
 from portal.mail import queue_mail
 from portal.settings import SETTINGS
@@ -402,11 +402,8 @@ def _notify_answer(ticket):
     if not customer.email:
         log.info("ticket %s: customer without e-mail, answer not notified", ticket.id)
         return False
-    queue_mail(customer.email,
-               _l("Area Clienti: risposta alla pratica %(code)s", code=ticket.code),
-               "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
-               customer_name=customer.name)
-    return True
+    # Through the customer's notice preferences, with its unsubscribe link.
+    return notices.ticket_answered(customer, ticket)
 
 
 def inbox(status=None, category=None, search=None, kind=None, queue=None):

@@ -104,6 +104,8 @@ def make_app(tmp_path, **overrides):
         # Tests that deliver mail start the sender themselves (mail_app, live_app) or
         # run it once (deliver_mail).
         "MAIL_SENDER": False,
+        # The time-based notices ride on the sender: off unless a test wants them.
+        "NOTICE_INTERVAL": 0,
         # The schema is made below, after the factory, which would refuse its absence.
         "REFUSE_OLD_SCHEMA": False,
     }

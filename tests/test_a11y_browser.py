@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 import models
 from conftest import PASSWORD
+from portal import notices
 from portal.backoffice import DEMO_ADMIN_PASSWORD, create_demo_operators
 from test_csp_browser import customer_with_data
 
@@ -137,7 +138,7 @@ def test_customer_pages_have_no_axe_violations(crawl, live_server, live_app, fac
     for point in (gas, electricity):
         page.goto(f"{base}/home?punto={point.code}")
         urls = menu_urls(page)
-        extra = [f"/ticket/{ticket.id}", "/ticket/nuovo"]
+        extra = [f"/ticket/{ticket.id}", "/ticket/nuovo", "/dati-anagrafici/avvisi"]
         extra += [f"/ticket/nuovo?tipo={kind}" for kind in (
             "reclamo", "rettifica", "rateizzazione", "voltura", "disdetta", "indirizzo")]
         if point is gas:
@@ -157,6 +158,22 @@ def test_customer_pages_have_no_axe_violations(crawl, live_server, live_app, fac
         for url in urls:
             crawl.visit(f"{base}{url}", f"{point.commodity} {url} (360 px)")
         page.set_viewport_size({"width": 1280, "height": 720})
+    # Avvisi e bolletta web, saved by htmx; then the unsubscribe link of a notice, asked
+    # and done, on a desktop and on a phone.
+    page.goto(f"{base}/dati-anagrafici/avvisi")
+    page.locator('#notice-form button[type="submit"]').click()
+    expect(page.locator("#notice-form .notice--success")).to_be_visible()
+    crawl.check("/dati-anagrafici/avvisi saved (htmx)")
+    with live_app.test_request_context():
+        unsubscribe = notices.unsubscribe_url(customer, notices.PAYMENTS).replace(
+            live_app.config["BASE_URL"].rstrip("/"), base)
+    for viewport in ({"width": 1280, "height": 720}, PHONE):
+        page.set_viewport_size(viewport)
+        crawl.visit(unsubscribe, f"unsubscribe ({viewport['width']} px)")
+        page.locator('main form button[type="submit"]').click()
+        page.wait_for_load_state("load")
+        crawl.check(f"unsubscribed ({viewport['width']} px)")
+    page.set_viewport_size({"width": 1280, "height": 720})
     assert len(crawl.checked) > 60
     assert not crawl.found, "axe violations:\n" + crawl.report()
 

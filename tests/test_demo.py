@@ -85,7 +85,7 @@ def test_codice_fiscale_and_partita_iva_check_characters():
 
 def test_summary_counts_every_table_and_the_log_tells_how_to_demo(data):
     models_filled = (Customer, SupplyPoint, Invoice, BilledConsumption, Measurement, Document,
-                     Form, ReadingWindow, SelfReading, Ticket, TicketMessage)
+                     Form, ReadingWindow, SelfReading, Ticket, TicketMessage, models.NoticeOptOut)
     assert data["summary"] == {model.__name__: model.select().count() for model in models_filled}
     assert any("invoices" in line for line in data["log"])
     identities = "\n".join(data["log"][-3:])
@@ -167,6 +167,15 @@ def test_customer_654321_is_the_registered_company(data):
     assert {point.has_corrector for point in gas} == {True, False}
     assert any(point.is_electricity for point in points)
     assert company.tax_code == people.COMPANY_TAX_CODE
+
+
+def test_the_company_chose_bolletta_web_and_the_household_nothing_yet(data):
+    company, household = _customer("654321"), _customer("123456")
+    assert company.paperless
+    assert company.paperless_changed_at.date() == data["today"] - datetime.timedelta(days=90)
+    assert [row.kind for row in company.notice_opt_outs] == ["reading_windows"]
+    assert not household.paperless and household.paperless_changed_at is None
+    assert not list(household.notice_opt_outs)
 
 
 def test_other_registered_customers_use_the_demo_password(data):

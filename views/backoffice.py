@@ -25,8 +25,8 @@ bp = Blueprint("backoffice", __name__, url_prefix="/operatore")
 LOGIN_FAILED = ("Credenziali non valide. Controlla nome utente e password; dopo troppi "
                 "tentativi l'accesso resta sospeso per 15 minuti.")
 REPLY_MAILED = "Risposta inviata: il cliente riceverà un avviso per e-mail."
-REPLY_NOT_MAILED = ("Risposta salvata, ma il cliente non ha un indirizzo e-mail: la vedrà "
-                    "nell'Area Clienti.")
+REPLY_NOT_MAILED = ("Risposta salvata, ma il cliente non ha un indirizzo e-mail o ha scelto di "
+                    "non ricevere questi avvisi: la vedrà nell'Area Clienti.")
 
 
 # --- Access -----------------------------------------------------------------------

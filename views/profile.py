@@ -1,22 +1,24 @@
-"""Dati Anagrafici: the customer record, with phone, fax and e-mail editable."""
+"""Dati Anagrafici: the customer record, with phone, fax and e-mail editable, the notices
+the customer wants, bolletta web, and the one-click unsubscribe of a notice's e-mail."""
 import datetime
 import json
 import re
 
 from email_validator import EmailNotValidError, validate_email
-from flask import Blueprint, current_app, flash, redirect, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, TelField
+from wtforms import BooleanField, EmailField, PasswordField, TelField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from models import AuditLog, Customer, audit, db, utcnow
-from portal import privacy
+from portal import notices, privacy
 from portal.mail import queue_mail
 from portal.passwords import MAX_LENGTH
-from views import client_ip, customer_required, is_htmx, limiter, render_page, selected_supply_point
+from views import (client_ip, csrf, customer_required, is_htmx, limiter, render_page,
+                   selected_supply_point)
 from views.auth import current_password_confirmed
 
 bp = Blueprint("profile", __name__)
@@ -208,3 +210,97 @@ def _notify_email_change(customer, old_email):
                        company_phone=current_app.config["COMPANY_PHONE"],
                        company_email=current_app.config["COMPANY_EMAIL"])
     return bool(old_email)
+
+
+# --- Notices and bolletta web ---------------------------------------------------------
+
+class NoticesForm(FlaskForm):
+    """One checkbox per kind of notice (see portal.notices.KINDS), and bolletta web."""
+    paperless = BooleanField(_l("Bolletta web: ricevo le bollette solo on line, senza copia "
+                                "cartacea"))
+
+
+for _kind, (_label, _hint) in notices.KINDS.items():
+    setattr(NoticesForm, f"notice_{_kind}", BooleanField(_label, description=_hint))
+
+
+def _notices_page(form, customer, status=200, saved=None):
+    kind_fields = [getattr(form, f"notice_{kind}") for kind in notices.KINDS]
+    return render_page("profile/notices.html", form=form, customer=customer,
+                       kind_fields=kind_fields, saved=saved), status
+
+
+def _notices_form(customer):
+    """The form showing the customer's current choices."""
+    wanted = notices.wanted_kinds(customer)
+    data = {f"notice_{kind}": kind in wanted for kind in notices.KINDS}
+    data["paperless"] = customer.paperless
+    return NoticesForm(formdata=None, data=data)
+
+
+@bp.get("/dati-anagrafici/avvisi")
+@customer_required
+def notice_choices():
+    """Avvisi e bolletta web: which notices the customer gets by e-mail."""
+    selected_supply_point()
+    customer = Customer.get_by_id(current_user.id)
+    return _notices_page(_notices_form(customer), customer)
+
+
+@bp.post("/dati-anagrafici/avvisi")
+@customer_required
+def save_notice_choices():
+    """Save the notices wanted and bolletta web on or off."""
+    selected_supply_point()
+    customer = Customer.get_by_id(current_user.id)
+    # No defaults from the record: a box left unticked is not sent, and means off.
+    form = NoticesForm()
+    if not form.validate_on_submit():
+        return _notices_page(form, customer, 422)
+    with db.atomic():
+        off = notices.set_wanted(customer, [kind for kind in notices.KINDS
+                                            if getattr(form, f"notice_{kind}").data])
+        paperless_changed = notices.set_paperless(customer, form.paperless.data)
+    audit("notice_choices", customer=customer, ip=client_ip(),
+          detail="off: " + (", ".join(off) or "none")
+          + (f"; paperless {'on' if form.paperless.data else 'off'}" if paperless_changed else ""))
+    customer = Customer.get_by_id(customer.id)
+    message = _("Preferenze salvate.")
+    if paperless_changed:
+        message += " " + (_("Bolletta web attivata: non riceverai più la copia cartacea.")
+                          if customer.paperless else
+                          _("Bolletta web disattivata: riceverai di nuovo la copia cartacea."))
+    if not is_htmx():
+        flash(message, "success")
+        return redirect(url_for("profile.notice_choices"), 303)
+    return _notices_page(_notices_form(customer), customer, saved=message)
+
+
+# The one-click unsubscribe of RFC 8058: a mail client POSTs here with no cookie and no
+# CSRF token; the signed token (customer and kind) is the proof, and the only change it
+# allows is turning that kind off. No rate limit: a mailbox provider POSTs the
+# unsubscribes of all its users from a few addresses, and a forged token costs one HMAC.
+@bp.get("/avvisi/disiscrizione/<token>")
+def unsubscribe(token):
+    """Ask to confirm: a GET changes nothing (mail scanners open links)."""
+    found = notices.read_unsubscribe_token(token)
+    if found is None:
+        abort(404)
+    customer, kind = found
+    return render_page("profile/unsubscribe.html", token=token, kind_name=notices.KINDS[kind][0],
+                       done=False)
+
+
+@bp.post("/avvisi/disiscrizione/<token>")
+@csrf.exempt
+def unsubscribe_confirmed(token):
+    """Turn the token's kind of notice off (the page's button, or a mail client's one-click
+    POST)."""
+    found = notices.read_unsubscribe_token(token)
+    if found is None:
+        abort(404)
+    customer, kind = found
+    if notices.turn_off(customer, kind):
+        audit("notice_unsubscribed", customer=customer, ip=client_ip(), detail=kind)
+    return render_page("profile/unsubscribe.html", token=token, kind_name=notices.KINDS[kind][0],
+                       done=True)

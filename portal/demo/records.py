@@ -3,7 +3,7 @@ import calendar
 import datetime
 from decimal import Decimal
 
-from models import PublicComplaint, SelfReading, Ticket, TicketMessage
+from models import Customer, NoticeOptOut, PublicComplaint, SelfReading, Ticket, TicketMessage
 from portal import tickets as case_rules
 from portal.demo import common, consumption, plans
 from portal.formatting import date_it, money
@@ -270,3 +270,20 @@ def _insert_tickets(planned, today, rng):
     PublicComplaint.update(code=case_rules.case_code(unmatched, sent, "CW")).where(
         PublicComplaint.id == unmatched).execute()
     return len(threads), message_count
+
+
+# ---------------------------------------------------------------------------
+# Notices and bolletta web
+# ---------------------------------------------------------------------------
+
+def _choose_notices(today):
+    """The company chose bolletta web three months ago and no mail about reading
+    windows (it reads its meters remotely): Avvisi e bolletta web shows both. The
+    household (123456) has chosen nothing yet: every notice on, paper bills."""
+    company = Customer.get(Customer.code == common.COMPANY_CODE)
+    chosen_at = datetime.datetime.combine(today - datetime.timedelta(days=90),
+                                          datetime.time(9, 30))
+    (Customer.update(paperless=True, paperless_changed_at=chosen_at)
+     .where(Customer.id == company.id).execute())
+    NoticeOptOut.create(customer=company, kind="reading_windows", created_at=chosen_at)
+    return 1

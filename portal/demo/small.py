@@ -66,6 +66,7 @@ def generate(files_dir, *, seed=DEFAULT_SEED, today=None, customers=50,
         counts["Ticket"], counts["TicketMessage"] = records._insert_tickets(planned, today,
                                                                             rng["tickets"])
         progress(f"{counts['Ticket']} tickets")
+        counts["NoticeOptOut"] = records._choose_notices(today)
 
     files_bytes = sum(path.stat().st_size for path in files_dir.rglob("*") if path.is_file())
     progress(f"done: {files_bytes / 1e6:.1f} MB of files in {files_dir}")

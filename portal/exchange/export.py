@@ -1,4 +1,5 @@
-"""The export: the billing data of the database written as files of the contract."""
+"""The export: the billing data of the database written as files of the contract, and the
+customers' bolletta web choices for the billing system."""
 import csv
 import decimal
 import os
@@ -29,7 +30,7 @@ from portal.exchange.kinds import (
     SupplyPointsKind,
 )
 from portal.exchange.values import SEPARATOR, local_timestamp
-from portal.formatting import spreadsheet_safe
+from portal.formatting import local_datetime, spreadsheet_safe
 
 def _number_text(value):
     """A float as the contract writes it: shortest exact form, never an exponent."""
@@ -195,3 +196,23 @@ def _write(out_dir, name, header, rows):
     # Renamed only when complete: a drop folder never sees half a file.
     os.replace(partial, out_dir / name)
     return count
+
+
+PAPERLESS_COLUMNS = ("customer_code", "paperless", "changed_at")
+
+
+def export_paperless(out_dir):
+    """Write `paperless_billing.csv` into out_dir: every customer who ever chose bolletta
+    web on or off, with the choice (1/0) and when (Rome time). The whole state each
+    time: the billing system keys on customer_code, so a file read twice changes
+    nothing there. Returns the number of customers."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    query = (Customer
+             .select(Customer.code, Customer.paperless, Customer.paperless_changed_at)
+             .where(Customer.paperless_changed_at.is_null(False))
+             .order_by(Customer.code))
+    rows = ([customer.code, int(customer.paperless),
+             f"{local_datetime(customer.paperless_changed_at):%Y-%m-%d %H:%M}"]
+            for customer in query.iterator())
+    return _write(out_dir, "paperless_billing.csv", PAPERLESS_COLUMNS, rows)

@@ -35,6 +35,7 @@ from flask import current_app
 from peewee import CompositeKey, DatabaseError, IntegerField, Model
 
 import models
+from portal import notices
 from portal.exchange.batched import WriteTimer, merge_measurements
 from portal.exchange.files import FileStore
 from portal.exchange.kinds import KINDS, all_equal, is_sqlite
@@ -333,8 +334,11 @@ def _stage_and_merge(kind, reader, report, files, progress, binary):
                     merge_measurements(kind, staging, report.counts, report.path.name, timer)
                 else:
                     with timer.transaction():
+                        mark = notices.before_import(kind.name, staging)
                         kind.merge(staging, report.counts)
                         files.publish()
+                        notices.after_merge(kind.name, staging, mark)
+                    notices.after_commit(kind.name, mark)
             finally:
                 report.longest_write = timer.longest
     finally:
