@@ -14,7 +14,7 @@ from portal import attachments
 from portal.formatting import CSV_BOM, csv_cell, csv_line
 from portal.mail import queue_mail
 from portal.settings import SETTINGS
-from models import (ROME, Customer, Operator, PublicComplaint, SupplyPoint, Ticket, TicketMessage,
+from models import (ROME, Customer, Invoice, Operator, PublicComplaint, SupplyPoint, Ticket, TicketMessage,
                     db, utcnow)
 
 log = logging.getLogger("area_clienti.tickets")
@@ -334,9 +334,13 @@ def retype(ticket, kind):
     """An operator changes the case's type: the deadline is recomputed from the day
     received. Returns the old type."""
     old = ticket.kind
+    invoice_id = (ticket.details or {}).get("invoice_id")
+    invoice = (Invoice.get_or_none((Invoice.id == invoice_id)
+                                   & (Invoice.customer == ticket.customer_id))
+               if invoice_id else None)
     Ticket.update(kind=kind, category=KINDS[kind].category,
-                  due_on=due_date(kind, ticket.received_at), updated_at=utcnow()).where(
-        Ticket.id == ticket.id).execute()
+                  due_on=due_date(kind, ticket.received_at, standard_days(kind, invoice)),
+                  updated_at=utcnow()).where(Ticket.id == ticket.id).execute()
     return old
 
 

@@ -466,6 +466,13 @@ def test_retyping_recomputes_the_deadline_and_is_audited(app, staff, customer):
     assert retyped.due_on == rules.rome_day(received) + datetime.timedelta(days=15)
     row = AuditLog.get(AuditLog.event == "operator_case_retype")
     assert row.detail == f"pratica {ticket.code}: informazioni -> doppia"
+    # A billing correction of a four-monthly invoice named in the case gets 90 days.
+    point = customer.supply_points_in_order().first()
+    invoice = make_invoice(point, "2026/4077", months=4)
+    Ticket.update(details={"invoice_id": invoice.id, "invoice_number": "2026/4077"}).where(
+        Ticket.id == ticket.id).execute()
+    staff.post(f"/operatore/ticket/{ticket.id}/tipo", data={"kind": "rettifica"})
+    assert Ticket.get_by_id(ticket.id).due_on == rules.rome_day(received) + datetime.timedelta(days=90)
     refused = staff.post(f"/operatore/ticket/{ticket.id}/tipo", data={"kind": "nessuno"})
     assert refused.status_code == 422 and "Scegli un tipo dall&#39;elenco." in refused.text
 
