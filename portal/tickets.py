@@ -507,6 +507,16 @@ def submit_public(name, customer_code, point_code, address, email, subject, body
     nothing is a case until the link is used."""
     hours = _setting("PUBLIC_COMPLAINT_CONFIRM_HOURS")
     with db.atomic():
+        # The same complaint sent again (a double click, a retry) while its link is
+        # pending is the first one: no second row, no second e-mail.
+        repeated = (PublicComplaint.select()
+                    .where((PublicComplaint.email == email) & (PublicComplaint.subject == subject)
+                           & (PublicComplaint.body == body)
+                           & (PublicComplaint.status == PublicComplaint.PENDING)
+                           & (PublicComplaint.expires_at > utcnow()))
+                    .first())
+        if repeated is not None:
+            return repeated
         complaint = PublicComplaint.create(
             name=name, customer_code=customer_code, point_code=point_code, address=address,
             email=email, subject=subject, body=body,
@@ -562,8 +572,17 @@ def confirm_public(complaint):
 
 def attach_public(complaint, customer):
     """The complaint becomes a case (reclamo) of `customer`, received when confirmed,
-    with the same codice pratica; the receipt goes to the address that confirmed."""
-    with db.atomic():
+    with the same codice pratica; the receipt goes to the address that confirmed.
+    None when it was matched already."""
+    with db.atomic() as transaction:
+        # Once only (two operators matching at the same moment make one case).
+        claimed = (PublicComplaint.update(status=PublicComplaint.MATCHED)
+                   .where((PublicComplaint.id == complaint.id)
+                          & (PublicComplaint.status == PublicComplaint.UNMATCHED))
+                   .execute())
+        if not claimed:
+            transaction.rollback()
+            return None
         ticket = Ticket.create(customer=customer, kind="reclamo", category="Altro",
                                subject=complaint.subject, received_at=complaint.confirmed_at,
                                code=complaint.code,
@@ -571,8 +590,7 @@ def attach_public(complaint, customer):
                                due_on=due_date("reclamo", complaint.confirmed_at))
         TicketMessage.create(ticket=ticket, body=complaint.body, from_customer=True,
                              created_at=complaint.confirmed_at)
-        PublicComplaint.update(status=PublicComplaint.MATCHED, ticket=ticket).where(
-            PublicComplaint.id == complaint.id).execute()
+        PublicComplaint.update(ticket=ticket).where(PublicComplaint.id == complaint.id).execute()
         _notify_new_ticket(ticket, customer)
         _send_receipt(ticket, customer, complaint.email)
     return ticket

@@ -373,6 +373,25 @@ def test_public_complaint_validation_keeps_what_was_typed(client):
     assert PublicComplaint.select().count() == 0 and OutgoingMail.select().count() == 0
 
 
+def test_the_same_complaint_sent_twice_is_one_and_mails_once(client):
+    for _ in range(2):
+        assert client.post("/ticket/reclamo", data=public_data()).status_code == 200
+    assert PublicComplaint.select().count() == 1
+    assert OutgoingMail.select().where(OutgoingMail.kind == "complaint_confirm").count() == 1
+    client.post("/ticket/reclamo", data=public_data(message="Un altro reclamo 8120551"))
+    assert PublicComplaint.select().count() == 2
+
+
+def test_a_complaint_is_matched_once(app, customer, other_customer):
+    with app.test_request_context():
+        complaint = rules.submit_public("Chi", "", "", "", "a@example.org", "Oggetto", "Testo")
+        confirmed = rules.confirm_public(complaint)
+        assert confirmed.status == PublicComplaint.UNMATCHED
+        assert rules.attach_public(confirmed, customer) is not None
+        assert rules.attach_public(confirmed, other_customer) is None
+    assert [ticket.customer_id for ticket in Ticket.select()] == [customer.id]
+
+
 def test_robots_filling_the_trap_field_store_and_send_nothing(client):
     response = client.post("/ticket/reclamo", data=public_data(website="http://spam.example"))
     assert response.status_code == 200  # the robot learns nothing
