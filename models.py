@@ -1161,7 +1161,6 @@ def _migrate_ticket_cases(database):
                        batch_size=500)
 
 
-
 def _migrate_notices(database):
     """The record of notices given and the kinds a customer turned off; bolletta web
     (paperless) and the date of its choice on the customer (off, never chosen)."""
@@ -1176,7 +1175,6 @@ def _migrate_notices(database):
     if "paperless_changed_at" not in columns:
         migrate(SchemaMigrator.from_database(database).add_column(
             "customer", "paperless_changed_at", Customer.paperless_changed_at))
-
 
 
 MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,

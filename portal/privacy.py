@@ -60,6 +60,9 @@ def personal_data(customer):
         "tickets": [
             {"number": ticket.id, "subject": ticket.subject, "category": ticket.category,
              "status": ticket.status, "created_at": _plain(ticket.created_at),
+             "case_code": ticket.code, "case_type": ticket.kind,
+             "received_at": _plain(ticket.received_at), "due_on": _plain(ticket.due_on),
+             "answered_at": _plain(ticket.answered_at), "details": ticket.details,
              "messages": _rows(TicketMessage.select()
                                .where((TicketMessage.ticket == ticket) & ~TicketMessage.internal)
                                .order_by(TicketMessage.created_at),

@@ -14,7 +14,7 @@ from portal import attachments, notices
 from portal.formatting import CSV_BOM, csv_cell, csv_line
 from portal.mail import queue_mail
 from portal.settings import SETTINGS
-from models import (ROME, Customer, Operator, PublicComplaint, SupplyPoint, Ticket, TicketMessage,
+from models import (ROME, Customer, Invoice, Operator, PublicComplaint, SupplyPoint, Ticket, TicketMessage,
                     db, utcnow)
 
 log = logging.getLogger("area_clienti.tickets")
@@ -334,9 +334,13 @@ def retype(ticket, kind):
     """An operator changes the case's type: the deadline is recomputed from the day
     received. Returns the old type."""
     old = ticket.kind
+    invoice_id = (ticket.details or {}).get("invoice_id")
+    invoice = (Invoice.get_or_none((Invoice.id == invoice_id)
+                                   & (Invoice.customer == ticket.customer_id))
+               if invoice_id else None)
     Ticket.update(kind=kind, category=KINDS[kind].category,
-                  due_on=due_date(kind, ticket.received_at), updated_at=utcnow()).where(
-        Ticket.id == ticket.id).execute()
+                  due_on=due_date(kind, ticket.received_at, standard_days(kind, invoice)),
+                  updated_at=utcnow()).where(Ticket.id == ticket.id).execute()
     return old
 
 
@@ -500,6 +504,16 @@ def submit_public(name, customer_code, point_code, address, email, subject, body
     nothing is a case until the link is used."""
     hours = _setting("PUBLIC_COMPLAINT_CONFIRM_HOURS")
     with db.atomic():
+        # The same complaint sent again (a double click, a retry) while its link is
+        # pending is the first one: no second row, no second e-mail.
+        repeated = (PublicComplaint.select()
+                    .where((PublicComplaint.email == email) & (PublicComplaint.subject == subject)
+                           & (PublicComplaint.body == body)
+                           & (PublicComplaint.status == PublicComplaint.PENDING)
+                           & (PublicComplaint.expires_at > utcnow()))
+                    .first())
+        if repeated is not None:
+            return repeated
         complaint = PublicComplaint.create(
             name=name, customer_code=customer_code, point_code=point_code, address=address,
             email=email, subject=subject, body=body,
@@ -555,8 +569,17 @@ def confirm_public(complaint):
 
 def attach_public(complaint, customer):
     """The complaint becomes a case (reclamo) of `customer`, received when confirmed,
-    with the same codice pratica; the receipt goes to the address that confirmed."""
-    with db.atomic():
+    with the same codice pratica; the receipt goes to the address that confirmed.
+    None when it was matched already."""
+    with db.atomic() as transaction:
+        # Once only (two operators matching at the same moment make one case).
+        claimed = (PublicComplaint.update(status=PublicComplaint.MATCHED)
+                   .where((PublicComplaint.id == complaint.id)
+                          & (PublicComplaint.status == PublicComplaint.UNMATCHED))
+                   .execute())
+        if not claimed:
+            transaction.rollback()
+            return None
         ticket = Ticket.create(customer=customer, kind="reclamo", category="Altro",
                                subject=complaint.subject, received_at=complaint.confirmed_at,
                                code=complaint.code,
@@ -564,8 +587,7 @@ def attach_public(complaint, customer):
                                due_on=due_date("reclamo", complaint.confirmed_at))
         TicketMessage.create(ticket=ticket, body=complaint.body, from_customer=True,
                              created_at=complaint.confirmed_at)
-        PublicComplaint.update(status=PublicComplaint.MATCHED, ticket=ticket).where(
-            PublicComplaint.id == complaint.id).execute()
+        PublicComplaint.update(ticket=ticket).where(PublicComplaint.id == complaint.id).execute()
         _notify_new_ticket(ticket, customer)
         _send_receipt(ticket, customer, complaint.email)
     return ticket

@@ -373,6 +373,25 @@ def test_public_complaint_validation_keeps_what_was_typed(client):
     assert PublicComplaint.select().count() == 0 and OutgoingMail.select().count() == 0
 
 
+def test_the_same_complaint_sent_twice_is_one_and_mails_once(client):
+    for _ in range(2):
+        assert client.post("/ticket/reclamo", data=public_data()).status_code == 200
+    assert PublicComplaint.select().count() == 1
+    assert OutgoingMail.select().where(OutgoingMail.kind == "complaint_confirm").count() == 1
+    client.post("/ticket/reclamo", data=public_data(message="Un altro reclamo 8120551"))
+    assert PublicComplaint.select().count() == 2
+
+
+def test_a_complaint_is_matched_once(app, customer, other_customer):
+    with app.test_request_context():
+        complaint = rules.submit_public("Chi", "", "", "", "a@example.org", "Oggetto", "Testo")
+        confirmed = rules.confirm_public(complaint)
+        assert confirmed.status == PublicComplaint.UNMATCHED
+        assert rules.attach_public(confirmed, customer) is not None
+        assert rules.attach_public(confirmed, other_customer) is None
+    assert [ticket.customer_id for ticket in Ticket.select()] == [customer.id]
+
+
 def test_robots_filling_the_trap_field_store_and_send_nothing(client):
     response = client.post("/ticket/reclamo", data=public_data(website="http://spam.example"))
     assert response.status_code == 200  # the robot learns nothing
@@ -466,6 +485,13 @@ def test_retyping_recomputes_the_deadline_and_is_audited(app, staff, customer):
     assert retyped.due_on == rules.rome_day(received) + datetime.timedelta(days=15)
     row = AuditLog.get(AuditLog.event == "operator_case_retype")
     assert row.detail == f"pratica {ticket.code}: informazioni -> doppia"
+    # A billing correction of a four-monthly invoice named in the case gets 90 days.
+    point = customer.supply_points_in_order().first()
+    invoice = make_invoice(point, "2026/4077", months=4)
+    Ticket.update(details={"invoice_id": invoice.id, "invoice_number": "2026/4077"}).where(
+        Ticket.id == ticket.id).execute()
+    staff.post(f"/operatore/ticket/{ticket.id}/tipo", data={"kind": "rettifica"})
+    assert Ticket.get_by_id(ticket.id).due_on == rules.rome_day(received) + datetime.timedelta(days=90)
     refused = staff.post(f"/operatore/ticket/{ticket.id}/tipo", data={"kind": "nessuno"})
     assert refused.status_code == 422 and "Scegli un tipo dall&#39;elenco." in refused.text
 

@@ -32,6 +32,7 @@ def test_export_holds_my_data_and_nobody_elses(client, logged_in, other_customer
                                   "amount": "1234.56", "due_date": "2024-04-04", "paid": True}
     assert gas["self_readings"][0]["meter_reading"] == 45000
     assert data["tickets"][0]["messages"][0]["body"] == "La lettura è sbagliata"
+    assert data["tickets"][0]["case_code"] == models.Ticket.get_by_id(ticket.id).code
     assert "nota interna segreta" not in response.text
     assert other_customer.name not in response.text and "PR999001" not in response.text
     assert any(event["event"] == "login_ok" for event in data["security_events"])

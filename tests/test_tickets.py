@@ -125,8 +125,9 @@ def test_new_ticket_form_has_the_case_types_then_the_customers_points(client, lo
     for label in ("Reclamo", "Richiesta di informazioni", "Richiesta di rettifica di fatturazione",
                   "Doppia fatturazione", "Voltura / subentro", "Disdetta (chiusura della fornitura)",
                   "Rateizzazione di una fattura", "Altro"):
-        assert f">{label}</a>" in kinds
-    assert "indirizzo postale per le fatture</a>" in kinds
+        assert f'hx-push-url="true">{label}\n' in kinds
+    assert "indirizzo postale per le fatture\n" in kinds
+    assert "risposta entro 15 giorni" in kinds and "risposta entro 60 giorni" in kinds
     page = client.get("/ticket/nuovo?tipo=informazioni").text
     for point in logged_in.supply_points_in_order():
         assert point.label in page

@@ -262,6 +262,8 @@ def match_public_complaint(complaint_id):
                            complaints=list(tickets.unmatched_complaints()), form=form,
                            errors=errors), 422
     ticket = tickets.attach_public(complaint, customer)
+    if ticket is None:
+        return done("Il reclamo era già stato abbinato.", "backoffice.public_complaints", "warning")
     audit_action("operator_match_complaint", customer, f"pratica {ticket.code}")
     return done(f"Reclamo {ticket.code} abbinato al cliente {customer.code}.",
                 "backoffice.ticket", ticket_id=ticket.id)

@@ -262,7 +262,8 @@ def new():
         if request.method == "POST":
             kind = None
         else:
-            return render_page("tickets/kinds.html", kinds=tickets.KINDS.values())
+            return render_page("tickets/kinds.html", kinds=[
+                (kind, tickets.standard_days(kind.code)) for kind in tickets.KINDS.values()])
     form = TicketForm()
     if kind:
         form.kind.data = kind
