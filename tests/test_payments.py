@@ -444,3 +444,13 @@ def test_mandate_pdf_carries_its_reference(client, logged_in):
     assert response.data.startswith(b"%PDF")
     assert mandate.reference in response.headers["Content-Disposition"]
     assert f"Mandato SEPA {mandate.reference}".encode() in response.data
+
+
+def test_flask_mandates_export_writes_the_file_once(app, client, logged_in, runner):
+    sign(client, gas_point(logged_in))
+    first = runner.invoke(args=["mandates", "export"])
+    assert first.exit_code == 0 and "Esportate 1 richieste" in first.output
+    files = list(Path(app.config["EXPORT_DIR"]).glob("mandates-*.csv"))
+    assert len(files) == 1 and VALID_IBANS[0] in files[0].read_text(encoding="utf-8")
+    second = runner.invoke(args=["mandates", "export"])
+    assert "nessun file scritto" in second.output
