@@ -104,6 +104,17 @@ def seed_customer_pages(factory):
     models.TicketMessage.create(ticket=ticket, body="Non mi torna l'importo.")
     reading = models.SelfReading.create(supply_point=gas, reading_date=models.rome_now().date(),
                                         meter_reading=1234, corrector_reading=1200)
+    # Every way to pay, a payment reported and a direct-debit mandate waiting.
+    invoice = models.Invoice.get(models.Invoice.supply_point == gas)
+    models.Invoice.update(pagopa_notice="302000100000009424", pagopa_creditor="00123450017",
+                          payment_link="https://pagamenti.example.it/paga/1").where(
+        models.Invoice.id == invoice.id).execute()
+    models.PaymentReport.create(invoice=invoice, customer=customer, file_name="ricevuta.pdf",
+                                file_path="payment-reports/ricevuta.pdf",
+                                content_type="application/pdf")
+    models.DirectDebitMandate.create(reference="ACM-20260101-A11Y", customer=customer,
+                                     supply_point=gas, iban="IT60X0542811101000000123456",
+                                     account_holder="ACQUE CHIARE S.R.L.")
     return customer, gas, electricity, ticket, reading
 
 
@@ -124,6 +135,10 @@ def test_customer_pages_have_no_axe_violations(crawl, live_server, factory):
         page.goto(f"{base}/home?punto={point.code}")
         urls = menu_urls(page)
         extra = [f"/ticket/{ticket.id}", "/ticket/nuovo"]
+        invoice = models.Invoice.get(models.Invoice.supply_point == point)
+        extra += [f"/fatture/{invoice.id}", f"/pagamenti/fatture/{invoice.id}/segnala",
+                  f"/pagamenti?scelta=1&fattura={invoice.id}",
+                  f"/pagamenti/domiciliazione?punto={point.code}"]
         if point is gas:
             extra += ["/autolettura/nuova", f"/autolettura/{reading.id}/cancella"]
         for url in urls + extra:
