@@ -65,6 +65,8 @@ def generate(files_dir, *, seed=DEFAULT_SEED, today=None, customers=50,
         counts["Ticket"], counts["TicketMessage"] = records._insert_tickets(planned, today,
                                                                             rng["tickets"])
         progress(f"{counts['Ticket']} tickets")
+        mandates = records._set_payment_ways()
+        progress(f"ways to pay on the demo customers' unpaid invoices, {mandates} mandate")
 
     files_bytes = sum(path.stat().st_size for path in files_dir.rglob("*") if path.is_file())
     progress(f"done: {files_bytes / 1e6:.1f} MB of files in {files_dir}")
