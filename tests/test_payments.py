@@ -16,6 +16,7 @@ from stdnum import iban as stdnum_iban
 import models
 from portal import backoffice, payments
 from test_exchange import import_ok, write_csv
+from test_holdings import handover  # noqa: F401 (fixture)
 from test_invoices import PDF_BYTES, add_invoice, gas_point
 
 HTMX = {"HX-Request": "true"}
@@ -454,3 +455,18 @@ def test_flask_mandates_export_writes_the_file_once(app, client, logged_in, runn
     assert len(files) == 1 and VALID_IBANS[0] in files[0].read_text(encoding="utf-8")
     second = runner.invoke(args=["mandates", "export"])
     assert "nessun file scritto" in second.output
+
+
+def test_a_point_passed_on_takes_no_mandate_from_its_previous_holder(client, auth, handover):
+    """The previous holder still sees (and may pay) their invoices, but cannot put the
+    point, now another customer's, under their direct debit."""
+    auth.login(handover.a.code)
+    point = handover.gas.code
+    page = client.get(f"/pagamenti/domiciliazione?punto={point}")
+    assert page.status_code == 200 and "Fornitura cessata dal" in page.text
+    assert "Sottoscrivi il mandato" not in page.text
+    refused = client.post(f"/pagamenti/domiciliazione?punto={point}",
+                          data={"iban": VALID_IBANS[0], "account_holder": "PRIMO TITOLARE",
+                                "accept": "y"})
+    assert refused.status_code == 422 and "è cessata" in refused.text
+    assert models.DirectDebitMandate.select().count() == 0

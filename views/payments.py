@@ -24,6 +24,8 @@ bp = Blueprint("payments", __name__, url_prefix="/pagamenti")
 TOO_LONG_FOR_QR = _l("La causale di tante fatture insieme supera i 140 caratteri che il codice "
                      "QR può contenere: scegline meno, oppure copia i dati a mano.")
 NONE_CHOSEN = _l("Scegli almeno una fattura da pagare.")
+POINT_CEASED = _l("La fornitura di questo punto è cessata: non si può attivare una "
+                  "domiciliazione.")
 
 
 def own_invoice(invoice_id):
@@ -202,6 +204,11 @@ def mandate():
     """Domiciliazione bancaria: the point's mandates, and a new one (or a change)."""
     supply_point = selected_supply_point()
     form = MandateForm()
+    if supply_point is not None and supply_point.is_ceased:
+        # The point is another holder's now: a mandate is theirs to sign.
+        status = 422 if request.method == "POST" else 200
+        return _mandate_page(supply_point, form, status,
+                             error=str(POINT_CEASED) if request.method == "POST" else None)
     if supply_point is not None and form.validate_on_submit():
         result_url = url_for("payments.mandate", punto=supply_point.code)
         try:
