@@ -470,3 +470,17 @@ def test_a_point_passed_on_takes_no_mandate_from_its_previous_holder(client, aut
                                 "accept": "y"})
     assert refused.status_code == 422 and "è cessata" in refused.text
     assert models.DirectDebitMandate.select().count() == 0
+
+
+def test_htmx_form_errors_come_back_as_the_forms_block(client, logged_in):
+    point = gas_point(logged_in)
+    refused = client.post(f"/pagamenti/domiciliazione?punto={point.code}",
+                          data={"iban": WRONG_CIN[1], "account_holder": "X", "accept": "y"},
+                          headers={**HTMX, "HX-Target": "mandate-form"})
+    assert refused.status_code == 422 and "<html" not in refused.text
+    assert "carattere di controllo CIN" in refused.text and "<h1" not in refused.text
+    invoice = unpaid(point, "FT2026-7000007")
+    bad = client.post(f"/pagamenti/fatture/{invoice.id}/segnala", data={},
+                      headers={**HTMX, "HX-Target": "report-form-body"})
+    assert bad.status_code == 422 and "<html" not in bad.text
+    assert "Scegli il file della ricevuta." in bad.text
