@@ -85,3 +85,43 @@ def test_phone_shows_how_to_pay_without_sideways_scrolling(page, live_server, fa
         page.goto(f"{live_server.url}{url}")
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360, url
+
+
+def test_javascript_off_pays_several_invoices_reports_one_and_signs_a_mandate(
+        browser, live_server, factory, tmp_path):
+    customer, gas, _electricity = customer_with_two_points(factory)
+    invoices = [models.Invoice.create(
+        number=f"FT2026-730001{index}", supply_point=gas, date=datetime.date(2026, 1, index),
+        period_start=datetime.date(2025, 11, 1), period_end=datetime.date(2025, 12, 31),
+        amount=Decimal(amount), due_date=datetime.date(2099, 1, 1), paid=False)
+        for index, amount in ((1, "10.00"), (2, "20.50"))]
+    context = browser.new_context(java_script_enabled=False, locale="it-IT")
+    page = context.new_page()
+    login(page, live_server.url, "654321")
+
+    page.goto(f"{live_server.url}/pagamenti?punto={gas.code}")
+    for invoice in invoices:
+        page.get_by_label(re.compile(f"n. {invoice.number}")).check()
+    page.get_by_role("button", name="Calcola il bonifico").click()
+    expect(page.get_by_role("heading", name="Un bonifico per 2 fatture")).to_be_visible()
+    expect(page.locator("#pay-importo")).to_have_text("30,50 €")
+    expect(page.locator("#pay-causale")).to_have_text(
+        "Fattura FT2026-7300011, FT2026-7300012 cliente 654321")
+    expect(page.get_by_role("button", name="Copia Causale")).to_be_hidden()
+
+    receipt = tmp_path / "ricevuta.pdf"
+    receipt.write_bytes(b"%PDF-1.4\n% ricevuta\n%%EOF\n")
+    page.goto(f"{live_server.url}/pagamenti/fatture/{invoices[0].id}/segnala")
+    page.get_by_label("Ricevuta del pagamento").set_input_files(str(receipt))
+    page.get_by_role("button", name="Invia la ricevuta").click()
+    expect(page.get_by_text(re.compile("Pagamento segnalato il"))).to_be_visible()
+
+    page.goto(f"{live_server.url}/pagamenti/domiciliazione?punto={gas.code}")
+    page.get_by_label("IBAN del conto da addebitare").fill("IT60X0542811101000000123456")
+    page.get_by_label("Intestatario del conto").fill("ACQUE CHIARE S.R.L.")
+    page.get_by_label("Ho letto il testo del mandato e lo sottoscrivo").check()
+    page.get_by_role("button", name="Sottoscrivi il mandato").click()
+    expect(page.locator("#mandate-pending")).to_contain_text("IT..3456")
+    assert models.PaymentReport.select().count() == 1
+    assert models.DirectDebitMandate.select().count() == 1
+    context.close()
