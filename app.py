@@ -17,7 +17,8 @@ import models
 import views
 from portal import acquisition, cli, formatting, health, mail, notices, settings
 from views import (auth, backoffice, charts, consumption, documents, errors, home, info,
-                   invoices, language, measurements, profile, readings, sessions, supply, tickets)
+                   invoices, language, measurements, payments, profile, readings, sessions, supply,
+                   tickets)
 from views import assets, health as health_views
 # The rest of the back-office: importing them adds their routes to backoffice.bp.
 from views import (backoffice_accounts, backoffice_mail, backoffice_readings,  # noqa: F401
@@ -27,7 +28,7 @@ log = logging.getLogger("area_clienti")
 
 BLUEPRINTS = (auth.bp, home.bp, invoices.bp, profile.bp, supply.bp, documents.bp,
               readings.bp, consumption.bp, measurements.bp, charts.bp, tickets.bp,
-              backoffice.bp, errors.bp, health_views.bp, info.bp, language.bp)
+              backoffice.bp, errors.bp, health_views.bp, info.bp, language.bp, payments.bp)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

@@ -411,6 +411,12 @@ class Invoice(BaseModel):
     due_date = DateField()
     paid = BooleanField(default=False)
     pdf_path = CharField(null=True)
+    # How to pay, as the billing system says: a pagoPA notice (codice avviso and the
+    # creditor's codice fiscale), a payment link, or the masked IBAN of the direct debit.
+    pagopa_notice = CharField(null=True)
+    pagopa_creditor = CharField(null=True)
+    payment_link = CharField(null=True, max_length=500)
+    direct_debit_iban = CharField(null=True)
 
     class Meta:
         indexes = ((("supply_point", "date"), False),)
@@ -445,6 +451,15 @@ class Invoice(BaseModel):
     @classmethod
     def get_for_customer(cls, invoice_id, customer):
         return _invoice_of_customer.first(invoice_id, id_of(customer))
+
+    @classmethod
+    def unpaid_for(cls, supply_point, customer):
+        """The customer's unpaid invoices of the point, oldest due first."""
+        return (cls
+                .select()
+                .where((cls.supply_point == supply_point) & (cls.customer == customer)
+                       & (cls.paid == False))  # noqa: E712 (Peewee expression)
+                .order_by(cls.due_date, cls.number))
 
 
 _latest_invoice = Prepared(lambda supply_point, customer: Invoice
@@ -987,6 +1002,65 @@ class NoticeOptOut(BaseModel):
         indexes = ((("customer", "kind"), True),)
 
 
+class DirectDebitMandate(BaseModel):
+    """A SEPA direct-debit mandate (domiciliazione) a customer signed in the portal for
+    one supply point: sent to the billing system by an export file, its outcome back
+    by an import. A change is a new mandate; a revocation goes the same way."""
+    PENDING = "In attesa"
+    ACTIVE = "Attivo"
+    REJECTED = "Rifiutato"
+    REVOKING = "Revoca in corso"
+    REVOKED = "Revocato"
+    REPLACED = "Sostituito"
+
+    reference = CharField(unique=True, max_length=35)
+    customer = ForeignKeyField(Customer, backref="mandates", on_delete="CASCADE")
+    supply_point = ForeignKeyField(SupplyPoint, backref="mandates", on_delete="CASCADE")
+    # The whole IBAN goes to the billing system; pages only ever show the masked one.
+    iban = CharField(max_length=34)
+    account_holder = CharField(max_length=70)
+    holder_tax_code = CharField(null=True, max_length=16)
+    status = CharField(default=PENDING, index=True)
+    signed_at = DateTimeField(default=utcnow)
+    exported_at = DateTimeField(null=True)
+    revoke_requested_at = DateTimeField(null=True)
+    revoke_exported_at = DateTimeField(null=True)
+    outcome_reason = CharField(default="")
+
+    @property
+    def masked_iban(self):
+        return f"{self.iban[:2]}..{self.iban[-4:]}"
+
+    @classmethod
+    def for_supply_point(cls, supply_point, customer):
+        """The customer's mandates of the point, newest first."""
+        return (cls
+                .select()
+                .where((cls.supply_point == supply_point) & (cls.customer == customer))
+                .order_by(cls.signed_at.desc(), cls.id.desc()))
+
+    @classmethod
+    def get_for_customer(cls, mandate_id, customer):
+        return cls.get_or_none((cls.id == mandate_id) & (cls.customer == id_of(customer)))
+
+
+class PaymentReport(BaseModel):
+    """A customer's "Segnala pagamento": the receipt of a payment the invoice does not
+    show yet, for the back-office to check."""
+
+    invoice = ForeignKeyField(Invoice, backref="payment_reports", on_delete="CASCADE")
+    customer = ForeignKeyField(Customer, backref="payment_reports", on_delete="CASCADE")
+    file_path = CharField()
+    file_name = CharField()
+    content_type = CharField()
+    reported_at = DateTimeField(default=utcnow, index=True)
+
+    @classmethod
+    def latest_for(cls, invoice):
+        return (cls.select().where(cls.invoice == invoice)
+                .order_by(cls.reported_at.desc()).first())
+
+
 class SchemaVersion(BaseModel):
     version = IntegerField()
 
@@ -994,7 +1068,8 @@ class SchemaVersion(BaseModel):
 MODELS = [Customer, SupplyPoint, Holding, Invoice, BilledConsumption, MergeRun, Measurement,
           Document, Form, ReadingWindow, AcquisitionRun, SelfReading, Ticket, Operator,
           TicketMessage, OutgoingMail, RegistrationRequest, AuditLog, FormSubmission,
-          PublicComplaint, Notice, NoticeOptOut, SchemaVersion]
+          PublicComplaint, Notice, NoticeOptOut, DirectDebitMandate, PaymentReport,
+          SchemaVersion]
 
 
 # Each migration takes an existing database from version N-1 to N. Append, never edit:
@@ -1177,9 +1252,22 @@ def _migrate_notices(database):
             "customer", "paperless_changed_at", Customer.paperless_changed_at))
 
 
+def _migrate_payments(database):
+    """How to pay an invoice (pagoPA notice, payment link, direct debit), the direct-debit
+    mandates signed online and the payments customers report."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    columns = {column.name for column in database.get_columns("invoice")}
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*[migrator.add_column("invoice", field.column_name, field)
+              for field in (Invoice.pagopa_notice, Invoice.pagopa_creditor,
+                            Invoice.payment_link, Invoice.direct_debit_iban)
+              if field.column_name not in columns])
+    database.create_tables([DirectDebitMandate, PaymentReport])
+
+
 MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
               7: _migrate_customer_language, 8: _migrate_readings_from_every_channel,
-              9: _migrate_ticket_cases, 10: _migrate_notices}
+              9: _migrate_ticket_cases, 10: _migrate_notices, 11: _migrate_payments}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

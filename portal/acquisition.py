@@ -29,6 +29,7 @@ from pathlib import Path
 
 from peewee import PostgresqlDatabase
 
+from portal import payments
 from portal.formatting import local_datetime
 from models import AcquisitionRun, SelfReading, SupplyPoint, db, utcnow
 
@@ -217,6 +218,8 @@ class Scheduler:
             os.fsync(descriptor)
             with self.app.app_context(), db.connection_context():
                 run = acquire(export_dir, trigger="schedule")
+                # Direct-debit mandate requests travel on the same schedule.
+                payments.export_mandates(export_dir)
             return "empty" if run is None else "acquired"
         finally:
             os.close(descriptor)  # also releases the flock

@@ -14,7 +14,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import models
-from portal import acquisition, assets, backoffice, mail, notices, privacy, settings
+from portal import acquisition, assets, backoffice, mail, notices, payments, privacy, settings
 from portal.exchange.export import export_all, export_paperless
 from portal.exchange.folder import import_folder
 from portal.exchange.importer import import_file
@@ -29,8 +29,7 @@ def init_app(app):
     """Register the commands on the application's `flask` command line."""
     for command in (init_db, demo, backup, retention, readings_cli, mail_cli, operator_cli,
                     import_command, import_dir_command, export_all_command,
-                    export_paperless_command, settings_command,
-                    assets_command):
+                    export_paperless_command, settings_command, assets_command, mandates_cli):
         _say_a_full_disk_in_one_line(command)
         app.cli.add_command(command)
 
@@ -217,6 +216,26 @@ def acquire_command(export_dir):
         click.echo("Nessuna lettura da acquisire: nessun file scritto.")
     else:
         click.echo(f"Acquisite {run.reading_count} letture: {export_dir / run.file_path}")
+
+
+# --- Direct-debit mandates ------------------------------------------------------------
+
+mandates_cli = click.Group("mandates", help="Direct-debit mandates: export for the billing system.")
+
+
+@mandates_cli.command("export")
+@click.option("--export-dir", type=click.Path(file_okay=False),
+              help="Folder of the export files (default: EXPORT_DIR).")
+@with_appcontext
+def export_mandates_command(export_dir):
+    """Export the mandate requests not sent yet (new mandates, revocations)."""
+    export_dir = Path(export_dir or current_app.config["EXPORT_DIR"])
+    with models.db.connection_context():
+        result = payments.export_mandates(export_dir)
+    if result is None:
+        click.echo("Nessuna richiesta di domiciliazione da esportare: nessun file scritto.")
+    else:
+        click.echo(f"Esportate {result[1]} richieste di domiciliazione: {result[0]}")
 
 
 # --- The mail queue ------------------------------------------------------------------

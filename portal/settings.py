@@ -219,6 +219,24 @@ SETTINGS = (
             "`OUTBOX_DIR`, `EXPORT_DIR`) has less free space, in MB: room for 40 largest "
             "uploads (5 MB) and a busy day of database growth, so the proxy stops sending "
             "writes before a full disk refuses them"),
+    Setting("PAYMENT_IBAN", str, "IT60X0542811101000000123456",
+            "the utility's bank account for transfers, shown under \"Come pagare\" and in "
+            "the EPC QR code (the default is the well-known example IBAN: set the real one)"),
+    Setting("PAYMENT_BIC", str, "",
+            "the BIC of `PAYMENT_IBAN`, put in the EPC QR code when set (optional inside "
+            "the SEPA area)"),
+    Setting("PAYMENT_BENEFICIARY", str, "Energia Colline Toscane S.p.A.",
+            "the beneficiary of transfers (at most 70 characters in the EPC QR code)"),
+    Setting("PAYMENT_CAUSALE", str, "Fattura {numbers} cliente {customer}",
+            "the causale of a transfer: `{numbers}` becomes the invoice numbers (comma "
+            "separated), `{customer}` the customer code. At most 140 characters in the "
+            "EPC QR code: a longer one is shown without the code"),
+    Setting("PAYMENT_LINK_HOSTS", str, "pagamenti.example.it",
+            "comma-separated hosts whose invoice payment links (column `payment_link` of "
+            "the invoices file) get a \"Paga online\" button; only `https` links are shown"),
+    Setting("MANDATE_CREDITOR_ID", str, "IT43ZZZ00000000000",
+            "the utility's SEPA creditor identifier, printed on direct-debit mandates "
+            "(the default is a well-formed placeholder)"),
 )
 
 

@@ -1,7 +1,6 @@
 """axe-core over every page in Chromium: customer (each kind of supply point), public
 and back-office pages, as full loads, after htmx swaps and on a 360 px phone, against
 the WCAG 2.0/2.1 A and AA rules and axe's best practices: zero violations."""
-import datetime
 import re
 from pathlib import Path
 
@@ -118,6 +117,17 @@ def seed_customer_pages(factory, files_dir):
             models.BilledConsumption.supply_point == gas):
         period.reading_kind = ("stimata", "letta", "autolettura")[period.period_start.month % 3]
         period.save()
+    # Every way to pay, a payment reported and a direct-debit mandate waiting.
+    invoice = models.Invoice.get(models.Invoice.supply_point == gas)
+    models.Invoice.update(pagopa_notice="302000100000009424", pagopa_creditor="00123450017",
+                          payment_link="https://pagamenti.example.it/paga/1").where(
+        models.Invoice.id == invoice.id).execute()
+    models.PaymentReport.create(invoice=invoice, customer=customer, file_name="ricevuta.pdf",
+                                file_path="payment-reports/ricevuta.pdf",
+                                content_type="application/pdf")
+    models.DirectDebitMandate.create(reference="ACM-20260101-A11Y", customer=customer,
+                                     supply_point=gas, iban="IT60X0542811101000000123456",
+                                     account_holder="ACQUE CHIARE S.R.L.")
     return customer, gas, electricity, ticket, reading
 
 
@@ -141,6 +151,10 @@ def test_customer_pages_have_no_axe_violations(crawl, live_server, live_app, fac
         extra = [f"/ticket/{ticket.id}", "/ticket/nuovo", "/dati-anagrafici/avvisi"]
         extra += [f"/ticket/nuovo?tipo={kind}" for kind in (
             "reclamo", "rettifica", "rateizzazione", "voltura", "disdetta", "indirizzo")]
+        invoice = models.Invoice.get(models.Invoice.supply_point == point)
+        extra += [f"/fatture/{invoice.id}", f"/pagamenti/fatture/{invoice.id}/segnala",
+                  f"/pagamenti?scelta=1&fattura={invoice.id}",
+                  f"/pagamenti/domiciliazione?punto={point.code}"]
         if point is gas:
             extra += ["/autolettura/nuova", f"/autolettura/{reading.id}/cancella",
                       "/prelievi?vista=tabella"]

@@ -72,7 +72,7 @@ def audit_rows(event):
 def sample_url(app, rule):
     values = {"ticket_id": 1, "message_id": 1, "code": "654321", "invoice_id": 1,
               "window_id": 1, "record_id": 1, "operator_id": 1, "mail_id": 1, "request_id": 1, "kind": "documento", "section": "fatture",
-              "complaint_id": 1, "reading_id": 1}
+              "complaint_id": 1, "report_id": 1, "reading_id": 1}
     adapter = app.url_map.bind("localhost")
     return adapter.build(rule.endpoint, {name: values[name] for name in rule.arguments})
 

@@ -469,3 +469,17 @@ def test_fixed_customers_show_readings_from_every_channel(data):
         assert last.reading_kind == "stimata"
     kinds = {row.reading_kind for row in BilledConsumption.select(BilledConsumption.reading_kind)}
     assert kinds == {"letta", "autolettura", "stimata"}
+
+
+def test_demo_customers_have_an_invoice_of_every_way_to_pay(data):
+    """123456 and 654321 show pagoPA, a payment link, direct debit and transfer only."""
+    from models import DirectDebitMandate
+    ways = {}
+    for invoice in Invoice.select().join(Customer, on=(Invoice.customer == Customer.id)).where(
+            Customer.code.in_(["123456", "654321"]) & (Invoice.paid == False)):  # noqa: E712
+        kind = ("pagopa" if invoice.pagopa_notice else "link" if invoice.payment_link
+                else "direct_debit" if invoice.direct_debit_iban else "transfer")
+        ways.setdefault(invoice.customer.code, set()).add(kind)
+    assert ways["123456"] == {"pagopa", "transfer"}
+    assert {"link", "direct_debit", "pagopa"} <= ways["654321"]
+    assert DirectDebitMandate.get().status == "Attivo"

@@ -1,6 +1,7 @@
 """Configuration, database setup and schema migrations."""
 import datetime
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -108,9 +109,9 @@ def test_migration_to_the_current_version_on_this_database(app, runner, factory)
                                         reading_date=datetime.date(2015, 2, 15),
                                         meter_reading=45000)
     # Back to version 1: without what versions 2, 3, 4 and 5 add.
-    models.db.drop_tables([models.Holding])
+    models.db.drop_tables([models.Holding, models.PaymentReport, models.DirectDebitMandate])
     drop_columns("operator", ["must_change_password"])
-    drop_columns("invoice", ["customer_id"])
+    drop_columns("invoice", ["customer_id", *PAYMENT_COLUMNS])
     drop_columns("self_reading", ["outcome", "outcome_reason", "customer_id"])
     strip_mail_queue()
     migrate_from(runner, 1)
@@ -121,6 +122,38 @@ def test_migration_to_the_current_version_on_this_database(app, runner, factory)
         assert stored.customer_id == stored.supply_point.customer_id
         assert models.Holding.select().count() == 1
         assert models.schema_version() == models.SCHEMA_VERSION
+
+
+PAYMENT_COLUMNS = ["pagopa_notice", "pagopa_creditor", "payment_link", "direct_debit_iban"]
+
+
+def test_migration_to_payments_keeps_invoices(app, runner, factory):
+    """A database made before the payments migration (no payment columns on invoices,
+    no mandates or reports) reaches the current version with its invoices."""
+    version = next(number for number, migration in models.MIGRATIONS.items()
+                   if migration is models._migrate_payments)
+    point = factory.supply_point(factory.customer())
+    models.Invoice.create(number="FT-4418207", supply_point=point, date=datetime.date(2024, 3, 5),
+                          period_start=datetime.date(2024, 1, 1),
+                          period_end=datetime.date(2024, 2, 29), amount=Decimal("187.40"),
+                          due_date=datetime.date(2024, 3, 25))
+    models.db.drop_tables([models.PaymentReport, models.DirectDebitMandate])
+    if ON_POSTGRES:
+        drop_columns("invoice", PAYMENT_COLUMNS)
+    else:
+        for column in PAYMENT_COLUMNS:
+            models.db.execute_sql(f'ALTER TABLE "invoice" DROP COLUMN "{column}"')
+    migrate_from(runner, version - 1)
+    with models.db.connection_context():
+        invoice = models.Invoice.get(models.Invoice.number == "FT-4418207")
+        assert invoice.amount == Decimal("187.40") and invoice.customer_id == point.customer_id
+        assert invoice.pagopa_notice is None and invoice.direct_debit_iban is None
+        models.DirectDebitMandate.create(reference="ACM-1", customer=point.customer_id,
+                                         supply_point=point, iban="IT60X0542811101000000123456",
+                                         account_holder="CLIENTE")
+        models.PaymentReport.create(invoice=invoice, customer=point.customer_id,
+                                    file_path="payment-reports/x.pdf", file_name="x.pdf",
+                                    content_type="application/pdf")
 
 
 def strip_mail_queue():

@@ -176,6 +176,7 @@ def customer_supply_points():
 MENU = [
     (_l("Menu Generale"), "home.index", _l("Home Page"), None),
     (_l("Menu Generale"), "invoices.index", _l("Elenco fatture"), None),
+    (_l("Menu Generale"), "payments.index", _l("Pagamenti"), None),
     (_l("Menu Generale"), "auth.change_password", _l("Cambio Password"), None),
     (_l("Menu Generale"), "readings.index", _l("Autolettura Contatore"), "gas"),
     (_l("Menu Generale"), "profile.index", _l("Dati Anagrafici"), None),

@@ -1,5 +1,5 @@
 """Elenco fatture: the supply point's invoices since 2014, a year and a page at a
-time, and their PDFs."""
+time, their PDFs, and one invoice with how to pay it."""
 import collections
 import datetime
 import math
@@ -8,9 +8,11 @@ from flask import Blueprint, abort, request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from models import Invoice, Prepared, id_of
+from models import Invoice, PaymentReport, Prepared, id_of
+from portal.payments import mask_iban
 from views import customer_required, render_page, requested_page, selected_supply_point
 from views.downloads import send_stored
+from views.payments import how_to_pay, own_invoice
 
 bp = Blueprint("invoices", __name__)
 
@@ -61,6 +63,17 @@ class InvoiceListing:
         else:
             self.invoices = _page_of_year(point, customer, SINCE, datetime.date(self.year, 1, 1),
                                           datetime.date(self.year, 12, 31), PER_PAGE, offset)
+        self.invoices = list(self.invoices)
+        # When each unpaid invoice of the page was last reported paid by the customer.
+        unpaid = [invoice.id for invoice in self.invoices if not invoice.paid]
+        self.reported = {}
+        if unpaid:
+            for invoice_id, reported_at in (PaymentReport
+                                            .select(PaymentReport.invoice, PaymentReport.reported_at)
+                                            .where(PaymentReport.invoice.in_(unpaid))
+                                            .order_by(PaymentReport.reported_at)
+                                            .tuples()):
+                self.reported[invoice_id] = reported_at
 
     @property
     def has_previous(self):
@@ -82,7 +95,17 @@ def index():
                                  year=request.args.get("anno", type=int),
                                  page=requested_page())
     return render_page("invoices/index.html", supply_point=supply_point, listing=listing,
-                       first_year=FIRST_YEAR)
+                       first_year=FIRST_YEAR, mask_iban=mask_iban)
+
+
+@bp.get("/fatture/<int:invoice_id>")
+@customer_required
+def detail(invoice_id):
+    """One invoice: its figures, its state and, while unpaid, how to pay it."""
+    selected_supply_point()
+    invoice = own_invoice(invoice_id)
+    payment = how_to_pay(invoice) if not invoice.paid else None
+    return render_page("invoices/detail.html", invoice=invoice, payment=payment)
 
 
 @bp.get("/fatture/<int:invoice_id>/pdf")

@@ -32,6 +32,8 @@ STORED_WORDS = (
     N_("Aperto"), N_("In lavorazione"), N_("Chiuso"),      # Ticket.status
     N_("Fatturazione"), N_("Letture"), N_("Contratto"),    # Ticket.CATEGORIES
     N_("Guasto / tecnico"), N_("Altro"),
+    N_("In attesa"), N_("Attivo"), N_("Rifiutato"),          # DirectDebitMandate.status
+    N_("Revoca in corso"), N_("Revocato"), N_("Sostituito"),
 )
 
 

@@ -287,3 +287,46 @@ def _choose_notices(today):
      .where(Customer.id == company.id).execute())
     NoticeOptOut.create(customer=company, kind="reading_windows", created_at=chosen_at)
     return 1
+
+
+# ---------------------------------------------------------------------------
+# Ways to pay (issue #18)
+# ---------------------------------------------------------------------------
+
+# The unpaid invoices of the two demo customers' points, one of each kind: pagoPA,
+# payment link, direct debit and transfer only (every unpaid invoice also shows it).
+PAYMENT_WAYS = {"PR002874": "pagopa", "PR002875": "transfer", "PR004410": "link",
+                "PR004411": "direct_debit", "PR004412": "pagopa", "PR004413": "transfer"}
+DEMO_CREDITOR = "00123450017"          # a well-formed, made-up codice fiscale of a body
+DEMO_IBAN = "IT60X0542811101000000123456"  # the well-known example IBAN
+
+
+def _set_payment_ways():
+    """Give the demo customers' unpaid invoices their ways to pay, and 654321 an active
+    direct-debit mandate on the point paid that way; returns the mandates made."""
+    from models import DirectDebitMandate, Invoice, SupplyPoint, utcnow
+    mandates = 0
+    for code, way in PAYMENT_WAYS.items():
+        point = SupplyPoint.get_or_none(SupplyPoint.code == code)
+        if point is None or way == "transfer":
+            continue
+        for invoice in Invoice.select().where((Invoice.supply_point == point)
+                                              & (Invoice.paid == False)):  # noqa: E712
+            year, sequence = invoice.number[2:6], invoice.number.split("-")[-1]
+            changes = {
+                "pagopa": dict(pagopa_notice=f"30200{year}{int(sequence):09d}",
+                               pagopa_creditor=DEMO_CREDITOR),
+                "link": dict(payment_link=f"https://pagamenti.example.it/paga/{invoice.number}"),
+                "direct_debit": dict(direct_debit_iban=f"{DEMO_IBAN[:2]}..{DEMO_IBAN[-4:]}"),
+            }[way]
+            Invoice.update(**changes).where(Invoice.id == invoice.id).execute()
+        if way == "direct_debit":
+            DirectDebitMandate.create(
+                reference=f"ACM-DEMO-{point.code}", customer=point.customer_id,
+                supply_point=point, iban=DEMO_IBAN,
+                account_holder="TERMOMECCANICA COLLESALVETTI S.R.L.",
+                status=DirectDebitMandate.ACTIVE,
+                signed_at=utcnow() - datetime.timedelta(days=400),
+                exported_at=utcnow() - datetime.timedelta(days=400))
+            mandates += 1
+    return mandates

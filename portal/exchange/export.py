@@ -91,7 +91,9 @@ def _export_rows(kind, files_dir, out_dir, round_=1):
                        invoice.period_start.isoformat(), invoice.period_end.isoformat(),
                        f"{invoice.amount:.2f}", invoice.due_date.isoformat(), int(invoice.paid),
                        _export_file(invoice.pdf_path, files_dir, out_dir),
-                       codes.get(invoice.customer_id, "")]
+                       codes.get(invoice.customer_id, ""), invoice.pagopa_notice or "",
+                       invoice.pagopa_creditor or "", invoice.payment_link or "",
+                       invoice.direct_debit_iban or ""]
         return header, invoices()
     if kind == "consumption":
         header = list(ConsumptionKind.columns)

@@ -27,6 +27,7 @@ from models import (
     Customer,
     Document,
     Holding,
+    DirectDebitMandate,
     Invoice,
     Measurement,
     ReadingWindow,
@@ -51,7 +52,11 @@ from portal.exchange.values import (
     parse_customer_code,
     parse_date,
     parse_email,
+    parse_creditor_code,
+    parse_debited_iban,
     parse_invoice_number,
+    parse_pagopa_notice,
+    parse_payment_link,
     parse_point_code,
     parse_quantity,
     parse_tax_code,
@@ -472,9 +477,14 @@ class InvoicesKind(Kind):
         "paid": Column(parse_bool, required=False, blank=False),
         "pdf": Column(str, required=False, blank=None),
         "customer_code": Column(parse_customer_code, required=False, blank=None),
+        "pagopa_notice": Column(parse_pagopa_notice, required=False, blank=None),
+        "pagopa_creditor": Column(parse_creditor_code, required=False, blank=None),
+        "payment_link": Column(parse_payment_link, required=False, blank=None),
+        "direct_debit_iban": Column(parse_debited_iban, required=False, blank=None),
     }
     fields = ("number", "supply_point", "date", "period_start", "period_end", "amount",
-              "due_date", "paid", "pdf_path", "customer")
+              "due_date", "paid", "pdf_path", "customer", "pagopa_notice", "pagopa_creditor",
+              "payment_link", "direct_debit_iban")
     key = ("number",)
     updates = {"supply_point_code": ("supply_point",), "pdf": ("pdf_path",),
                "customer_code": ("customer",)}
@@ -516,9 +526,13 @@ class InvoicesKind(Kind):
                                 f"{safe_file_name(values['number'])}.pdf")
                     if not problems:
                         self.files.stage(source, pdf_path)
+        if bool(values["pagopa_notice"]) != bool(values["pagopa_creditor"]):
+            problems.append(("pagopa_notice", "a pagoPA notice needs both pagopa_notice and "
+                                              "pagopa_creditor"))
         return (values["number"], point and point[0], values["date"], values["period_start"],
                 values["period_end"], values["amount"], values["due_date"], values["paid"],
-                pdf_path, customer_id)
+                pdf_path, customer_id, values["pagopa_notice"], values["pagopa_creditor"],
+                values["payment_link"], values["direct_debit_iban"])
 
     def updated_value(self, target):
         if target is Invoice.pdf_path:
@@ -790,7 +804,69 @@ class ReadingOutcomesKind(Kind):
                 counts.unchanged += 1
 
 
+class MandateOutcomesKind(Kind):
+    name = "mandate_outcomes"
+    model = DirectDebitMandate
+    description = "outcomes of the direct-debit mandate requests (esiti delle domiciliazioni)"
+    key_label = "reference"
+    ACTIVE, REJECTED, REVOKED = "attivo", "rifiutato", "revocato"
+    columns = {
+        "reference": Column(text_of(35)),
+        "outcome": Column(choice_of(ACTIVE, REJECTED, REVOKED)),
+        "reason": Column(text_of(), required=False, blank=""),
+    }
+    fields = ("reference", "outcome", "outcome_reason")
+    key = ("reference",)
+
+    def staging_fields(self):
+        return [("reference", CharField(null=True)), ("outcome", CharField(null=True)),
+                ("outcome_reason", CharField(null=True))]
+
+    def start(self):
+        self.known = set(DirectDebitMandate.select(DirectDebitMandate.reference)
+                         .tuples().iterator())
+
+    def build(self, values, problems):
+        if values["reference"] and (values["reference"],) not in self.known:
+            problems.append(("reference", f"no mandate {values['reference']}"))
+        if values["outcome"] == self.REJECTED and not values["reason"]:
+            problems.append(("reason", "a rejected request ('rifiutato') needs a reason"))
+        return (values["reference"], values["outcome"], values["reason"])
+
+    def merge(self, staging, counts):
+        mandate = DirectDebitMandate
+        for reference, outcome, reason in (staging
+                                           .select(staging.reference, staging.outcome,
+                                                   staging.outcome_reason)
+                                           .order_by(staging.line).tuples().iterator()):
+            row = mandate.get(mandate.reference == reference)
+            if outcome == self.ACTIVE:
+                # A revocation the bank refused leaves the mandate active, as does a
+                # repeat of the same outcome.
+                status = mandate.ACTIVE
+            elif outcome == self.REVOKED:
+                status = mandate.REVOKED
+            elif row.status == mandate.REVOKING:
+                status = mandate.ACTIVE  # the revocation was refused: still active
+            else:
+                status = mandate.REJECTED
+            if (row.status, row.outcome_reason) == (status, reason):
+                counts.unchanged += 1
+                continue
+            row.status, row.outcome_reason = status, reason
+            row.save(only=[mandate.status, mandate.outcome_reason])
+            if status == mandate.ACTIVE:
+                # The new mandate of a point replaces the one it was active on before.
+                (mandate.update(status=mandate.REPLACED)
+                 .where((mandate.supply_point == row.supply_point_id)
+                        & (mandate.customer == row.customer_id)
+                        & (mandate.id != row.id) & (mandate.status == mandate.ACTIVE))
+                 .execute())
+            counts.changed += 1
+
+
 # Dependency order: every kind refers only to kinds before it.
 KINDS = {kind.name: kind for kind in (CustomersKind, SupplyPointsKind, InvoicesKind,
                                        ConsumptionKind, MeasurementsKind, DocumentsKind,
-                                       ReadingWindowsKind, ReadingOutcomesKind)}
+                                       ReadingWindowsKind, ReadingOutcomesKind,
+                                       MandateOutcomesKind)}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
+from stdnum import iban as stdnum_iban
 from stdnum.it import codicefiscale, iva
 
 from models import ROME
@@ -159,6 +160,48 @@ def parse_tax_code(text):
     except ValidationError:
         raise BadValue(f"'{shown(text)}' is not a valid {what}") from None
     return value
+
+
+_PAGOPA_NOTICE = re.compile(r"\d{18}\Z", re.ASCII)
+_MASKED_IBAN = re.compile(r"[A-Z]{2}\.\.[A-Z0-9]{4}\Z", re.ASCII)
+
+
+def parse_pagopa_notice(text):
+    """A pagoPA codice avviso: 18 digits (spaces allowed, as printed on notices)."""
+    value = text.replace(" ", "")
+    if not _PAGOPA_NOTICE.match(value):
+        raise BadValue(f"'{shown(text)}' is not a pagoPA notice code: expected 18 digits")
+    return value
+
+
+def parse_creditor_code(text):
+    """The pagoPA creditor's codice fiscale: 11 digits with the partita IVA check digit."""
+    value = text.replace(" ", "")
+    if not (len(value) == 11 and value.isdigit() and iva.is_valid(value)):
+        raise BadValue(f"'{shown(text)}' is not the codice fiscale of a creditor body: "
+                       "expected 11 digits with a valid check digit")
+    return value
+
+
+def parse_payment_link(text):
+    """A payment page address: https, at most 500 characters, no spaces. Whether its
+    host is shown is the portal's setting (PAYMENT_LINK_HOSTS), not the file's."""
+    if (not text.startswith("https://") or len(text) > 500
+            or any(character.isspace() or ord(character) < 0x20 for character in text)):
+        raise BadValue(f"'{shown(text)}' is not a payment link: expected an https:// "
+                       "address of at most 500 characters")
+    return text
+
+
+def parse_debited_iban(text):
+    """The IBAN an invoice is debited to: a whole IBAN (checked) or a masked one
+    (`IT..1234`); only the masked form is kept."""
+    value = text.replace(" ", "").upper()
+    if _MASKED_IBAN.match(value):
+        return value
+    if not stdnum_iban.is_valid(value):
+        raise BadValue(f"'{shown(text)}' is neither a valid IBAN nor a masked one (IT..1234)")
+    return f"{value[:2]}..{value[-4:]}"
 
 
 def parse_email(text):

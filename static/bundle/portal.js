@@ -241,6 +241,25 @@ document.addEventListener("htmx:afterSettle", recordSupplyPoint);
 document.addEventListener("announce", function (event) {
   announce(event.detail && event.detail.value);
 });
+
+// --- Copy buttons ("Come pagare") ---------------------------------------------------------
+// A button with data-copy-from copies the text of the element with that id, and says
+// so (its label for a moment, and the live region). Without JavaScript the buttons are
+// hidden and the values are plain text to select.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-copy-from]");
+  if (!button) return;
+  var source = document.getElementById(button.getAttribute("data-copy-from"));
+  if (!source || !navigator.clipboard) return;
+  var text = source.textContent.replace(/\s+/g, " ").trim();
+  navigator.clipboard.writeText(text).then(function () {
+    var label = button.textContent;
+    var done = button.getAttribute("data-copied") || label;
+    button.textContent = done;
+    announce(done + ": " + text);
+    window.setTimeout(function () { button.textContent = label; }, 2000);
+  });
+});
 ;
 
 /* js/charts.js */
