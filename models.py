@@ -1043,6 +1043,14 @@ class DirectDebitMandate(BaseModel):
     def get_for_customer(cls, mandate_id, customer):
         return cls.get_or_none((cls.id == mandate_id) & (cls.customer == id_of(customer)))
 
+    @classmethod
+    def waiting_for_export(cls):
+        """New mandates and revocations the billing system has not been sent yet."""
+        return (cls
+                .select()
+                .where(((cls.status == cls.PENDING) & cls.exported_at.is_null())
+                       | ((cls.status == cls.REVOKING) & cls.revoke_exported_at.is_null())))
+
 
 class PaymentReport(BaseModel):
     """A customer's "Segnala pagamento": the receipt of a payment the invoice does not

@@ -156,6 +156,17 @@ def _fsync_directory(directory):
         os.close(descriptor)
 
 
+def acquire_all(export_dir, trigger="command"):
+    """Everything billing takes from the portal on one run: the pending self-readings
+    and the direct-debit mandate requests not sent yet (new mandates, revocations), the
+    same for the schedule and the operator's button. Returns (AcquisitionRun or None,
+    (mandates path, count) or None): two files, each in its own transaction, so a
+    failure of one never holds back the other."""
+    run = acquire(export_dir, trigger=trigger)
+    mandates = payments.export_mandates(export_dir)
+    return run, mandates
+
+
 # --- The in-process schedule ---------------------------------------------------------
 
 class Scheduler:
@@ -217,9 +228,7 @@ class Scheduler:
             os.write(descriptor, f"{time.time():.0f}".encode())
             os.fsync(descriptor)
             with self.app.app_context(), db.connection_context():
-                run = acquire(export_dir, trigger="schedule")
-                # Direct-debit mandate requests travel on the same schedule.
-                payments.export_mandates(export_dir)
+                run, _mandates = acquire_all(export_dir, trigger="schedule")
             return "empty" if run is None else "acquired"
         finally:
             os.close(descriptor)  # also releases the flock

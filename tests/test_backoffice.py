@@ -701,12 +701,13 @@ def test_acquire_now_exports_pending_readings(app, staff, customer):
     assert (Path(app.config["EXPORT_DIR"]) / run.file_path).exists()
     assert models.SelfReading.get().status == "Acquisita"
     page = staff.get("/operatore/acquisizione").text
-    assert "Acquisite 1 autoletture." in page
-    assert run.file_path in page and "operatore" in page
-    assert audit_rows("acquisition_started")[0].detail == "1 letture"
+    assert f"Esportate 1 autoletture in {run.file_path}." in page
+    assert "operatore" in page
+    assert audit_rows("acquisition_started")[0].detail == "1 letture, 0 richieste di domiciliazione"
     again = staff.post("/operatore/acquisizione/avvia", headers={"HX-Request": "true"})
     assert again.headers["HX-Redirect"] == "/operatore/acquisizione"
-    assert "Nessuna autolettura da acquisire." in staff.get("/operatore/acquisizione").text
+    assert ("Nessuna autolettura da acquisire e nessuna richiesta di domiciliazione da "
+            "esportare: nessun file scritto.") in staff.get("/operatore/acquisizione").text
     assert models.AcquisitionRun.select().count() == 1
 
 

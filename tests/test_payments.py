@@ -456,6 +456,42 @@ def test_flask_mandates_export_writes_the_file_once(app, client, logged_in, runn
     assert "nessun file scritto" in second.output
 
 
+def test_acquire_now_button_exports_mandate_requests_and_names_the_files(app, client, logged_in):
+    from test_backoffice import OPERATOR_PASSWORD, operator_login
+    point = gas_point(logged_in)
+    assert sign(client, point).status_code == 303
+    models.SelfReading.create(supply_point=point, reading_date=datetime.date(2026, 1, 15),
+                              meter_reading=4_500_001)
+    client.post("/logout")
+    backoffice.create_operator("mario.rossi", OPERATOR_PASSWORD, name="Mario Rossi")
+    assert operator_login(client, "mario.rossi", OPERATOR_PASSWORD).status_code == 303
+    page = client.get("/operatore/acquisizione").text
+    assert '<p class="big">1 <span class="big-label">richieste di domiciliazione' in page
+
+    assert client.post("/operatore/acquisizione/avvia").status_code == 303
+    mandate = models.DirectDebitMandate.get()
+    assert mandate.exported_at is not None
+    files = sorted(path.name for path in Path(app.config["EXPORT_DIR"]).glob("*.csv"))
+    mandates_file = next(name for name in files if name.startswith("mandates-"))
+    readings_file = models.AcquisitionRun.get().file_path
+    with open(Path(app.config["EXPORT_DIR"]) / mandates_file, encoding="utf-8") as handle:
+        assert mandate.reference in handle.read()
+    page = client.get("/operatore/acquisizione").text
+    assert (f"Esportate 1 autoletture in {readings_file} e 1 richieste di domiciliazione "
+            f"in {mandates_file}.") in page
+    assert '<p class="big">0 <span class="big-label">richieste di domiciliazione' in page
+    assert models.AuditLog.get(models.AuditLog.event == "acquisition_started").detail == (
+        "1 letture, 1 richieste di domiciliazione")
+
+    # Only a revocation waiting: the button sends it alone and says so.
+    models.DirectDebitMandate.update(status="Attivo").execute()
+    assert payments.request_revocation(mandate)
+    client.post("/operatore/acquisizione/avvia")
+    page = client.get("/operatore/acquisizione").text
+    assert "Esportate 1 richieste di domiciliazione in mandates-" in page
+    assert models.AcquisitionRun.select().count() == 1
+
+
 def test_a_point_passed_on_takes_no_mandate_from_its_previous_holder(client, auth, handover):
     """The previous holder still sees (and may pay) their invoices, but cannot put the
     point, now another customer's, under their direct debit."""

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 from models import (
     AcquisitionRun,
     Customer,
+    DirectDebitMandate,
     Document,
     Form,
     Invoice,
@@ -26,7 +27,7 @@ from models import (
     rome_now,
 )
 from portal import attachments, backoffice, holdings
-from portal.acquisition import acquire
+from portal.acquisition import acquire_all
 from views import Pager, get_or_404, is_htmx, render_page
 from views.backoffice import (
     audit_action,
@@ -362,25 +363,34 @@ def withdraw(kind, record_id):
 @bp.get("/acquisizione")
 @operator_required()
 def acquisition():
-    """The last acquisition runs and the readings waiting for the next one."""
+    """The last acquisition runs and what waits for the next one."""
     runs = (AcquisitionRun
             .select()
             .order_by(AcquisitionRun.started_at.desc(), AcquisitionRun.id.desc())
             .limit(20))
     pending = SelfReading.select().where(SelfReading.status == SelfReading.PENDING).count()
-    return render_page("backoffice/acquisition.html", runs=list(runs), pending=pending)
+    return render_page("backoffice/acquisition.html", runs=list(runs), pending=pending,
+                       pending_mandates=DirectDebitMandate.waiting_for_export().count())
 
 
 @bp.post("/acquisizione/avvia")
 @operator_required()
 def acquire_now():
-    """Acquire the pending self-readings now and export them for billing."""
-    run = acquire(current_app.config["EXPORT_DIR"], trigger="operator")
+    """Export the pending self-readings and mandate requests for billing now."""
+    run, mandates = acquire_all(current_app.config["EXPORT_DIR"], trigger="operator")
+    readings = run.reading_count if run else 0
+    requests = mandates[1] if mandates else 0
     audit_action("acquisition_started",
-                 detail=f"{run.reading_count} letture" if run else "nessuna lettura")
-    if run is None:
-        return done("Nessuna autolettura da acquisire.", "backoffice.acquisition", "info")
-    return done(f"Acquisite {run.reading_count} autoletture.", "backoffice.acquisition")
+                 detail=f"{readings} letture, {requests} richieste di domiciliazione")
+    if run is None and mandates is None:
+        return done("Nessuna autolettura da acquisire e nessuna richiesta di domiciliazione "
+                    "da esportare: nessun file scritto.", "backoffice.acquisition", "info")
+    written = []
+    if run is not None:
+        written.append(f"{readings} autoletture in {run.file_path}")
+    if mandates is not None:
+        written.append(f"{requests} richieste di domiciliazione in {mandates[0].name}")
+    return done(f"Esportate {' e '.join(written)}.", "backoffice.acquisition")
 
 
 # --- Audit log --------------------------------------------------------------------
