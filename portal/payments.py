@@ -120,14 +120,33 @@ class Transfer:
                                          bic=self.bic or None, encoding="utf-8")
 
 
+# The pagoPA notice QR, as published by PagoPA S.p.A. in "Avviso di pagamento pagoPA",
+# Allegato 2, Specifiche tecniche > Dati per il pagamento > Codice QR
+# (docs.pagopa.it/avviso-pagamento, avvisi 3.x): the string
+# PAGOPA|002|<codice avviso, 18>|<codice fiscale ente creditore, 11>|<importo>, the
+# amount in euro cents with no separator, 2 to 11 characters; symbol version 4
+# (33x33 modules), error correction M, UTF-8.
+PAGOPA_AMOUNT_DIGITS = (2, 11)
+PAGOPA_QR_VERSION = 4
+
+
 def pagopa_text(invoice):
-    """The pagoPA notice QR's text: PAGOPA|002|codice avviso|CF ente|importo in cents."""
+    """The pagoPA notice QR's text, or None when the amount cannot be paid that way
+    (nothing to pay, or more digits than the format holds)."""
     cents = int((Decimal(invoice.amount) * 100).to_integral_value())
-    return f"PAGOPA|002|{invoice.pagopa_notice}|{invoice.pagopa_creditor}|{cents}"
+    amount = f"{cents:0{PAGOPA_AMOUNT_DIGITS[0]}d}"
+    if cents <= 0 or len(amount) > PAGOPA_AMOUNT_DIGITS[1]:
+        return None
+    return f"PAGOPA|002|{invoice.pagopa_notice}|{invoice.pagopa_creditor}|{amount}"
 
 
 def pagopa_qr(invoice):
-    return segno.make_qr(pagopa_text(invoice), error="m")
+    """The notice's QR code in the published symbol: version 4, level M (the longest
+    text, 11 digits of amount, is 53 bytes: version 4-M holds 62)."""
+    text = pagopa_text(invoice)
+    if text is None:
+        return None
+    return segno.make_qr(text, error="m", version=PAGOPA_QR_VERSION, boost_error=False)
 
 
 def svg_of(qr, title):

@@ -99,12 +99,67 @@ def test_pagopa_qr_decodes_to_the_published_format(app, client, logged_in):
     invoice = unpaid(gas_point(logged_in), "FT2026-2345678", amount="1532.09",
                      pagopa_notice="302000100000009424", pagopa_creditor="00123450017")
     with app.test_request_context():
-        text = decoded(payments.pagopa_qr(invoice))
+        qr = payments.pagopa_qr(invoice)
+        text = decoded(qr)
+    # PagoPA, Avviso di pagamento, Allegato 2 > Codice QR: five fields in this order,
+    # 6 + 3 + 18 + 11 characters, the amount in cents with no separator; version 4, M.
     assert text == "PAGOPA|002|302000100000009424|00123450017|153209"
+    code, version, notice, creditor, amount = text.split("|")
+    assert (len(code), len(version), len(notice), len(creditor)) == (6, 3, 18, 11)
+    assert (qr.version, qr.error, qr.symbol_size(border=0)) == (4, "M", (33, 33))
     page = client.get(f"/fatture/{invoice.id}")
     assert "302000100000009424" in page.text and "00123450017" in page.text
     image = client.get(f"/pagamenti/fatture/{invoice.id}/pagopa.svg")
     assert image.status_code == 200 and image.mimetype == "image/svg+xml"
+
+
+@pytest.mark.parametrize("amount, field", [
+    ("0.05", "05"),               # at least two characters: zero-padded
+    ("0.50", "50"),
+    ("7.00", "700"),
+    ("999999999.99", "99999999999"),  # eleven characters, the most the format holds
+])
+def test_pagopa_amount_is_cents_of_two_to_eleven_digits(app, logged_in, amount, field):
+    invoice = unpaid(gas_point(logged_in), "FT2026-2345679", amount=amount,
+                     pagopa_notice="002000100000009424", pagopa_creditor="00123450017")
+    with app.test_request_context():
+        assert decoded(payments.pagopa_qr(invoice)).rsplit("|", 1)[1] == field
+
+
+@pytest.mark.parametrize("amount", ["0.00", "-12.50"])
+def test_no_pagopa_qr_for_nothing_to_pay(client, logged_in, amount):
+    invoice = unpaid(gas_point(logged_in), "FT2026-2345680", amount=amount,
+                     pagopa_notice="302000100000009424", pagopa_creditor="00123450017")
+    assert "Avviso pagoPA" not in client.get(f"/fatture/{invoice.id}").text
+    assert client.get(f"/pagamenti/fatture/{invoice.id}/pagopa.svg").status_code == 404
+
+
+@pytest.mark.parametrize("notice, accepted", [
+    ("302000100000009424", True),
+    ("3020 0010 0000 0094 24", True),   # as printed: groups of four
+    ("002000100000009424", True),
+    ("102000100000009424", True),
+    ("402000100000009424", False),      # aux digit is 0 to 3
+    ("30200010000000942", False),       # 17 digits
+    ("3020001000000094245", False),     # 19 digits
+    ("30200010000000942A", False),
+])
+def test_invoice_import_checks_the_notice_code(runner, logged_in, tmp_path, notice, accepted):
+    from test_exchange import run_import
+    point = gas_point(logged_in)
+    path = write_csv(tmp_path / "invoices.csv",
+                     ["number", "supply_point_code", "date", "period_start", "period_end",
+                      "amount", "due_date", "paid", "pagopa_notice", "pagopa_creditor"],
+                     [["FT2026-2345681", point.code, "2026-01-07", "2025-12-01", "2025-12-31",
+                       "55,00", "2099-01-01", "0", notice, "00123450017"]])
+    result = run_import(runner, "invoices", path)
+    stored = models.Invoice.get_or_none(models.Invoice.number == "FT2026-2345681")
+    if accepted:
+        assert result.exit_code == 0, result.output
+        assert stored.pagopa_notice == notice.replace(" ", "")
+    else:
+        assert result.exit_code == 1 and stored is None
+        assert "expected 18 digits starting with 0, 1, 2 or 3" in result.output
 
 
 def test_invoice_without_pagopa_notice_has_no_pagopa_qr(client, logged_in):

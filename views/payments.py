@@ -58,6 +58,8 @@ def chosen_invoices(supply_point):
 def how_to_pay(invoice):
     """What the "Come pagare" of one unpaid invoice shows."""
     return dict(transfer=payments.Transfer([invoice], current_user),
+                pagopa=bool(invoice.pagopa_notice and invoice.pagopa_creditor
+                            and payments.pagopa_text(invoice)),
                 payment_link=payments.allowed_payment_link(invoice.payment_link),
                 direct_debit=payments.mask_iban(invoice.direct_debit_iban)
                 if invoice.direct_debit_iban else None,
@@ -113,9 +115,11 @@ def transfer_qr():
 def pagopa_qr(invoice_id):
     """The pagoPA QR code of an unpaid invoice that has a notice."""
     invoice = own_unpaid_invoice(invoice_id)
-    if not (invoice.pagopa_notice and invoice.pagopa_creditor):
+    qr = (payments.pagopa_qr(invoice)
+          if invoice.pagopa_notice and invoice.pagopa_creditor else None)
+    if qr is None:
         abort(404)
-    return _svg_response(payments.pagopa_qr(invoice), _("Codice QR dell'avviso pagoPA"))
+    return _svg_response(qr, _("Codice QR dell'avviso pagoPA"))
 
 
 # --- Segnala pagamento ----------------------------------------------------------------

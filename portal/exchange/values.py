@@ -162,15 +162,19 @@ def parse_tax_code(text):
     return value
 
 
-_PAGOPA_NOTICE = re.compile(r"\d{18}\Z", re.ASCII)
+# The codice avviso: 18 digits, the first the aux digit 0-3 (PagoPA, "Avviso di
+# pagamento pagoPA", Allegato 2 > Codice QR; SACI, numero avviso).
+_PAGOPA_NOTICE = re.compile(r"[0-3]\d{17}\Z", re.ASCII)
 _MASKED_IBAN = re.compile(r"[A-Z]{2}\.\.[A-Z0-9]{4}\Z", re.ASCII)
 
 
 def parse_pagopa_notice(text):
-    """A pagoPA codice avviso: 18 digits (spaces allowed, as printed on notices)."""
+    """A pagoPA codice avviso: 18 digits, the first (aux digit) 0 to 3; spaces allowed,
+    as printed on notices (four-digit groups)."""
     value = text.replace(" ", "")
     if not _PAGOPA_NOTICE.match(value):
-        raise BadValue(f"'{shown(text)}' is not a pagoPA notice code: expected 18 digits")
+        raise BadValue(f"'{shown(text)}' is not a pagoPA notice code: expected 18 digits "
+                       "starting with 0, 1, 2 or 3")
     return value
 
 
