@@ -1062,6 +1062,12 @@ class PaymentReport(BaseModel):
     file_name = CharField()
     content_type = CharField()
     reported_at = DateTimeField(default=utcnow, index=True)
+    # An operator checked the receipt ("verificato"): the report leaves the queue; the
+    # invoice stays unpaid for the customer until the billing system's import says so.
+    handled_at = DateTimeField(null=True, index=True)
+    handled_by = ForeignKeyField(Operator, null=True, backref="handled_payment_reports",
+                                 on_delete="SET NULL")
+    handled_note = TextField(null=True)
 
     @classmethod
     def latest_for(cls, invoice):
@@ -1273,9 +1279,22 @@ def _migrate_payments(database):
     database.create_tables([DirectDebitMandate, PaymentReport])
 
 
+def _migrate_payment_report_handling(database):
+    """Who verified a reported payment, when, with which note (all empty on the
+    reports made before: they stay in the queue)."""
+    from playhouse.migrate import SchemaMigrator, migrate
+    columns = {column.name for column in database.get_columns("payment_report")}
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*[migrator.add_column("payment_report", field.column_name, field)
+              for field in (PaymentReport.handled_at, PaymentReport.handled_by,
+                            PaymentReport.handled_note)
+              if field.column_name not in columns])  # handled_at's index comes with it
+
+
 MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
               7: _migrate_customer_language, 8: _migrate_readings_from_every_channel,
-              9: _migrate_ticket_cases, 10: _migrate_notices, 11: _migrate_payments}
+              9: _migrate_ticket_cases, 10: _migrate_notices, 11: _migrate_payments,
+              12: _migrate_payment_report_handling}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

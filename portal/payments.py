@@ -17,10 +17,12 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from peewee import JOIN
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumError
 
-from models import Customer, DirectDebitMandate, Invoice, PaymentReport, SupplyPoint, db, utcnow
+from models import (Customer, DirectDebitMandate, Invoice, Operator, PaymentReport, SupplyPoint,
+                    db, utcnow)
 from portal import attachments
 from portal.formatting import local_datetime
 
@@ -348,9 +350,31 @@ def report_payment(invoice, customer, upload, submission):
 
 
 def open_reports():
-    """The reports whose invoice is still unpaid, oldest first: the back-office queue."""
+    """The reports nobody has verified yet whose invoice is still unpaid, oldest first:
+    the back-office queue."""
     return (PaymentReport
             .select(PaymentReport, Invoice, Customer)
             .join(Invoice).switch(PaymentReport).join(Customer)
-            .where(Invoice.paid == False)  # noqa: E712 (Peewee expression)
+            .where((Invoice.paid == False)  # noqa: E712 (Peewee expression)
+                   & PaymentReport.handled_at.is_null())
             .order_by(PaymentReport.reported_at))
+
+
+def handled_reports():
+    """The reports an operator verified, last verified first."""
+    return (PaymentReport
+            .select(PaymentReport, Invoice, Customer, Operator)
+            .join(Invoice).switch(PaymentReport).join(Customer)
+            .switch(PaymentReport).join(Operator, JOIN.LEFT_OUTER)
+            .where(PaymentReport.handled_at.is_null(False))
+            .order_by(PaymentReport.handled_at.desc(), PaymentReport.id.desc()))
+
+
+def verify_report(payment_report, operator, note):
+    """Mark a report verified by `operator`, once: False when somebody already did.
+    The invoice is untouched: only the billing system's import makes it paid."""
+    return bool(PaymentReport
+                .update(handled_at=utcnow(), handled_by=operator, handled_note=note or None)
+                .where((PaymentReport.id == payment_report.id)
+                       & PaymentReport.handled_at.is_null())
+                .execute())

@@ -125,6 +125,10 @@ def seed_customer_pages(factory, files_dir):
     models.PaymentReport.create(invoice=invoice, customer=customer, file_name="ricevuta.pdf",
                                 file_path="payment-reports/ricevuta.pdf",
                                 content_type="application/pdf")
+    models.PaymentReport.create(invoice=invoice, customer=customer, file_name="bonifico.pdf",
+                                file_path="payment-reports/bonifico.pdf",
+                                content_type="application/pdf", handled_at=models.utcnow(),
+                                handled_note="Accredito visto sul conto")
     models.DirectDebitMandate.create(reference="ACM-20260101-A11Y", customer=customer,
                                      supply_point=gas, iban="IT60X0542811101000000123456",
                                      account_holder="ACQUE CHIARE S.R.L.")
@@ -229,7 +233,8 @@ def test_back_office_pages_have_no_axe_violations(italian_crawl, live_server, li
     assert len(links) >= 5
     customer_url = f"/operatore/clienti/{customer.code}"
     pages = links + [f"/operatore/ticket/{ticket.id}", customer_url, "/operatore/clienti?q=ACQUE",
-                     "/operatore/ticket?coda=overdue", "/operatore/ticket/reclami-senza-accesso"]
+                     "/operatore/ticket?coda=overdue", "/operatore/ticket/reclami-senza-accesso",
+                     "/operatore/pagamenti-segnalati?stato=verificati"]
     pages += [f"{customer_url}/{section}" for section in ("fatture", "autoletture", "ticket", "documenti")]
     pages.append(f"{customer_url}/autoletture/nuova")
     for width in (1280, 360):

@@ -156,6 +156,33 @@ def test_migration_to_payments_keeps_invoices(app, runner, factory):
                                     content_type="application/pdf")
 
 
+def test_migration_to_payment_report_handling_keeps_reports(app, runner, factory):
+    """Reports made before operators could verify them stay, all in the queue."""
+    version = next(number for number, migration in models.MIGRATIONS.items()
+                   if migration is models._migrate_payment_report_handling)
+    point = factory.supply_point(factory.customer())
+    invoice = models.Invoice.create(number="FT-4418208", supply_point=point,
+                                    date=datetime.date(2024, 3, 5),
+                                    period_start=datetime.date(2024, 1, 1),
+                                    period_end=datetime.date(2024, 2, 29),
+                                    amount=Decimal("61.20"), due_date=datetime.date(2024, 3, 25))
+    report = models.PaymentReport.create(invoice=invoice, customer=point.customer_id,
+                                         file_path="payment-reports/y.pdf", file_name="y.pdf",
+                                         content_type="application/pdf")
+    drop_columns("payment_report", ["handled_at", "handled_by_id", "handled_note"])
+    migrate_from(runner, version - 1)
+    with models.db.connection_context():
+        stored = models.PaymentReport.get_by_id(report.id)
+        assert (stored.file_name, stored.invoice_id) == ("y.pdf", invoice.id)
+        assert stored.handled_at is None and stored.handled_by_id is None
+        with app.app_context():
+            from portal import payments
+            assert [row.id for row in payments.open_reports()] == [report.id]
+            operator = models.Operator.create(username="op7000001", password_hash="x")
+            assert payments.verify_report(stored, operator.id, "")
+            assert list(payments.open_reports()) == []
+
+
 def strip_mail_queue():
     """Take back what the mail-queue migration adds, as a database made before it."""
     models.db.execute_sql("DROP INDEX outgoing_mail_status_next_attempt_at")

@@ -372,6 +372,87 @@ def test_back_office_queue_lists_reports_and_serves_the_receipt(app, client, log
         models.AuditLog.event == "operator_view_payment_report").count() == 1
 
 
+def operator_client(client):
+    from test_backoffice import OPERATOR_PASSWORD, operator_login
+    client.post("/logout")
+    if models.Operator.get_or_none(models.Operator.username == "mario.rossi") is None:
+        backoffice.create_operator("mario.rossi", OPERATOR_PASSWORD, name="Mario Rossi")
+    assert operator_login(client, "mario.rossi", OPERATOR_PASSWORD).status_code == 303
+    return client
+
+
+def test_operator_verifies_a_report_which_leaves_the_queue(app, client, logged_in, auth):
+    invoice = unpaid(gas_point(logged_in), "FT2026-7000007", amount="42.00")
+    report(client, invoice, data=PNG_BYTES, name="bonifico.png")
+    stored = models.PaymentReport.get()
+    operator_client(client)
+    queue = client.get("/operatore/pagamenti-segnalati").text
+    assert "FT2026-7000007" in queue and 'for="note-%d"' % stored.id in queue
+
+    response = client.post(f"/operatore/pagamenti-segnalati/{stored.id}/verifica",
+                           data={"note": "  Accredito visto sul conto il 12/01  "})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/operatore/pagamenti-segnalati"
+    stored = models.PaymentReport.get_by_id(stored.id)
+    assert stored.handled_at is not None and stored.handled_note == "Accredito visto sul conto il 12/01"
+    assert stored.handled_by.username == "mario.rossi"
+    queue = client.get("/operatore/pagamenti-segnalati").text
+    assert ("Pagamento segnalato per la fattura FT2026-7000007 segnato come verificato."
+            in queue)
+    assert "FT2026-7000007" not in queue.split("</h1>", 1)[1].replace(
+        "Pagamento segnalato per la fattura FT2026-7000007", "")
+    assert "Nessun pagamento segnalato in attesa." in queue
+    handled = client.get("/operatore/pagamenti-segnalati?stato=verificati").text
+    assert "FT2026-7000007" in handled and "Accredito visto sul conto il 12/01" in handled
+    assert "Mario Rossi" in handled and 'aria-current="page">Verificati' in handled
+    audit = models.AuditLog.get(models.AuditLog.event == "operator_verify_payment_report")
+    assert audit.customer_id == logged_in.id and audit.operator_id == stored.handled_by_id
+    assert f"payment report {stored.id}: Accredito visto" in audit.detail
+
+    # A second click (another tab) changes nothing and says so.
+    again = client.post(f"/operatore/pagamenti-segnalati/{stored.id}/verifica",
+                        data={"note": "altro"}, headers=HTMX)
+    assert again.headers["HX-Redirect"] == "/operatore/pagamenti-segnalati"
+    assert "era già stata verificata" in client.get("/operatore/pagamenti-segnalati").text
+    assert models.PaymentReport.get_by_id(stored.id).handled_note.startswith("Accredito")
+
+    # The customer still sees the report until the billing system says paid.
+    client.post("/operatore/logout")
+    assert auth.login(logged_in.code).status_code == 303
+    assert models.Invoice.get_by_id(invoice.id).paid is False
+    today = datetime.date.today().strftime("%d/%m/%Y")
+    assert f"pagamento segnalato il {today}" in client.get("/fatture").text
+    assert "Pagamento segnalato il" in client.get(f"/fatture/{invoice.id}").text
+
+
+def test_a_verification_note_too_long_is_refused_beside_the_field(client, logged_in):
+    invoice = unpaid(gas_point(logged_in), "FT2026-7000008")
+    report(client, invoice)
+    stored = models.PaymentReport.get()
+    operator_client(client)
+    note = "x" * 5001
+    for headers in ({}, HTMX):
+        response = client.post(f"/operatore/pagamenti-segnalati/{stored.id}/verifica",
+                               data={"note": note}, headers=headers)
+        assert response.status_code == 422
+        assert "La nota può avere al massimo 5000 caratteri." in response.text
+        assert f'aria-describedby="note-{stored.id}-error">{note}</textarea>' in response.text
+        assert ("<html" in response.text) is not bool(headers)
+    assert models.PaymentReport.get_by_id(stored.id).handled_at is None
+
+
+def test_verify_needs_an_operator_and_an_existing_report(client, logged_in):
+    invoice = unpaid(gas_point(logged_in), "FT2026-7000009")
+    report(client, invoice)
+    stored = models.PaymentReport.get()
+    # A customer cannot verify, not even their own report.
+    assert client.post(f"/operatore/pagamenti-segnalati/{stored.id}/verifica").status_code == 404
+    assert client.get("/operatore/pagamenti-segnalati?stato=verificati").status_code == 404
+    operator_client(client)
+    assert client.post("/operatore/pagamenti-segnalati/9999999/verifica").status_code == 404
+    assert models.PaymentReport.get_by_id(stored.id).handled_at is None
+
+
 def test_customers_never_see_the_back_office_queue(client, logged_in):
     assert client.get("/operatore/pagamenti-segnalati").status_code == 404
 

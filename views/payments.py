@@ -4,20 +4,21 @@ from flask import Blueprint, abort, current_app, flash, make_response, request, 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, StringField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from models import DirectDebitMandate, Invoice, PaymentReport
 from portal import attachments, payments
 from portal.exchange.values import BadValue, parse_tax_code
-from views import (CreatingForm, create_once, customer_required, htmx_redirect, render_page,
-                   selected_supply_point)
+from views import (CreatingForm, create_once, customer_required, get_or_404, htmx_redirect,
+                   render_page, selected_supply_point)
 from views.backoffice import bp as backoffice_bp
-from views.backoffice import audit_action, operator_required
+from views.backoffice import audit_action, done, operator_required
 from views.downloads import ATTACHMENT_MISSING, stored_file
 from views.errors import render_error
-from views.tickets import ALREADY_SENT, REQUIRED, clean_text, single_line
+from views.tickets import ALREADY_SENT, MAX_MESSAGE, REQUIRED, clean_text, single_line
 
 bp = Blueprint("payments", __name__, url_prefix="/pagamenti")
 
@@ -266,11 +267,49 @@ def revoke(mandate_id):
 
 # --- Back-office: the queue of reported payments -----------------------------------------
 
+REPORT_VIEWS = {"": "Da verificare", "verificati": "Verificati"}
+NOTE_MAX = MAX_MESSAGE
+
+
+class VerifyForm(FlaskForm):
+    note = TextAreaField("Nota (facoltativa)", [Length(
+        max=NOTE_MAX, message=f"La nota può avere al massimo {NOTE_MAX} caratteri.")],
+        filters=[clean_text])
+
+
+def _render_reports(shown, status=200, invalid=None):
+    """The queue (or the verified ones); `invalid` is the report whose form failed."""
+    reports = payments.handled_reports() if shown else payments.open_reports()
+    return render_page("backoffice/payment_reports.html", reports=list(reports), shown=shown,
+                       views=REPORT_VIEWS, invalid=invalid), status
+
+
 @backoffice_bp.get("/pagamenti-segnalati")
 @operator_required()
 def payment_reports():
-    """Pagamenti segnalati: receipts of invoices still unpaid, oldest first."""
-    return render_page("backoffice/payment_reports.html", reports=list(payments.open_reports()))
+    """Pagamenti segnalati: the receipts to verify, oldest first, or the verified ones."""
+    shown = request.args.get("stato", "")
+    if shown not in REPORT_VIEWS:
+        shown = ""
+    return _render_reports(shown)
+
+
+@backoffice_bp.post("/pagamenti-segnalati/<int:report_id>/verifica")
+@operator_required()
+def verify_payment_report(report_id):
+    """Mark a reported payment verified (with an optional note): it leaves the queue."""
+    payment_report = get_or_404(PaymentReport, PaymentReport.id == report_id)
+    form = VerifyForm()
+    if not form.validate_on_submit():
+        return _render_reports("", 422, invalid=(payment_report.id, form))
+    if not payments.verify_report(payment_report, current_user.id, form.note.data):
+        return done("Questa segnalazione era già stata verificata.",
+                    "backoffice.payment_reports", "info")
+    audit_action("operator_verify_payment_report", customer=payment_report.customer_id,
+                 detail=f"payment report {payment_report.id}"
+                        + (f": {form.note.data}" if form.note.data else ""))
+    return done(f"Pagamento segnalato per la fattura {payment_report.invoice.number} "
+                "segnato come verificato.", "backoffice.payment_reports")
 
 
 @backoffice_bp.get("/pagamenti-segnalati/<int:report_id>/ricevuta")
