@@ -24,7 +24,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 from models import (Customer, DirectDebitMandate, Invoice, Operator, PaymentReport, SupplyPoint,
                     db, utcnow)
 from portal import attachments
-from portal.formatting import local_datetime
+from portal.formatting import local_datetime, page_language
 
 log = logging.getLogger("area_clienti.payments")
 
@@ -110,6 +110,13 @@ class Transfer:
         self.amount = sum((Decimal(invoice.amount) for invoice in self.invoices), Decimal("0"))
         numbers = ", ".join(invoice.number for invoice in self.invoices)
         self.causale = config["PAYMENT_CAUSALE"].format(numbers=numbers, customer=customer.code)
+
+    @property
+    def amount_typed(self):
+        """The amount as one types it into a bank's transfer form: no thousands
+        separator, the page's decimal mark (1234,56 in Italian, 1234.56 in English)."""
+        text = f"{self.amount:.2f}"
+        return text.replace(".", ",") if page_language() == "it" else text
 
     @property
     def fits_qr(self):

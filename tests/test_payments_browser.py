@@ -1,10 +1,13 @@
 """Paying bills in a real browser: open an unpaid invoice, copy the causale, start a
 direct debit and see it pending; the QR codes load as images under the CSP."""
 import datetime
+import io
 import re
 from decimal import Decimal
 
 import pytest
+import zxingcpp
+from PIL import Image
 from playwright.sync_api import expect
 
 import models
@@ -42,6 +45,13 @@ def test_unpaid_invoice_copy_causale_then_direct_debit_pending(page, live_server
     copy.click()
     expect(copy).to_have_text("Copiato")
     assert page.evaluate("navigator.clipboard.readText()") == causale
+    # Screen readers hear it from the page's one polite live region.
+    expect(page.locator("#announcer")).to_have_text(f"Copiato: {causale}")
+    expect(page.locator("#announcer")).to_have_attribute("aria-live", "polite")
+    # The amount goes to the clipboard as a bank's form takes it.
+    page.get_by_role("button", name="Copia Importo").click()
+    expect(page.locator("#announcer")).to_have_text("Copiato: 187,40")
+    assert page.evaluate("navigator.clipboard.readText()") == "187,40"
 
     page.get_by_role("link", name="Attiva la domiciliazione bancaria").click()
     expect(page.get_by_role("heading", name="Domiciliazione bancaria", exact=True)).to_be_visible()
@@ -86,6 +96,21 @@ def test_phone_shows_how_to_pay_without_sideways_scrolling(page, live_server, fa
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360, url
 
+    # Both QR codes stay big enough to scan from the phone's own screen shot or another
+    # phone: at least 200 CSS px, and what Chromium paints decodes to the payload.
+    page.goto(f"{live_server.url}/fatture/{invoice.id}")
+    page.wait_for_load_state("networkidle")
+    texts = []
+    for image in page.locator(".pay-qr img").all():
+        box = image.bounding_box()
+        assert box["width"] >= 200 and box["height"] >= 200, box
+        painted = Image.open(io.BytesIO(image.screenshot()))
+        texts += [result.text for result in zxingcpp.read_barcodes(painted)]
+    assert "PAGOPA|002|302000100000009424|00123450017|8710" in texts
+    epc = next(text for text in texts if text.startswith("BCD\n"))
+    assert epc.split("\n")[7] == "EUR87.1"  # EPC069-12: no trailing zeros needed
+    assert epc.split("\n")[-1] == "Fattura FT2026-7300002 cliente 654321"
+
 
 def test_javascript_off_pays_several_invoices_reports_one_and_signs_a_mandate(
         browser, live_server, factory, tmp_path):
@@ -104,7 +129,7 @@ def test_javascript_off_pays_several_invoices_reports_one_and_signs_a_mandate(
         page.get_by_label(re.compile(f"n. {invoice.number}")).check()
     page.get_by_role("button", name="Calcola il bonifico").click()
     expect(page.get_by_role("heading", name="Un bonifico per 2 fatture")).to_be_visible()
-    expect(page.locator("#pay-importo")).to_have_text("30,50 €")
+    expect(page.locator("#pay-importo")).to_have_text("30,50")
     expect(page.locator("#pay-causale")).to_have_text(
         "Fattura FT2026-7300011, FT2026-7300012 cliente 654321")
     expect(page.get_by_role("button", name="Copia Causale")).to_be_hidden()
