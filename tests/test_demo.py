@@ -85,7 +85,8 @@ def test_codice_fiscale_and_partita_iva_check_characters():
 
 def test_summary_counts_every_table_and_the_log_tells_how_to_demo(data):
     models_filled = (Customer, SupplyPoint, Invoice, BilledConsumption, Measurement, Document,
-                     Form, ReadingWindow, SelfReading, Ticket, TicketMessage, models.NoticeOptOut)
+                     Form, ReadingWindow, SelfReading, Ticket, TicketMessage, models.NoticeOptOut,
+                     models.PaymentReport)
     assert data["summary"] == {model.__name__: model.select().count() for model in models_filled}
     assert any("invoices" in line for line in data["log"])
     identities = "\n".join(data["log"][-3:])
@@ -483,3 +484,16 @@ def test_demo_customers_have_an_invoice_of_every_way_to_pay(data):
     assert ways["123456"] == {"pagopa", "transfer"}
     assert {"link", "direct_debit", "pagopa"} <= ways["654321"]
     assert DirectDebitMandate.get().status == "Attivo"
+
+
+def test_demo_customers_have_a_reported_payment_open_and_one_verified(data):
+    """123456's report waits in the back-office queue, 654321's is verified; both
+    invoices stay unpaid and their receipts are on disk."""
+    from models import PaymentReport
+    reports = {report.customer.code: report for report in PaymentReport.select()}
+    assert set(reports) == {"123456", "654321"}
+    assert reports["123456"].handled_at is None
+    assert reports["654321"].handled_at is not None and reports["654321"].handled_note
+    for report in reports.values():
+        assert report.invoice.paid is False
+        assert (data["files"] / report.file_path).read_bytes().startswith(b"%PDF")

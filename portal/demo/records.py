@@ -330,3 +330,41 @@ def _set_payment_ways():
                 exported_at=utcnow() - datetime.timedelta(days=400))
             mandates += 1
     return mandates
+
+
+# The demo customers' reported payments: 123456's waits in the back-office queue,
+# 654321's an operator already verified (it shows under "Verificati"); both invoices
+# stay unpaid, "pagamento segnalato il ..." until billing says paid.
+PAYMENT_REPORTS = {"PR002875": None,
+                   "PR004413": "Accredito visto sul conto: in attesa dell'incasso in fatturazione."}
+
+
+def _report_payments(files_dir, write):
+    """A receipt for the unpaid invoice of each point of PAYMENT_REPORTS; returns how
+    many reports were made."""
+    from fpdf import FPDF
+
+    from models import Invoice, PaymentReport, SupplyPoint, utcnow
+    made = 0
+    for code, verified_note in PAYMENT_REPORTS.items():
+        invoice = (Invoice.select().join(SupplyPoint)
+                   .where((SupplyPoint.code == code) & (Invoice.paid == False))  # noqa: E712
+                   .order_by(Invoice.date.desc()).first())
+        if invoice is None:
+            continue
+        pdf = FPDF(format="A4")
+        pdf.add_page()
+        pdf.set_font("Helvetica", "", 12)
+        pdf.multi_cell(0, 7, f"Ricevuta di bonifico\nFattura {invoice.number}\n"
+                             f"Importo {money(invoice.amount)}".replace("\u20ac", "EUR"))
+        relative = f"payment-reports/demo-{invoice.number}.pdf"
+        write(files_dir, relative, bytes(pdf.output()))
+        reported = utcnow() - datetime.timedelta(days=2)
+        PaymentReport.create(
+            invoice=invoice, customer=invoice.customer_id, file_path=relative,
+            file_name=f"ricevuta-{invoice.number}.pdf", content_type="application/pdf",
+            reported_at=reported,
+            handled_at=reported + datetime.timedelta(hours=20) if verified_note else None,
+            handled_note=verified_note)
+        made += 1
+    return made

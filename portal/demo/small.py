@@ -69,6 +69,8 @@ def generate(files_dir, *, seed=DEFAULT_SEED, today=None, customers=50,
         counts["NoticeOptOut"] = records._choose_notices(today)
         mandates = records._set_payment_ways()
         progress(f"ways to pay on the demo customers' unpaid invoices, {mandates} mandate")
+        counts["PaymentReport"] = records._report_payments(files_dir, writes._write)
+        progress(f"{counts['PaymentReport']} reported payments")
 
     files_bytes = sum(path.stat().st_size for path in files_dir.rglob("*") if path.is_file())
     progress(f"done: {files_bytes / 1e6:.1f} MB of files in {files_dir}")
