@@ -56,6 +56,14 @@ MANDATE_TEXT = _l(
     "settimane a decorrere dalla data di addebito in conto.")
 
 
+def mandate_text():
+    """The mandate text with the creditor's name, in the current language. A name that
+    ends with its own full stop (S.p.A.) ends the sentence too: no '..'."""
+    creditor = current_app.config["COMPANY_NAME"]
+    text = str(MANDATE_TEXT) % {"creditor": creditor}
+    return text.replace(f"{creditor}.", creditor) if creditor.endswith(".") else text
+
+
 class IbanError(ValueError):
     """The IBAN is not acceptable; the message is for the customer."""
 
@@ -263,7 +271,7 @@ def mandate_pdf(mandate):
     pdf.set_font("Helvetica", "", 10)
     with force_locale("it"):
         # The PDF is a contract document: Italian whatever the page's language.
-        text = str(MANDATE_TEXT) % {"creditor": config["COMPANY_NAME"]}
+        text = mandate_text()
     pdf.multi_cell(0, 5, _latin1(text), **NEXT_LINE)
     pdf.ln(4)
     pdf.multi_cell(0, 5, _latin1(

@@ -214,6 +214,16 @@ def test_paid_invoice_shows_no_way_to_pay(client, logged_in):
     assert "Come pagare" not in page.text
 
 
+def test_amount_to_copy_follows_the_page_language(client, logged_in):
+    invoice = unpaid(gas_point(logged_in), "FT2026-8901235", amount="1234.50",
+                     pagopa_notice="302000100000009424", pagopa_creditor="00123450017")
+    italian = client.get(f"/fatture/{invoice.id}").text
+    assert 'id="pay-importo">1234,50</span> €' in italian
+    english = client.get(f"/fatture/{invoice.id}", headers={"Accept-Language": "en-GB,en"}).text
+    assert '€<span class="pay-value" id="pay-importo">1234.50</span>' in english
+    assert "Scan the code with your banking app or the IO app" in english
+
+
 def test_detail_is_a_fragment_for_htmx(client, logged_in):
     invoice = unpaid(gas_point(logged_in), "FT2026-8901234")
     fragment = client.get(f"/fatture/{invoice.id}", headers=HTMX)
@@ -570,6 +580,16 @@ def test_one_request_at_a_time_and_a_double_submit_signs_once(client, logged_in)
     again = sign(client, point, iban=VALID_IBANS[1])
     assert again.status_code == 422 and "già in corso" in again.text
     assert models.DirectDebitMandate.select().count() == 1
+
+
+@pytest.mark.parametrize("company, sentence", [
+    ("Energia Colline Toscane S.p.A.", "impartite da Energia Colline Toscane S.p.A. Il debitore"),
+    ("Gas Maremma Srl", "impartite da Gas Maremma Srl. Il debitore"),
+])
+def test_mandate_text_ends_its_sentence_once(app, client, logged_in, company, sentence):
+    app.config["COMPANY_NAME"] = company
+    page = client.get(f"/pagamenti/domiciliazione?punto={gas_point(logged_in).code}").text
+    assert sentence in page and ".. Il debitore" not in page
 
 
 def test_mandate_pdf_carries_its_reference(client, logged_in):

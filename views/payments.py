@@ -197,7 +197,7 @@ def _mandate_page(supply_point, form, status=200, error=None):
         "payments/mandate.html", supply_point=supply_point, form=form, mandates=mandates,
         open_request=supply_point and payments.open_request(supply_point, current_user.id),
         active=supply_point and payments.active_mandate(supply_point, current_user.id),
-        mandate_text=payments.MANDATE_TEXT % {"creditor": current_app.config["COMPANY_NAME"]},
+        mandate_text=payments.mandate_text(),
         error=error,
     ), status
 
