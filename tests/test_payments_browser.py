@@ -150,3 +150,39 @@ def test_javascript_off_pays_several_invoices_reports_one_and_signs_a_mandate(
     assert models.PaymentReport.select().count() == 1
     assert models.DirectDebitMandate.select().count() == 1
     context.close()
+
+
+def test_operator_marks_a_reported_payment_verified(page, live_server, factory, console_errors):
+    from portal import backoffice
+    from test_backoffice import OPERATOR_PASSWORD
+    customer, gas, _electricity = customer_with_two_points(factory)
+    invoice = models.Invoice.create(
+        number="FT2026-7300021", supply_point=gas, date=datetime.date(2026, 1, 7),
+        period_start=datetime.date(2025, 11, 1), period_end=datetime.date(2025, 12, 31),
+        amount=Decimal("64.00"), due_date=datetime.date(2099, 1, 1), paid=False)
+    report = models.PaymentReport.create(invoice=invoice, customer=customer,
+                                         file_path="payment-reports/r.pdf", file_name="r.pdf",
+                                         content_type="application/pdf")
+    backoffice.create_operator("laura", OPERATOR_PASSWORD, name="Laura Verdi")
+    page.goto(f"{live_server.url}/operatore/login")
+    page.get_by_label("Nome utente").fill("laura")
+    page.get_by_label("Password").fill(OPERATOR_PASSWORD)
+    page.get_by_role("button", name="Accedi").click()
+    expect(page.get_by_role("heading", name="Ticket", exact=True)).to_be_visible()
+    page.wait_for_load_state("load")
+
+    page.get_by_role("link", name="Pagamenti segnalati").click()
+    expect(page.get_by_role("cell", name="FT2026-7300021", exact=True)).to_be_visible()
+    page.get_by_label("Nota (facoltativa) sul pagamento della fattura FT2026-7300021").fill(
+        "Accredito del 12/01 visto in banca")
+    page.get_by_role("button", name="Segna come verificato il pagamento della fattura "
+                                    "FT2026-7300021").click()
+    expect(page.get_by_text("Pagamento segnalato per la fattura FT2026-7300021 segnato come "
+                            "verificato.")).to_be_visible()
+    expect(page.get_by_text("Nessun pagamento segnalato in attesa.")).to_be_visible()
+    page.get_by_role("link", name="Verificati").click()
+    expect(page).to_have_url(re.compile(r"/operatore/pagamenti-segnalati\?stato=verificati$"))
+    expect(page.get_by_role("cell", name="Accredito del 12/01 visto in banca")).to_be_visible()
+    expect(page.get_by_role("cell", name=re.compile("Laura Verdi"))).to_be_visible()
+    assert models.PaymentReport.get_by_id(report.id).handled_by.username == "laura"
+    assert not console_errors
