@@ -190,12 +190,13 @@ def billing_data(files_dir):
                       for document in Document.select()},
         "reading_windows": {(window.supply_point.code if window.supply_point_id else "*",
                              window.start_at, window.end_at) for window in ReadingWindow.select()},
-        # Meter photos (readings/) are the portal's own, like self-readings: no billing file
-        # carries them.
+        # Meter photos (readings/) and payment receipts (payment-reports/) are the
+        # portal's own, like self-readings: no billing file carries them.
         "files": {str(path.relative_to(files_dir)): hashlib.sha256(path.read_bytes()).hexdigest()
                   for path in Path(files_dir).rglob("*")
                   if path.is_file()
-                  and not str(path.relative_to(files_dir)).startswith(("forms/", "readings/"))},
+                  and not str(path.relative_to(files_dir)).startswith(
+                      ("forms/", "readings/", "payment-reports/"))},
     }
     return data
 
