@@ -246,7 +246,7 @@ def _own_ticket(ticket_id):
 def index():
     """Ticket: the customer's tickets, newest activity first."""
     query = (Ticket.for_customer(current_user.id)
-             .select_extend(SupplyPoint.code)
+             .select_extend(SupplyPoint.id, SupplyPoint.code)
              .join(SupplyPoint, JOIN.LEFT_OUTER))
     return render_page("tickets/index.html", pager=Pager(query, PER_PAGE))
 
@@ -389,6 +389,18 @@ def case_details(ticket):
 @bp.app_template_filter("deadline_state")
 def deadline_state(ticket):
     return tickets.deadline_state(ticket)
+
+
+@bp.app_template_filter("case_lateness")
+def case_lateness(ticket):
+    """(state, indemnity) for the customer's pages: see portal.tickets.lateness."""
+    return tickets.lateness(ticket)
+
+
+@bp.app_template_filter("case_indemnified")
+def case_indemnified(kind):
+    """Whether a late answer to this type earns the automatic indemnity."""
+    return tickets.KINDS.get(kind, tickets.KINDS["altro"]).indemnity
 
 
 # --- The complaint without login (TIQV) ------------------------------------------------
