@@ -148,8 +148,8 @@ class RegisterForm(Form):
     """Dal / al of the register export: a GET that changes nothing, so no CSRF token and
     the range stays in the URL."""
 
-    dal = RegisterDateField("Dal (ricevute dal)")
-    al = RegisterDateField("Al")
+    dal = RegisterDateField("Ricevute dal")
+    al = RegisterDateField("al")
 
     def validate_al(self, field):
         if self.dal.data and field.data and field.data < self.dal.data and not self.dal.errors:
