@@ -370,6 +370,8 @@ def test_a_complaint_without_login_is_a_case_only_once_confirmed(mail_app, smtp_
     assert ticket.code.startswith("CW-") and ticket.code in done.text
     assert rules.rome_day(ticket.received_at) == rules.rome_day(models.utcnow())
     assert (ticket.due_on - rules.rome_day(ticket.received_at)).days == 30
+    # The confirmation page says by when the answer comes.
+    assert ticket.due_on.strftime("%d/%m/%Y") in done.text and "Risposta entro il" in done.text
     assert TicketMessage.get().body == "Mi avete addebitato due volte 7310442."
     assert smtp_server.wait_for(3)
     subjects = {message["Subject"]: to for to, message in smtp_server.messages}
