@@ -533,7 +533,10 @@ def test_answering_sets_the_answer_date_once_and_the_indemnity_shows(app, staff,
     staff.post(f"/operatore/ticket/{late.id}/rispondi", data={
         "message": "Seconda risposta", "status": "Chiuso"})
     assert Ticket.get_by_id(late.id).answered_at == answered.answered_at
-    assert "Indennizzo automatico: <strong>30 EUR</strong>" in staff.get(f"/operatore/ticket/{late.id}").text
+    page = staff.get(f"/operatore/ticket/{late.id}").text
+    assert "Indennizzo automatico: <strong>30 EUR</strong>" in page
+    assert "risposta arrivata in ritardo" in page  # beside the deadline, as the customer sees it
+    assert '<option selected value="Accolto">' in page  # the recorded outcome stays chosen
 
 
 def test_retyping_recomputes_the_deadline_and_is_audited(app, staff, customer):

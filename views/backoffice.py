@@ -310,7 +310,8 @@ def match_public_complaint(complaint_id):
 
 
 def _render_ticket(ticket, status=200, notice=None, level="success", **forms):
-    forms.setdefault("reply_form", ReplyForm(formdata=None))
+    # The outcome already recorded stays chosen: a second reply does not look undecided.
+    forms.setdefault("reply_form", ReplyForm(formdata=None, outcome=ticket.outcome or ""))
     forms.setdefault("note_form", NoteForm(formdata=None))
     forms.setdefault("status_form", StatusForm(formdata=None, status=ticket.status))
     forms.setdefault("retype_form", RetypeForm(formdata=None, kind=ticket.kind))
