@@ -136,6 +136,20 @@ def deadline_state(ticket, today=None):
     return "open"
 
 
+def lateness(ticket, today=None):
+    """What the customer is told of the deadline, by the same rules as the back-office:
+    ("late", 0) while the deadline has passed without an answer; ("answered-late",
+    amount) once answered after it, amount being the automatic indemnity (0 for a type
+    without one); (None, 0) otherwise."""
+    state = deadline_state(ticket, today)
+    if state == "overdue":
+        return "late", 0
+    if state == "answered" and rome_day(ticket.answered_at) > ticket.due_on:
+        return "answered-late", indemnity(ticket.kind, ticket.received_at, ticket.due_on,
+                                          ticket.answered_at)
+    return None, 0
+
+
 def case_code(ticket_id, received_at, prefix="CP"):
     """The codice pratica: prefix, year received (Rome) and the number."""
     return f"{prefix}-{rome_day(received_at).year}-{ticket_id:06d}"

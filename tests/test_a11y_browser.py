@@ -1,6 +1,7 @@
 """axe-core over every page in Chromium: customer (each kind of supply point), public
 and back-office pages, as full loads, after htmx swaps and on a 360 px phone, against
 the WCAG 2.0/2.1 A and AA rules and axe's best practices: zero violations."""
+import datetime
 import re
 from pathlib import Path
 
@@ -147,12 +148,20 @@ def login(page, base_url):
 def test_customer_pages_have_no_axe_violations(crawl, live_server, live_app, factory):
     customer, gas, electricity, ticket, reading = seed_customer_pages(
         factory, live_app.config["FILES_DIR"])
+    # Cases late: one still unanswered, one answered late with its indemnity.
+    late_cases = [models.Ticket.create(
+        customer=customer, subject=subject, category="Altro", kind="reclamo",
+        received_at=models.utcnow() - datetime.timedelta(days=received),
+        answered_at=answered and models.utcnow() - datetime.timedelta(days=answered),
+        due_on=models.rome_now().date() - datetime.timedelta(days=received - 30))
+        for subject, received, answered in (("In ritardo", 40, None), ("Tardiva", 80, 40))]
     page, base = crawl.page, live_server.url
     login(page, base)
     for point in (gas, electricity):
         page.goto(f"{base}/home?punto={point.code}")
         urls = menu_urls(page)
         extra = [f"/ticket/{ticket.id}", "/ticket/nuovo", "/dati-anagrafici/avvisi"]
+        extra += [f"/ticket/{case.id}" for case in late_cases]
         extra += [f"/ticket/nuovo?tipo={kind}" for kind in (
             "reclamo", "rettifica", "rateizzazione", "voltura", "disdetta", "indirizzo")]
         invoice = models.Invoice.get(models.Invoice.supply_point == point)
@@ -234,7 +243,8 @@ def test_back_office_pages_have_no_axe_violations(italian_crawl, live_server, li
     customer_url = f"/operatore/clienti/{customer.code}"
     pages = links + [f"/operatore/ticket/{ticket.id}", customer_url, "/operatore/clienti?q=ACQUE",
                      "/operatore/ticket?coda=overdue", "/operatore/ticket/reclami-senza-accesso",
-                     "/operatore/pagamenti-segnalati?stato=verificati"]
+                     "/operatore/pagamenti-segnalati?stato=verificati",
+                     "/operatore/ticket/registro.csv?dal=2026-05-01&al=2026-04-01"]
     pages += [f"{customer_url}/{section}" for section in ("fatture", "autoletture", "ticket", "documenti")]
     pages.append(f"{customer_url}/autoletture/nuova")
     for width in (1280, 360):

@@ -269,6 +269,66 @@ def test_the_customer_sees_status_and_deadline_in_the_list(client, logged_in):
     assert "Reclamo" in page and "Aperto" in page
 
 
+def row_of(page, subject):
+    """The list's row (up to its </tr>) of the case with that subject."""
+    return page[page.index(subject):].split("</tr>")[0]
+
+
+def test_the_list_fits_five_columns_with_the_type_under_the_code(client, logged_in):
+    post_case(client, "indirizzo", gas_point(logged_in), subject="Nuovo indirizzo 5520031",
+              postal_address="Via Roma 1, 57100 Livorno")
+    ticket = Ticket.get()
+    page = client.get("/ticket").text
+    head = page[page.index("<thead"):page.index("</thead>")]
+    assert head.count("<th ") == 5 and "Codice pratica e tipo" in head
+    code_cell = page[page.index(f"<strong>{ticket.code}</strong>"):].split("</td>")[0]
+    assert "indirizzo postale per le fatture</span>" in code_cell
+    assert f"Fornitura {ticket.supply_point.code}" in row_of(page, "Nuovo indirizzo 5520031")
+    assert 'class="data data--stack tickets cases"' in page  # cards on a phone
+
+
+def test_the_customer_sees_a_late_answer_and_the_indemnity_due(app, client, logged_in, other_customer):
+    now = models.utcnow()
+    with app.app_context():
+        overdue = case(logged_in, "reclamo", now - datetime.timedelta(days=40), "Attesa 7310041")
+        late = case(logged_in, "reclamo", now - datetime.timedelta(days=80), "Tardiva 7310042",
+                    answered=now - datetime.timedelta(days=40))
+        late_info = case(logged_in, "informazioni", now - datetime.timedelta(days=80),
+                         "Informazioni 7310043", answered=now - datetime.timedelta(days=40))
+        on_time = case(logged_in, "reclamo", now - datetime.timedelta(days=10), "Puntuale 7310044")
+        theirs = case(other_customer, "reclamo", now - datetime.timedelta(days=80), "Altrui 7310045",
+                      answered=now - datetime.timedelta(days=40))
+    page = client.get("/ticket").text
+    assert "Risposta in ritardo" in row_of(page, "Attesa 7310041")
+    assert "Risposta in ritardo" not in row_of(page, "Puntuale 7310044")
+    answered_row = row_of(page, "Tardiva 7310042")
+    assert "Risposta in ritardo" not in answered_row and "Indennizzo di 30,00 €" in answered_row
+    assert "Indennizzo" not in row_of(page, "Informazioni 7310043")
+    assert "Altrui 7310045" not in page
+
+    waiting = client.get(f"/ticket/{overdue.id}").text
+    assert "Risposta in ritardo" in waiting and "scaduta" not in waiting
+    assert "Non ti abbiamo ancora risposto entro il termine previsto" in waiting
+    assert "ti dà diritto a un indennizzo automatico" in waiting
+    assert "Indennizzo automatico di" not in waiting
+    assert "Risposta in ritardo" not in client.get(f"/ticket/{on_time.id}").text
+
+    answered = client.get(f"/ticket/{late.id}").text
+    assert "Indennizzo automatico di 30,00 € nella prossima bolletta" in answered
+    # No indemnity for a type without one, late as it was.
+    info = client.get(f"/ticket/{late_info.id}").text
+    assert "risposta arrivata in ritardo" in info and "Indennizzo automatico di" not in info
+    # The amount is the back-office's, from the settings.
+    app.config["CASE_INDEMNITY_BASE_EUR"] = 25
+    assert "Indennizzo automatico di 25,00 €" in client.get(f"/ticket/{late.id}").text
+    with app.app_context():
+        assert rules.lateness(Ticket.get_by_id(late.id)) == ("answered-late", 25)
+        assert rules.lateness(Ticket.get_by_id(overdue.id)) == ("late", 0)
+        assert rules.lateness(Ticket.get_by_id(on_time.id)) == (None, 0)
+    # Another customer's case stays theirs, whatever id is sent.
+    assert client.get(f"/ticket/{theirs.id}").status_code == 404
+
+
 # --- The complaint without login ---------------------------------------------------------
 
 def public_data(**fields):
@@ -310,6 +370,8 @@ def test_a_complaint_without_login_is_a_case_only_once_confirmed(mail_app, smtp_
     assert ticket.code.startswith("CW-") and ticket.code in done.text
     assert rules.rome_day(ticket.received_at) == rules.rome_day(models.utcnow())
     assert (ticket.due_on - rules.rome_day(ticket.received_at)).days == 30
+    # The confirmation page says by when the answer comes.
+    assert ticket.due_on.strftime("%d/%m/%Y") in done.text and "Risposta entro il" in done.text
     assert TicketMessage.get().body == "Mi avete addebitato due volte 7310442."
     assert smtp_server.wait_for(3)
     subjects = {message["Subject"]: to for to, message in smtp_server.messages}
@@ -471,7 +533,10 @@ def test_answering_sets_the_answer_date_once_and_the_indemnity_shows(app, staff,
     staff.post(f"/operatore/ticket/{late.id}/rispondi", data={
         "message": "Seconda risposta", "status": "Chiuso"})
     assert Ticket.get_by_id(late.id).answered_at == answered.answered_at
-    assert "Indennizzo automatico: <strong>30 EUR</strong>" in staff.get(f"/operatore/ticket/{late.id}").text
+    page = staff.get(f"/operatore/ticket/{late.id}").text
+    assert "Indennizzo automatico: <strong>30 EUR</strong>" in page
+    assert "risposta arrivata in ritardo" in page  # beside the deadline, as the customer sees it
+    assert '<option selected value="Accolto">' in page  # the recorded outcome stays chosen
 
 
 def test_retyping_recomputes_the_deadline_and_is_audited(app, staff, customer):
@@ -518,6 +583,49 @@ def test_the_register_export_lists_dates_type_outcome_and_indemnity(app, staff, 
     narrowed = staff.get("/operatore/ticket/registro.csv?dal=2026-03-01&al=2026-04-30")
     assert narrowed.data.decode("utf-8-sig").count("\r\n") == 2
     assert AuditLog.select().where(AuditLog.event == "operator_case_register").count() == 2
+
+
+def test_the_register_range_is_a_form_checked_in_italian(app, staff, customer):
+    with app.app_context():
+        case(customer, "reclamo", utc(2026, 2, 10, 10), "Febbraio")
+        case(customer, "reclamo", utc(2026, 3, 10, 10), "Marzo")
+    inbox = staff.get("/operatore/ticket").text
+    assert 'action="/operatore/ticket/registro.csv"' in inbox
+    assert 'name="dal"' in inbox and 'name="al"' in inbox
+    wrong = staff.get("/operatore/ticket/registro.csv?dal=31%2F02%2F2026&al=")
+    assert wrong.status_code == 422 and wrong.headers["Content-Type"].startswith("text/html")
+    assert "Data non valida: usa il formato gg/mm/aaaa." in wrong.text
+    assert 'value="31/02/2026"' in wrong.text  # what was typed stays
+    backwards = staff.get("/operatore/ticket/registro.csv?dal=2026-03-31&al=2026-03-01")
+    assert backwards.status_code == 422
+    assert "La data «al» non può precedere la data «dal»." in backwards.text
+    assert staff.get("/operatore/ticket/registro.csv?dal=1999-01-01").status_code == 422
+    assert AuditLog.select().where(AuditLog.event == "operator_case_register").count() == 0
+    march = staff.get("/operatore/ticket/registro.csv?dal=01%2F03%2F2026&al=2026-03-31")
+    assert march.status_code == 200 and march.headers["Content-Type"].startswith("text/csv")
+    assert march.headers["Content-Disposition"] == (
+        'attachment; filename="registro-pratiche-dal-2026-03-01-al-2026-03-31.csv"')
+    body = march.data.decode("utf-8-sig")
+    assert body.count("\r\n") == 2 and ";2026-03-10;" in body and ";2026-02-10;" not in body
+    row = AuditLog.get(AuditLog.event == "operator_case_register")
+    assert row.detail == "2026-03-01..2026-03-31"
+
+
+def test_the_operator_downloads_the_receipt_and_it_is_audited(app, staff, client, logged_in, customer):
+    with app.app_context():
+        ticket = case(customer, "reclamo", models.utcnow(), "Ricevuta 7310046")
+    page = staff.get(f"/operatore/ticket/{ticket.id}").text
+    assert f'href="/operatore/ticket/{ticket.id}/ricevuta.pdf"' in page
+    pdf = staff.get(f"/operatore/ticket/{ticket.id}/ricevuta.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert pdf.headers["Content-Disposition"] == f'attachment; filename="ricevuta-{ticket.code}.pdf"'
+    assert ticket.code.encode() in pdf.data
+    row = (AuditLog.select().where(AuditLog.detail == f"ricevuta della pratica {ticket.code}")
+           .get())
+    assert row.event == "operator_view_customer" and row.customer_id == customer.id
+    assert staff.get("/operatore/ticket/9999999/ricevuta.pdf").status_code == 404
+    # A customer cannot use the operator's address.
+    assert client.get(f"/operatore/ticket/{ticket.id}/ricevuta.pdf").status_code == 404
 
 
 def test_customers_cannot_reach_the_register_or_the_public_queue(client, logged_in):

@@ -339,13 +339,17 @@ def test_documents_and_forms_are_real_pdfs(data):
 
 def test_tickets_give_the_company_two_threads_and_the_back_office_a_queue(data):
     company = _customer("654321")
-    working, overdue, closed = Ticket.for_customer(company)  # newest activity first
+    working, overdue, late, closed = Ticket.for_customer(company)  # newest activity first
     # The company's complaint is past its 30 days without an answer: first in the queue.
     assert (overdue.kind, overdue.answered_at) == ("reclamo", None)
     assert overdue.due_on < models.rome_now().date()
     assert next(iter(tickets_rules.inbox())).id == overdue.id
     assert closed.kind == "rettifica" and closed.answered_at is not None
-    household = Ticket.get(Ticket.customer == _customer("123456"))
+    # One case each answered after its deadline: the customer's page shows the indemnity.
+    assert tickets_rules.lateness(late) == ("answered-late", 30) and late.kind == "reclamo"
+    household_late = Ticket.get((Ticket.customer == _customer("123456")) & (Ticket.kind == "doppia"))
+    assert tickets_rules.lateness(household_late) == ("answered-late", 30)
+    household = Ticket.get((Ticket.customer == _customer("123456")) & (Ticket.kind == "reclamo"))
     assert household.code.startswith("CW-") and household.kind == "reclamo"
     assert models.PublicComplaint.get(models.PublicComplaint.ticket == household).status == "matched"
     assert tickets_rules.unmatched_complaints().count() == 1

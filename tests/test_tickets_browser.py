@@ -187,3 +187,86 @@ def test_a_customer_files_a_rettifica_for_one_of_their_invoices_and_gets_the_rec
     expect(page.locator("#ticket-list")).to_contain_text(ticket.code)
     expect(page.locator("#ticket-list")).to_contain_text(due)
     assert console_errors == []
+
+
+def test_the_case_list_fits_at_1024_px_and_stacks_on_a_phone_and_errors_are_red(
+        live_server, page, console_errors, factory):
+    from portal import tickets as rules
+    customer = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.", email="acque@example.it")
+    point = factory.supply_point(customer, "gas", has_corrector=True)
+    now = models.utcnow()
+    for kind, days, answered, subject in (
+            ("indirizzo", 2, None, "Nuovo indirizzo per le bollette della sede di Collesalvetti"),
+            ("rettifica", 5, None, "Consumi stimati troppo alti nella bolletta di marzo"),
+            ("reclamo", 40, None, "Fattura addebitata due volte 7310051"),
+            ("reclamo", 80, 40, "Bolletta non recapitata 7310052")):
+        received = now - datetime.timedelta(days=days)
+        models.Ticket.create(customer=customer, supply_point=point, kind=kind, category="Altro",
+                             subject=subject, received_at=received,
+                             answered_at=answered and now - datetime.timedelta(days=answered),
+                             due_on=rules.due_date(kind, received), code=f"CP-2026-00{days:04d}")
+    page.set_viewport_size({"width": 1024, "height": 800})
+    page.goto(live_server.url + "/login")
+    page.get_by_label("User").fill("654321")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Accedi").click()
+    expect(page.get_by_text("Benvenuto").first).to_be_visible()
+    page.goto(live_server.url + "/ticket")
+    wrap = page.locator("#ticket-list .table-wrap")
+    scroll, width = wrap.evaluate("wrap => [wrap.scrollWidth, wrap.clientWidth]")
+    assert scroll <= width, f"the list scrolls sideways at 1024 px: {scroll} > {width}"
+    late = page.get_by_role("row").filter(has_text="7310051")
+    expect(late).to_contain_text("Risposta in ritardo")
+    expect(page.get_by_role("row").filter(has_text="7310052")).to_contain_text("Indennizzo di 30,00 €")
+    # On a phone each case is a card: no header row shown, nothing wider than the screen.
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.reload()
+    expect(page.locator("#ticket-list thead")).to_have_css("position", "absolute")
+    expect(page.locator("#ticket-list tbody tr").first).to_have_css("display", "block")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    # A form sent with errors: every field in error has the error colour as its border.
+    page.set_viewport_size({"width": 1024, "height": 800})
+    page.goto(live_server.url + "/ticket/nuovo?tipo=voltura")
+    page.get_by_role("button", name="Invia").click()
+    expect(page.locator(".field--error").first).to_be_visible()
+    colours = page.locator(".field--error").evaluate_all(
+        "fields => fields.map(field => [getComputedStyle(field.querySelector('input, select, textarea'))"
+        ".borderTopColor, getComputedStyle(field.querySelector('.error')).color])")
+    assert len(colours) >= 3
+    assert all(border == error for border, error in colours), colours
+    assert console_errors == []
+
+
+def test_an_operator_picks_the_registers_range_and_downloads_a_receipt(live_server, browser, factory):
+    from portal import tickets as rules
+    customer = factory.customer(code="654321", name="ACQUE CHIARE S.R.L.", email="acque@example.it")
+    factory.supply_point(customer, "gas")
+    backoffice.create_operator("laura", OPERATOR_PASSWORD, name="Laura Bianchi")
+    received = datetime.datetime(2026, 3, 10, 9)
+    ticket = models.Ticket.create(customer=customer, kind="reclamo", category="Altro",
+                                  subject="Reclamo di marzo", received_at=received,
+                                  due_on=rules.due_date("reclamo", received), code="CP-2026-000001")
+    models.TicketMessage.create(ticket=ticket, body="Testo")
+    staff, errors = operator_page(browser, live_server)
+    staff.get_by_text("Registro pratiche (CSV)").click()
+    staff.get_by_label("Ricevute dal").fill("2026-03-31")
+    staff.get_by_label("al", exact=True).fill("2026-03-01")
+    staff.get_by_role("button", name="Scarica il registro").click()
+    expect(staff.get_by_text("La data «al» non può precedere la data «dal».")).to_be_visible()
+    field = staff.get_by_label("al", exact=True)
+    expect(field).to_have_value("2026-03-01")
+    assert field.evaluate("input => getComputedStyle(input).borderTopColor") == staff.locator(
+        ".error").evaluate("error => getComputedStyle(error).color")
+    field.fill("2026-03-31")
+    staff.get_by_label("Ricevute dal").fill("2026-03-01")
+    with staff.expect_download() as download:
+        staff.get_by_role("button", name="Scarica il registro").click()
+    assert download.value.suggested_filename == "registro-pratiche-dal-2026-03-01-al-2026-03-31.csv"
+    with open(download.value.path(), encoding="utf-8-sig") as register:
+        assert "CP-2026-000001;reclamo;654321" in register.read()
+    staff.goto(live_server.url + f"/operatore/ticket/{ticket.id}")
+    with staff.expect_download() as download:
+        staff.get_by_role("link", name=re.compile("Scarica la ricevuta")).click()
+    assert download.value.suggested_filename == "ricevuta-CP-2026-000001.pdf"
+    # The refused range's page is a 422, which Chromium logs; nothing else.
+    assert [error for error in errors if "status of 422" not in error] == []

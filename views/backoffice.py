@@ -8,7 +8,7 @@ import time
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms import DateField, Form, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -124,6 +124,38 @@ class MatchForm(FlaskForm):
     code = StringField("Codice cliente", [DataRequired(REQUIRED), Length(max=6)])
 
 
+class RegisterDateField(DateField):
+    """A day of the register's range: ISO (the date picker) or dd/mm/yyyy; empty is no
+    bound."""
+
+    def __init__(self, label, **kwargs):
+        super().__init__(label, format=["%Y-%m-%d", "%d/%m/%Y"],
+                         invalid_value_message="Data non valida: usa il formato gg/mm/aaaa.",
+                         **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not "".join(valuelist).strip():
+            self.raw_data = []
+            return
+        super().process_formdata([" ".join(valuelist).strip()])
+
+    def pre_validate(self, form):
+        if self.data is not None and not 2000 <= self.data.year <= 2099:
+            raise ValidationError("L'anno deve essere tra 2000 e 2099.")
+
+
+class RegisterForm(Form):
+    """Dal / al of the register export: a GET that changes nothing, so no CSRF token and
+    the range stays in the URL."""
+
+    dal = RegisterDateField("Ricevute dal")
+    al = RegisterDateField("al")
+
+    def validate_al(self, field):
+        if self.dal.data and field.data and field.data < self.dal.data and not self.dal.errors:
+            raise ValidationError("La data «al» non può precedere la data «dal».")
+
+
 class StatusForm(FlaskForm):
     status = SelectField("Stato", [_status_choice], validate_choice=False,
                          choices=[SelectChoice(status, status) for status in tickets.STATUSES])
@@ -203,6 +235,10 @@ def _ticket_or_404(ticket_id):
 def inbox():
     """Ticket inbox by deadline: filter by status, category, type and time left, search
     subject, customer, codice pratica, number."""
+    return _render_inbox(RegisterForm())
+
+
+def _render_inbox(register_form, status=200):
     filters = dict(
         stato=request.args.get("stato") if request.args.get("stato") in tickets.STATUSES else "",
         categoria=(request.args.get("categoria")
@@ -214,22 +250,26 @@ def inbox():
     pager = Pager(tickets.inbox(filters["stato"], filters["categoria"], filters["q"],
                                 filters["tipo"], filters["coda"]), 25)
     return render_page("backoffice/inbox.html", pager=pager, filters=filters,
-                       kinds=tickets.KINDS.values(),
+                       kinds=tickets.KINDS.values(), register_form=register_form,
                        unmatched=tickets.unmatched_complaints().count(),
-                       waiting=tickets.awaiting_answer(pager.items))
+                       waiting=tickets.awaiting_answer(pager.items)), status
 
 
 @bp.get("/ticket/registro.csv")
 @operator_required()
 def case_register():
     """The register of cases (CSV) for the utility's regulatory reporting: received and
-    answered dates, type, outcome, indemnity; `dal` / `al` (yyyy-mm-dd) narrow it."""
-    from views.tickets import parse_day
-    since, until = parse_day(request.args.get("dal")), parse_day(request.args.get("al"))
+    answered dates, type, outcome, indemnity; `dal` / `al` (yyyy-mm-dd or dd/mm/yyyy)
+    narrow it. A wrong range gives the inbox again with the message beside the field."""
+    form = RegisterForm(request.args)
+    if not form.validate():
+        return _render_inbox(form, 422)
+    since, until = form.dal.data, form.al.data
     audit_action("operator_case_register", detail=f"{since or ''}..{until or ''}")
     response = current_app.make_response(tickets.register_csv(since, until))
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = 'attachment; filename="registro-pratiche.csv"'
+    name = "registro-pratiche" + (f"-dal-{since}" if since else "") + (f"-al-{until}" if until else "")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     return response
 
 
@@ -270,7 +310,8 @@ def match_public_complaint(complaint_id):
 
 
 def _render_ticket(ticket, status=200, notice=None, level="success", **forms):
-    forms.setdefault("reply_form", ReplyForm(formdata=None))
+    # The outcome already recorded stays chosen: a second reply does not look undecided.
+    forms.setdefault("reply_form", ReplyForm(formdata=None, outcome=ticket.outcome or ""))
     forms.setdefault("note_form", NoteForm(formdata=None))
     forms.setdefault("status_form", StatusForm(formdata=None, status=ticket.status))
     forms.setdefault("retype_form", RetypeForm(formdata=None, kind=ticket.kind))
@@ -364,6 +405,19 @@ def ticket_retype(ticket_id):
                  f"pratica {ticket.code}: {old} -> {form.kind.data}")
     return _after_ticket_change(ticket.id, f"Tipo della pratica: {tickets.kind_label(form.kind.data)}; "
                                            "scadenza ricalcolata.")
+
+
+@bp.get("/ticket/<int:ticket_id>/ricevuta.pdf")
+@operator_required()
+def ticket_receipt(ticket_id):
+    """The case's receipt as the customer has it (PDF), to send again by post or e-mail;
+    audited as every look at a customer's data."""
+    ticket = _ticket_or_404(ticket_id)
+    audit_customer_view(ticket.customer, f"ricevuta della pratica {ticket.code}")
+    response = current_app.make_response(tickets.receipt_pdf(ticket))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="ricevuta-{ticket.code}.pdf"'
+    return response
 
 
 @bp.get("/ticket/<int:ticket_id>/allegati/<int:message_id>")

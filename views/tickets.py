@@ -246,7 +246,7 @@ def _own_ticket(ticket_id):
 def index():
     """Ticket: the customer's tickets, newest activity first."""
     query = (Ticket.for_customer(current_user.id)
-             .select_extend(SupplyPoint.code)
+             .select_extend(SupplyPoint.id, SupplyPoint.code)
              .join(SupplyPoint, JOIN.LEFT_OUTER))
     return render_page("tickets/index.html", pager=Pager(query, PER_PAGE))
 
@@ -391,6 +391,18 @@ def deadline_state(ticket):
     return tickets.deadline_state(ticket)
 
 
+@bp.app_template_filter("case_lateness")
+def case_lateness(ticket):
+    """(state, indemnity) for the customer's pages: see portal.tickets.lateness."""
+    return tickets.lateness(ticket)
+
+
+@bp.app_template_filter("case_indemnified")
+def case_indemnified(kind):
+    """Whether a late answer to this type earns the automatic indemnity."""
+    return tickets.KINDS.get(kind, tickets.KINDS["altro"]).indemnity
+
+
 # --- The complaint without login (TIQV) ------------------------------------------------
 
 class PublicComplaintForm(FlaskForm):
@@ -480,5 +492,6 @@ def confirm_public_complaint(token):
         confirmed = tickets.confirm_public(complaint)
         if confirmed is None:
             return render_page("tickets/public_confirm.html", complaint=None), 404
-        return render_page("tickets/public_confirm.html", complaint=confirmed, done=True)
+        return render_page("tickets/public_confirm.html", complaint=confirmed, done=True,
+                           due_on=tickets.due_date("reclamo", confirmed.confirmed_at))
     return render_page("tickets/public_confirm.html", complaint=complaint, form=form)

@@ -179,6 +179,22 @@ _DEADLINE_CASES = (
      "Da sei mesi le fatture riportano letture stimate anche se il contatore è accessibile.",
      "CW"),
 )
+# Cases answered after their deadline: the customer's page shows the automatic indemnity
+# due on the next bill (each: customer, type, subject, messages as in _COMPANY_TICKETS).
+_LATE_ANSWERS = (
+    (common.COMPANY_CODE, "reclamo", "Bolletta di settembre non recapitata", (
+        (75, 9, "customer", "La bolletta di settembre non è arrivata né per posta né per "
+                            "e-mail: vi chiedo di inviarla e di verificare l'indirizzo."),
+        (35, 11, "reply", "Buongiorno, la bolletta era stata spedita a un indirizzo non "
+                          "aggiornato: gliel'abbiamo inviata per e-mail e abbiamo corretto "
+                          "l'indirizzo. Ci scusiamo per il ritardo della risposta."),
+    )),
+    (common.HOUSEHOLD_CODE, "doppia", "Stesso periodo fatturato due volte", (
+        (50, 10, "customer", "Ho ricevuto due fatture per lo stesso periodo di consumo."),
+        (20, 15, "reply", "Buongiorno, la seconda fattura è stata annullata: non deve "
+                          "pagarla. Ci scusiamo per il ritardo della risposta."),
+    )),
+)
 _OTHER_SUBJECTS = (
     ("Fatturazione", "Richiesta duplicato fattura",
      "Non trovo la fattura di gennaio tra i documenti: potete inviarmene una copia?"),
@@ -232,8 +248,13 @@ def _insert_tickets(planned, today, rng):
         customer = by_code[code]
         threads.append(_ticket_rows(("Altro", subject, Ticket.OPEN), ((days, 10, "customer", text),),
                                     today, customer.id, customer.points[0].id))
+    for code, kind, subject, messages in _LATE_ANSWERS:
+        customer = by_code[code]
+        threads.append(_ticket_rows(("Altro", subject, Ticket.CLOSED), messages, today,
+                                    customer.id, customer.points[0].id))
     prefixes = {subject: prefix for _c, _k, subject, _d, _t, prefix in _DEADLINE_CASES}
     kinds = {subject: kind for _c, kind, subject, _d, _t, _p in _DEADLINE_CASES}
+    kinds.update({subject: kind for _c, kind, subject, _m in _LATE_ANSWERS})
     message_count = 0
     for ticket_row, message_rows in threads:
         subject = ticket_row["subject"]
