@@ -63,7 +63,15 @@ def _admin_connection():
 
 
 def release_database():
-    """Close every connection of the app's database: the pool keeps them open."""
+    """Close every connection of the app's database: the pool keeps them open.
+
+    First wait for any stopping mail sender to finish its round: closing a SQLite
+    connection under a running query crashes the interpreter (a slow round on a busy
+    machine can outlast the sender's own stop timeout)."""
+    for thread in threading.enumerate():
+        if thread.name == "mail-sender":
+            thread.join(120)
+            assert not thread.is_alive(), "a mail sender still runs: stop it before releasing"
     models.db.close_all()
 
 
