@@ -3,7 +3,7 @@ session's, else the browser's; the switch on every page."""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, has_request_context, redirect, request, session, url_for
-from flask_babel import Babel, get_locale, gettext
+from flask_babel import Babel, get_locale, get_translations, gettext
 from flask_login import current_user
 
 from models import Customer
@@ -43,8 +43,37 @@ def init_app(app):
     babel.init_app(app, locale_selector=select_language, default_locale=DEFAULT,
                    default_timezone="Europe/Rome")
     app.jinja_env.filters["stored_word"] = stored_word
+    # Flask-Babel's own callables look the request context up four times and format
+    # the locale's name on every `_()`, a hundred of them per page: these look the
+    # catalogue up once per call by the locale object itself.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda message: page_translations().ugettext(message),
+        ngettext=lambda singular, plural, n: page_translations().ungettext(singular, plural, n),
+        pgettext=lambda context, message: page_translations().upgettext(context, message),
+        npgettext=lambda context, singular, plural, n: page_translations().unpgettext(
+            context, singular, plural, n),
+        newstyle=True)
     app.context_processor(lambda: dict(languages=LANGUAGES,
                                        current_language=get_locale().language))
+
+
+# The catalogue of each locale, as Flask-Babel loaded it (it keeps them for the
+# process too); the key is the request's Locale, so a mail composed in its reader's
+# language (portal.mail.in_language, which makes the request choose its locale again)
+# gets the reader's catalogue.
+_catalogues = {}
+
+
+def page_translations():
+    """flask_babel.get_translations() for the locale of this moment of the request."""
+    babel_context = g.get("_flask_babel") if g else None
+    locale = getattr(babel_context, "babel_locale", None) or get_locale()
+    if locale is None:
+        return get_translations()  # outside a request: no translation
+    catalogue = _catalogues.get(locale)
+    if catalogue is None:
+        catalogue = _catalogues[locale] = get_translations()
+    return catalogue
 
 
 def stored_word(word):
