@@ -120,3 +120,35 @@ def test_any_hx_target_gets_a_page_or_a_fragment_never_an_error(app, client, log
     assert failures == []
     row = client.get("/autolettura", headers={"HX-Request": "true", "HX-Target": "reading-row"})
     assert row.status_code == 200 and "<html" in row.text
+
+
+def test_the_menu_marks_the_parent_entry_on_its_sub_pages(client, logged_in):
+    """A sub-page lights its section's entry (aria-current="true"); the entry's own page
+    says aria-current="page"; a page under no entry lights none."""
+    import datetime
+    import re
+
+    from tests.test_invoices import add_invoice
+    from tests.test_tickets import make_ticket
+
+    point = logged_in.supply_points_in_order().first()
+    invoice = add_invoice(point, "FT-9100001", datetime.date(2025, 3, 10))
+    ticket = make_ticket(logged_in)
+
+    def current(url, headers=None):
+        response = client.get(url, headers=headers or {})
+        assert response.status_code == 200, url
+        menu = response.text[response.text.index('id="menu"'):]
+        menu = menu[:menu.index("</nav>")]
+        return re.findall(r'aria-current="(\w+)">([^<]+)</a>', menu)
+
+    assert current("/fatture") == [("page", "Elenco fatture")]
+    assert current(f"/fatture/{invoice.id}") == [("true", "Elenco fatture")]
+    assert current("/dati-anagrafici/avvisi") == [("true", "Dati Anagrafici")]
+    assert current(f"/ticket/{ticket.id}") == [("true", "Ticket")]
+    assert current("/ticket/nuovo") == [("true", "Ticket")]
+    assert current("/pagamenti/domiciliazione") == [("true", "Pagamenti")]
+    # An htmx swap of the content sends the menu out of band, marked the same way.
+    assert current(f"/fatture/{invoice.id}", {"HX-Request": "true", "HX-Target": "content"}) == [
+        ("true", "Elenco fatture")]
+    assert current("/privacy") == []

@@ -3,12 +3,12 @@ session's, else the browser's; the switch on every page."""
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, g, has_request_context, redirect, request, session, url_for
-from flask_babel import Babel, get_locale, get_translations, gettext
+from flask_babel import Babel, get_locale, gettext
 from flask_login import current_user
 
 from models import Customer
 from portal.mail import forced_language
-from views import is_safe_next, selected_supply_point
+from views import is_safe_next, page_translations, selected_supply_point
 
 bp = Blueprint("language", __name__)
 babel = Babel()
@@ -55,25 +55,6 @@ def init_app(app):
         newstyle=True)
     app.context_processor(lambda: dict(languages=LANGUAGES,
                                        current_language=get_locale().language))
-
-
-# The catalogue of each locale, as Flask-Babel loaded it (it keeps them for the
-# process too); the key is the request's Locale, so a mail composed in its reader's
-# language (portal.mail.in_language, which makes the request choose its locale again)
-# gets the reader's catalogue.
-_catalogues = {}
-
-
-def page_translations():
-    """flask_babel.get_translations() for the locale of this moment of the request."""
-    babel_context = g.get("_flask_babel") if g else None
-    locale = getattr(babel_context, "babel_locale", None) or get_locale()
-    if locale is None:
-        return get_translations()  # outside a request: no translation
-    catalogue = _catalogues.get(locale)
-    if catalogue is None:
-        catalogue = _catalogues[locale] = get_translations()
-    return catalogue
 
 
 def stored_word(word):
