@@ -171,22 +171,26 @@ def customer_supply_points():
     return g.supply_points
 
 
-# The catalogue of each locale, as Flask-Babel loaded it (it keeps them for the
-# process too); the key is the request's Locale, so a mail composed in its reader's
-# language (portal.mail.in_language, which makes the request choose its locale again)
-# gets the reader's catalogue.
+# The catalogue of each language, as Flask-Babel loaded it (it keeps them for the
+# process too). Looked up by the request's current locale each time, so a mail
+# composed in its reader's language (portal.mail.in_language, which makes the request
+# choose its locale again) gets the reader's catalogue.
 _catalogues = {}
 
 
 def page_translations():
     """flask_babel.get_translations() for the locale of this moment of the request."""
-    babel_context = g.get("_flask_babel") if g else None
-    locale = getattr(babel_context, "babel_locale", None) or get_locale()
+    try:
+        locale = g._flask_babel.babel_locale  # set by get_locale() once per request
+    except (AttributeError, RuntimeError):  # not chosen yet, or outside a request
+        locale = None
+    locale = locale or get_locale()
     if locale is None:
         return get_translations()  # outside a request: no translation
-    catalogue = _catalogues.get(locale)
+    key = (locale.language, locale.territory, locale.script, locale.variant)
+    catalogue = _catalogues.get(key)
     if catalogue is None:
-        catalogue = _catalogues[locale] = get_translations()
+        catalogue = _catalogues[key] = get_translations()
     return catalogue
 
 
