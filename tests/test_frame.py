@@ -152,3 +152,28 @@ def test_the_menu_marks_the_parent_entry_on_its_sub_pages(client, logged_in):
     assert current(f"/fatture/{invoice.id}", {"HX-Request": "true", "HX-Target": "content"}) == [
         ("true", "Elenco fatture")]
     assert current("/privacy") == []
+
+
+def test_what_the_frame_keeps_between_requests_shows_nobody_else_s_data(app, customer,
+                                                                          other_customer):
+    """The menu's URLs, the static URLs and the catalogues are kept per process: two
+    customers taking turns on the same process each see their own name, points, commodity
+    entries and language, request after request."""
+    import models
+
+    models.Customer.update(language="en").where(models.Customer.id == other_customer.id).execute()
+    first, second = app.test_client(), app.test_client()
+    from tests.conftest import Auth
+    assert Auth(first).login(customer.code).status_code == 303
+    assert Auth(second).login(other_customer.code).status_code == 303
+    gas = customer.supply_points_in_order().first()
+    for _ in range(2):
+        mine = first.get("/home").text
+        theirs = second.get("/home", headers={"HX-Request": "true", "HX-Target": "content"}).text
+        assert "ACQUE CHIARE S.R.L." in mine and "ALTRO CLIENTE SEGRETO" not in mine
+        assert "PR999001" not in mine and gas.code in mine
+        assert "Elenco fatture" in mine and "Misure elettriche" not in mine  # a gas point
+        assert "PR999001" in theirs and gas.code not in theirs
+        assert "Invoices" in theirs and "Elenco fatture" not in theirs
+        assert 'aria-current="page">Home page</a>' in theirs
+        assert 'aria-current="page">Home Page</a>' in mine
