@@ -177,3 +177,30 @@ def test_what_the_frame_keeps_between_requests_shows_nobody_else_s_data(app, cus
         assert "Invoices" in theirs and "Elenco fatture" not in theirs
         assert 'aria-current="page">Home page</a>' in theirs
         assert 'aria-current="page">Home Page</a>' in mine
+
+
+def test_home_tells_the_open_reading_window_else_the_next_one(client, logged_in):
+    """One query gives both: the open window (the latest started of those open), else the
+    soonest to open, else none; another point's windows do not count."""
+    import datetime
+
+    import models
+
+    gas, electricity = logged_in.supply_points_in_order()
+    url = f"/home?punto={gas.code}"
+    assert "Nessun periodo di autolettura previsto." in client.get(url).text
+    now = models.rome_now().replace(microsecond=0)
+    models.ReadingWindow.create(supply_point=electricity, start_at=now - datetime.timedelta(days=1),
+                                end_at=now + datetime.timedelta(days=1))
+    models.ReadingWindow.create(start_at=datetime.datetime(2099, 3, 2, 8, 0),
+                                        end_at=datetime.datetime(2099, 3, 9, 18, 0))
+    models.ReadingWindow.create(start_at=datetime.datetime(2099, 5, 2, 8, 0),
+                                end_at=datetime.datetime(2099, 5, 9, 18, 0))
+    page = client.get(url).text
+    assert "Il prossimo periodo di autolettura apre il 02/03/2099 alle 08:00." in page
+    models.ReadingWindow.create(start_at=now - datetime.timedelta(days=10),
+                                end_at=now + datetime.timedelta(days=30))
+    models.ReadingWindow.create(start_at=now - datetime.timedelta(days=2),
+                                end_at=datetime.datetime(2098, 1, 31, 23, 59))
+    page = client.get(url).text
+    assert "Puoi inserire l'autolettura fino al 31/01/2098 alle 23:59." in page
