@@ -120,3 +120,87 @@ def test_any_hx_target_gets_a_page_or_a_fragment_never_an_error(app, client, log
     assert failures == []
     row = client.get("/autolettura", headers={"HX-Request": "true", "HX-Target": "reading-row"})
     assert row.status_code == 200 and "<html" in row.text
+
+
+def test_the_menu_marks_the_parent_entry_on_its_sub_pages(client, logged_in):
+    """A sub-page lights its section's entry (aria-current="true"); the entry's own page
+    says aria-current="page"; a page under no entry lights none."""
+    import datetime
+    import re
+
+    from tests.test_invoices import add_invoice
+    from tests.test_tickets import make_ticket
+
+    point = logged_in.supply_points_in_order().first()
+    invoice = add_invoice(point, "FT-9100001", datetime.date(2025, 3, 10))
+    ticket = make_ticket(logged_in)
+
+    def current(url, headers=None):
+        response = client.get(url, headers=headers or {})
+        assert response.status_code == 200, url
+        menu = response.text[response.text.index('id="menu"'):]
+        menu = menu[:menu.index("</nav>")]
+        return re.findall(r'aria-current="(\w+)">([^<]+)</a>', menu)
+
+    assert current("/fatture") == [("page", "Elenco fatture")]
+    assert current(f"/fatture/{invoice.id}") == [("true", "Elenco fatture")]
+    assert current("/dati-anagrafici/avvisi") == [("true", "Dati Anagrafici")]
+    assert current(f"/ticket/{ticket.id}") == [("true", "Ticket")]
+    assert current("/ticket/nuovo") == [("true", "Ticket")]
+    assert current("/pagamenti/domiciliazione") == [("true", "Pagamenti")]
+    # An htmx swap of the content sends the menu out of band, marked the same way.
+    assert current(f"/fatture/{invoice.id}", {"HX-Request": "true", "HX-Target": "content"}) == [
+        ("true", "Elenco fatture")]
+    assert current("/privacy") == []
+
+
+def test_what_the_frame_keeps_between_requests_shows_nobody_else_s_data(app, customer,
+                                                                          other_customer):
+    """The menu's URLs, the static URLs and the catalogues are kept per process: two
+    customers taking turns on the same process each see their own name, points, commodity
+    entries and language, request after request."""
+    import models
+
+    models.Customer.update(language="en").where(models.Customer.id == other_customer.id).execute()
+    first, second = app.test_client(), app.test_client()
+    from tests.conftest import Auth
+    assert Auth(first).login(customer.code).status_code == 303
+    assert Auth(second).login(other_customer.code).status_code == 303
+    gas = customer.supply_points_in_order().first()
+    for _ in range(2):
+        mine = first.get("/home").text
+        theirs = second.get("/home", headers={"HX-Request": "true", "HX-Target": "content"}).text
+        assert "ACQUE CHIARE S.R.L." in mine and "ALTRO CLIENTE SEGRETO" not in mine
+        assert "PR999001" not in mine and gas.code in mine
+        assert "Elenco fatture" in mine and "Misure elettriche" not in mine  # a gas point
+        assert "PR999001" in theirs and gas.code not in theirs
+        assert "Invoices" in theirs and "Elenco fatture" not in theirs
+        assert 'aria-current="page">Home page</a>' in theirs
+        assert 'aria-current="page">Home Page</a>' in mine
+
+
+def test_home_tells_the_open_reading_window_else_the_next_one(client, logged_in):
+    """One query gives both: the open window (the latest started of those open), else the
+    soonest to open, else none; another point's windows do not count."""
+    import datetime
+
+    import models
+
+    gas, electricity = logged_in.supply_points_in_order()
+    url = f"/home?punto={gas.code}"
+    assert "Nessun periodo di autolettura previsto." in client.get(url).text
+    now = models.rome_now().replace(microsecond=0)
+    models.ReadingWindow.create(supply_point=electricity, start_at=now - datetime.timedelta(days=1),
+                                end_at=now + datetime.timedelta(days=1))
+    models.ReadingWindow.create(start_at=datetime.datetime(2099, 3, 2, 8, 0),
+                                        end_at=datetime.datetime(2099, 3, 9, 18, 0))
+    models.ReadingWindow.create(start_at=datetime.datetime(2099, 5, 2, 8, 0),
+                                end_at=datetime.datetime(2099, 5, 9, 18, 0))
+    page = client.get(url).text
+    assert "Il prossimo periodo di autolettura apre il 02/03/2099 alle 08:00." in page
+    models.ReadingWindow.create(start_at=now - datetime.timedelta(days=10),
+                                end_at=now + datetime.timedelta(days=30))
+    models.ReadingWindow.create(start_at=now - datetime.timedelta(days=2),
+                                end_at=datetime.datetime(2098, 1, 31, 23, 59))
+    page = client.get(url).text
+    assert "Puoi inserire l'autolettura fino al 31/01/2098 alle 23:59." in page

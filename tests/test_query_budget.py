@@ -80,7 +80,7 @@ def pages(gas, electricity):
     return [
         # (name, URL, headers, most statements)
         # ... and the last billed period (is the last bill an estimate?).
-        ("home", f"/home?punto={electricity.code}", {}, 7),
+        ("home", f"/home?punto={electricity.code}", {}, 6),
         ("invoices", f"/fatture?punto={electricity.code}", {**HTMX, "HX-Target": "content"}, 4),
         ("invoices of a year", f"/fatture?punto={electricity.code}&anno=2024&pagina=2",
          {**HTMX, "HX-Target": "invoice-list"}, 4),

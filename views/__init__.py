@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import (abort, current_app, g, make_response, redirect, render_template, request,
                    session, url_for)
-from flask_babel import lazy_gettext as _l
+from flask_babel import get_locale, get_translations, lazy_gettext as _l
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, login_required
@@ -171,35 +171,97 @@ def customer_supply_points():
     return g.supply_points
 
 
+# The catalogue of each language, as Flask-Babel loaded it (it keeps them for the
+# process too). Looked up by the request's current locale each time, so a mail
+# composed in its reader's language (portal.mail.in_language, which makes the request
+# choose its locale again) gets the reader's catalogue.
+_catalogues = {}
+
+
+def page_translations():
+    """flask_babel.get_translations() for the locale of this moment of the request."""
+    try:
+        locale = g._flask_babel.babel_locale  # set by get_locale() once per request
+    except (AttributeError, RuntimeError):  # not chosen yet, or outside a request
+        locale = None
+    locale = locale or get_locale()
+    if locale is None:
+        return get_translations()  # outside a request: no translation
+    key = (locale.language, locale.territory, locale.script, locale.variant)
+    catalogue = _catalogues.get(key)
+    if catalogue is None:
+        catalogue = _catalogues[key] = get_translations()
+    return catalogue
+
+
+def N_(text):
+    """Marks a message for the catalogue; the menu translates it when drawn."""
+    return text
+
+
 # The left menu of the seed, in its order: (section, endpoint, label, commodity or None).
 # An entry shows only when its page exists, so each area appears with its blueprint.
 MENU = [
-    (_l("Menu Generale"), "home.index", _l("Home Page"), None),
-    (_l("Menu Generale"), "invoices.index", _l("Elenco fatture"), None),
-    (_l("Menu Generale"), "payments.index", _l("Pagamenti"), None),
-    (_l("Menu Generale"), "auth.change_password", _l("Cambio Password"), None),
-    (_l("Menu Generale"), "readings.index", _l("Autolettura Contatore"), "gas"),
-    (_l("Menu Generale"), "profile.index", _l("Dati Anagrafici"), None),
-    (_l("Menu Generale"), "consumption.index", _l("Prelievi Fatturati"), None),
-    (_l("Menu Generale"), "tickets.index", _l("Ticket"), None),
-    (_l("Menu Generale"), "supply.technical", _l("Dati Tecnici"), None),
-    (_l("Menu Generale"), "supply.contract", _l("Dati Contrattuali"), None),
-    (_l("Menu Generale"), "documents.index", _l("I miei documenti"), None),
-    (_l("Menu Generale"), "measurements.index", _l("Misure elettriche"), "electricity"),
-    (_l("Documentazione Generica"), "documents.forms", _l("Modulistica"), None),
+    (N_("Menu Generale"), "home.index", N_("Home Page"), None),
+    (N_("Menu Generale"), "invoices.index", N_("Elenco fatture"), None),
+    (N_("Menu Generale"), "payments.index", N_("Pagamenti"), None),
+    (N_("Menu Generale"), "auth.change_password", N_("Cambio Password"), None),
+    (N_("Menu Generale"), "readings.index", N_("Autolettura Contatore"), "gas"),
+    (N_("Menu Generale"), "profile.index", N_("Dati Anagrafici"), None),
+    (N_("Menu Generale"), "consumption.index", N_("Prelievi Fatturati"), None),
+    (N_("Menu Generale"), "tickets.index", N_("Ticket"), None),
+    (N_("Menu Generale"), "supply.technical", N_("Dati Tecnici"), None),
+    (N_("Menu Generale"), "supply.contract", N_("Dati Contrattuali"), None),
+    (N_("Menu Generale"), "documents.index", N_("I miei documenti"), None),
+    (N_("Menu Generale"), "measurements.index", N_("Misure elettriche"), "electricity"),
+    (N_("Documentazione Generica"), "documents.forms", N_("Modulistica"), None),
 ]
 
 
+def _menu_hrefs():
+    """{endpoint: URL} of the menu's pages, built once per application and script root
+    (the same for every user: no personal data)."""
+    cache = current_app.extensions.setdefault("menu_hrefs", {})
+    hrefs = cache.get(request.script_root)
+    if hrefs is None:
+        hrefs = cache[request.script_root] = {
+            endpoint: url_for(endpoint) for _, endpoint, _, _ in MENU
+            if endpoint in current_app.view_functions}
+    return hrefs
+
+
+def current_menu_href(hrefs, path):
+    """The menu entry this path belongs to: its own, else the longest whose URL is a
+    parent of the path (`/fatture/12` is under Elenco fatture, `/ticket/nuovo` under
+    Ticket, `/pagamenti/fatture/12/segnala` under Pagamenti), else None."""
+    best = None
+    for href in hrefs.values():
+        if path == href or path.startswith(href.rstrip("/") + "/"):
+            if best is None or len(href) > len(best):
+                best = href
+    return best
+
+
 def menu_sections(supply_point):
-    """[(section, [(endpoint, label), ...]), ...] for this supply point."""
+    """[(section, [(URL, label, aria-current or None), ...]), ...] for this supply point,
+    translated: aria-current is "page" on the entry's own page, "true" on a page under
+    it."""
+    translate = page_translations().ugettext
+    hrefs = _menu_hrefs()
+    path = request.script_root + request.path
+    current = current_menu_href(hrefs, path)
     sections = {}
     for section, endpoint, label, commodity in MENU:
-        if endpoint not in current_app.view_functions:
+        href = hrefs.get(endpoint)
+        if href is None:
             continue
         if commodity and (supply_point is None or supply_point.commodity != commodity):
             continue
-        sections.setdefault(section, []).append((endpoint, label))
-    return list(sections.items())
+        state = None
+        if href == current:
+            state = "page" if path == href else "true"
+        sections.setdefault(section, []).append((href, translate(label), state))
+    return [(translate(section), entries) for section, entries in sections.items()]
 
 
 def portal_context():

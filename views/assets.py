@@ -19,6 +19,7 @@ LONG_LIFETIME = "public, max-age=31536000, immutable"
 _lock = threading.Lock()
 _hashes = {}         # static file name -> (mtime_ns, size, hash)
 _gzipped_files = {}  # (static file name, ETag) -> gzipped body
+_urls = {}           # (script root, static file name, hash) -> URL
 
 
 def init_app(app):
@@ -45,7 +46,11 @@ def file_version(filename):
 def static_url(filename):
     """The URL of a static file with its version: a new content is a new URL, so the
     browser may keep each one for a year."""
-    return url_for("static", filename=filename, v=file_version(filename))
+    key = (request.script_root, filename, file_version(filename))
+    url = _urls.get(key)
+    if url is None:
+        url = _urls[key] = url_for("static", filename=filename, v=key[2])
+    return url
 
 
 def _finish_response(response):

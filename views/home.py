@@ -29,6 +29,13 @@ def index():
             latest_billed=BilledConsumption.latest_of(supply_point, *held_days(supply_point)),
         )
         if not supply_point.is_ceased:
-            summary.update(open_window=ReadingWindow.open_at(supply_point, now),
-                           next_window=ReadingWindow.next_after(supply_point, now))
+            # One query for both, as the Autolettura page does: the windows not over
+            # are few. The open one is the latest started (as ReadingWindow.open_at
+            # chooses), the next one the soonest to start (as next_after).
+            not_over = ReadingWindow.not_over(supply_point, now)
+            summary.update(
+                open_window=max((window for window in not_over if window.start_at <= now),
+                                key=lambda window: window.start_at, default=None),
+                next_window=next((window for window in not_over if window.start_at > now),
+                                 None))
     return render_page("home/index.html", supply_point=supply_point, **summary)

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from models import Customer
 from portal.mail import forced_language
-from views import is_safe_next, selected_supply_point
+from views import is_safe_next, page_translations, selected_supply_point
 
 bp = Blueprint("language", __name__)
 babel = Babel()
@@ -43,6 +43,16 @@ def init_app(app):
     babel.init_app(app, locale_selector=select_language, default_locale=DEFAULT,
                    default_timezone="Europe/Rome")
     app.jinja_env.filters["stored_word"] = stored_word
+    # Flask-Babel's own callables look the request context up four times and format
+    # the locale's name on every `_()`, a hundred of them per page: these look the
+    # catalogue up once per call by the locale object itself.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda message: page_translations().ugettext(message),
+        ngettext=lambda singular, plural, n: page_translations().ungettext(singular, plural, n),
+        pgettext=lambda context, message: page_translations().upgettext(context, message),
+        npgettext=lambda context, singular, plural, n: page_translations().unpgettext(
+            context, singular, plural, n),
+        newstyle=True)
     app.context_processor(lambda: dict(languages=LANGUAGES,
                                        current_language=get_locale().language))
 
