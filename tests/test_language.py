@@ -324,8 +324,8 @@ def test_a_back_office_answer_reaches_an_english_speaking_customer_in_english(
     code = models.Ticket.get_by_id(ticket.id).code
     assert message["Subject"] == f"Customer Area: reply to case {code}"
     text = smtp_server.text_of(0)
-    assert (f"customer service has replied to your case {code} "
-            "«Fattura di marzo» (status: Closed).") in text
+    assert (f"Customer service has replied to your case {code} "
+            "“Fattura di marzo” (status: Closed).") in text
 
 
 def test_the_switch_in_a_browser_returns_to_the_page_reached_by_htmx(page, live_server, factory,
