@@ -512,6 +512,10 @@ def test_the_personal_data_export_holds_the_choices_and_the_notices(client, logg
     data = client.get("/dati-anagrafici/esporta").get_json()
     assert data["customer"]["paperless"] is True and data["customer"]["paperless_changed_at"]
     assert data["notices_turned_off"] == sorted(set(notices.KINDS) - {notices.INVOICES})
+    # The choices read on their own: every kind, named as on the preferences page, on or off.
+    assert data["notice_choices"][0] == {"kind": "invoices", "name": "Nuove bollette", "on": True}
+    assert [(row["kind"], row["on"]) for row in data["notice_choices"]] == [
+        (kind, kind == notices.INVOICES) for kind in notices.KINDS]
     assert [(row["kind"], row["about"]) for row in data["notices_given"]] == [
         ("due_soon", "invoice:7000051")]
 
