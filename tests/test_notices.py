@@ -372,6 +372,10 @@ def test_one_click_unsubscribe_needs_no_login_and_no_csrf_token(tmp_path):
     response = client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert "non riceverai più" in response.get_data(as_text=True)
+    # The way back is one click away: the preferences page (after the login).
+    assert 'href="/dati-anagrafici/avvisi"' in response.get_data(as_text=True)
+    assert client.get("/dati-anagrafici/avvisi").headers["Location"] == (
+        "/login?next=%2Fdati-anagrafici%2Favvisi")
     assert not notices.wants(customer, notices.PAYMENTS)
     assert notices.wants(customer, notices.INVOICES)
     assert client.post(path).status_code == 200  # twice: still off, no error
