@@ -238,6 +238,28 @@ def test_invoices_falling_due_and_overdue_are_told_once_each(smtp_app, smtp_serv
     assert "/fatture?punto" not in due_text + overdue_text
 
 
+def test_a_bill_on_direct_debit_gets_no_reminder_before_it_falls_due(app, factory):
+    customer = factory.customer()
+    point = factory.supply_point(customer)
+    day = today()
+    issued = day - datetime.timedelta(days=30)
+    debited = models.Invoice.create(number="FT-7000071", supply_point=point, date=issued,
+                                    period_start=issued, period_end=issued, amount=50,
+                                    due_date=day + datetime.timedelta(days=2),
+                                    direct_debit_iban="IT60X0542811101000000123456")
+    models.Invoice.create(number="FT-7000072", supply_point=point, date=issued,
+                          period_start=issued, period_end=issued, amount=60,
+                          due_date=day + datetime.timedelta(days=2), direct_debit_iban="")
+    with app.app_context():
+        assert notices.run_schedule()["due_soon"] == 1
+        # The debit failed: still unpaid after its due date, it is told as overdue.
+        later = models.rome_now() + datetime.timedelta(days=4)
+        assert notices.run_schedule(now=later)["overdue"] == 2
+    told = {(row.kind, row.about) for row in models.Notice.select()}
+    assert ("due_soon", f"invoice:{debited.id}") not in told
+    assert ("overdue", f"invoice:{debited.id}") in told
+
+
 def test_a_kind_turned_off_is_recorded_but_not_sent(app, factory):
     customer = factory.customer()
     point = factory.supply_point(customer)
