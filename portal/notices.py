@@ -51,8 +51,8 @@ KINDS = {
     REJECTED_READINGS: (_l("Autoletture scartate"),
                         _l("Quando un'autolettura non è stata accettata, con il motivo.")),
     PAYMENTS: (_l("Scadenze di pagamento"),
-               _l("Qualche giorno prima della scadenza di una bolletta non pagata, e una volta "
-                  "se risulta scaduta.")),
+               _l("Qualche giorno prima della scadenza di una bolletta non pagata (non di "
+                  "quelle in addebito diretto), e una volta se risulta scaduta.")),
     TICKETS: (_l("Risposte ai ticket"),
               _l("Quando il servizio clienti risponde a un tuo ticket.")),
 }
@@ -304,8 +304,12 @@ def run_schedule(now=None):
     given = _given(Notice.kind.in_(["due_soon", "overdue"])
                    & (Notice.created_at >= utcnow() - catch_up
                       - datetime.timedelta(days=due_days + 2)))
+    # A bill on direct debit is paid on its due date without the customer: no reminder
+    # before it (it would ask them to pay twice); if the debit fails it becomes overdue.
+    on_direct_debit = Invoice.direct_debit_iban.is_null(False) & (Invoice.direct_debit_iban != "")
     for notice, condition, subject, template in (
-            ("due_soon", (Invoice.due_date >= today) & (Invoice.due_date <= due_by),
+            ("due_soon", (Invoice.due_date >= today) & (Invoice.due_date <= due_by)
+             & ~on_direct_debit,
              _l("Area Clienti: una bolletta è in scadenza"), "notice_due_soon"),
             ("overdue", (Invoice.due_date < today) & (Invoice.due_date >= today - catch_up),
              _l("Area Clienti: una bolletta risulta scaduta"), "notice_overdue")):

@@ -7,6 +7,7 @@ from pathlib import Path
 from models import (AuditLog, BilledConsumption, Document, FormSubmission, Invoice, Notice,
                     NoticeOptOut, OutgoingMail, RegistrationRequest, SelfReading, SupplyPoint,
                     Ticket, TicketMessage, db, held_days, utcnow)
+from portal import notices
 
 # Fields of the customer record that are secrets or bookkeeping, never exported.
 _CUSTOMER_FIELDS = ("code", "name", "tax_code", "is_company", "address", "phone", "fax",
@@ -31,6 +32,7 @@ def personal_data(customer):
     """Everything the portal holds about `customer`, as JSON-ready data. Interval
     measurements are left to the CSV download of Misure elettriche (their size)."""
     points = SupplyPoint.of_customer(customer.id)
+    wanted = set(notices.wanted_kinds(customer))
     return {
         "customer": {name: _plain(getattr(customer, name)) for name in _CUSTOMER_FIELDS},
         "supply_points": [
@@ -72,6 +74,10 @@ def personal_data(customer):
         "documents": _rows(Document.for_customer(customer), Document.title, Document.date),
         "security_events": _rows(AuditLog.select().where(AuditLog.customer == customer)
                                  .order_by(AuditLog.at), AuditLog.at, AuditLog.event, AuditLog.ip),
+        # Every kind with its name as on the preferences page and whether it is on: what
+        # was chosen reads on its own (notices_turned_off: the same, as stored).
+        "notice_choices": [{"kind": kind, "name": str(name), "on": kind in wanted}
+                           for kind, (name, _) in notices.KINDS.items()],
         "notices_turned_off": [row.kind for row in NoticeOptOut.select(NoticeOptOut.kind)
                                .where(NoticeOptOut.customer == customer)
                                .order_by(NoticeOptOut.kind)],

@@ -11,7 +11,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from peewee import JOIN, Case, fn
 
 from portal import attachments, notices
-from portal.formatting import CSV_BOM, csv_cell, csv_line
+from portal.formatting import CSV_BOM, csv_cell, csv_line, local_date, local_datetime_text
 from portal.mail import queue_mail
 from portal.settings import SETTINGS
 from models import (ROME, Customer, Invoice, Operator, PublicComplaint, SupplyPoint, Ticket, TicketMessage,
@@ -312,21 +312,21 @@ def receipt_pdf(ticket):
              .order_by(TicketMessage.id).first())
     pdf = FPDF(format="A4")
     pdf.set_compression(False)  # a page of text: readable by search tools and tests
-    pdf.set_title(text(f"Ricevuta {ticket.code}"))
+    from flask_babel import gettext as _
+    pdf.set_title(text(_("Ricevuta della pratica %(code)s", code=ticket.code)))
     pdf.add_page()
     pdf.set_font("helvetica", "B", 14)
     pdf.cell(0, 8, text(current_app.config["COMPANY_NAME"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("helvetica", "", 12)
-    from flask_babel import gettext as _
     pdf.cell(0, 8, text(_("Ricevuta della pratica %(code)s", code=ticket.code)),
              new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
-    received = ticket.received_at.replace(tzinfo=datetime.timezone.utc).astimezone(ROME)
+    # Dates as on the pages, in the reader's language (Rome time).
     rows = [(_("Codice pratica"), ticket.code),
-            (_("Ricevuta il"), received.strftime("%d/%m/%Y %H:%M")),
+            (_("Ricevuta il"), local_datetime_text(ticket.received_at)),
             (_("Tipo"), kind_label(ticket.kind)),
             (_("Oggetto"), ticket.subject),
-            (_("Risposta entro il"), ticket.due_on.strftime("%d/%m/%Y") if ticket.due_on
+            (_("Risposta entro il"), local_date(ticket.due_on) if ticket.due_on
              else _("nessun termine previsto"))]
     rows += [(str(label), value) for label, value in detail_lines(ticket)]
     if first is not None and first.attachment_name:

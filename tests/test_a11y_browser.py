@@ -226,6 +226,24 @@ def test_public_pages_have_no_axe_violations(crawl, live_server):
     assert not crawl.found, "axe violations:\n" + crawl.report()
 
 
+def test_the_unsubscribe_pages_have_no_axe_violations(crawl, live_server, live_app, factory):
+    """A notice's unsubscribe link, opened without login, and the page after its button."""
+    customer = factory.customer()
+    with live_app.test_request_context():
+        url = notices.unsubscribe_url(customer, notices.PAYMENTS)
+    path = url[url.index("/avvisi/"):]
+    page, base = crawl.page, live_server.url
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 740})
+        crawl.visit(f"{base}{path}", f"unsubscribe ({width} px)")
+        page.get_by_role("button", name=re.compile(
+            "Non ricevere più questo avviso|Stop receiving this notice")).click()
+        expect(page.locator(".notice--success")).to_be_visible()
+        crawl.check(f"unsubscribe done ({width} px)")
+    assert not notices.wants(customer, notices.PAYMENTS)
+    assert not crawl.found, "axe violations:\n" + crawl.report()
+
+
 def test_back_office_pages_have_no_axe_violations(italian_crawl, live_server, live_app, factory):
     crawl = italian_crawl
     customer, gas, electricity, ticket, reading = seed_customer_pages(

@@ -324,8 +324,8 @@ def test_a_back_office_answer_reaches_an_english_speaking_customer_in_english(
     code = models.Ticket.get_by_id(ticket.id).code
     assert message["Subject"] == f"Customer Area: reply to case {code}"
     text = smtp_server.text_of(0)
-    assert (f"customer service has replied to your case {code} "
-            "«Fattura di marzo» (status: Closed).") in text
+    assert (f"Customer service has replied to your case {code} "
+            "“Fattura di marzo” (status: Closed).") in text
 
 
 def test_the_switch_in_a_browser_returns_to_the_page_reached_by_htmx(page, live_server, factory,
@@ -373,3 +373,107 @@ def test_the_switch_with_another_customers_point_is_404(client, logged_in, other
         assert response.status_code == 404
         assert theirs.code not in response.text
     assert models.Customer.get_by_id(logged_in.id).language is None
+
+
+# --- The pages of cases, payments, notices and readings in English ------------------------
+
+# Italian words of those pages that must not reach an English page (case-sensitive, whole
+# words; the data shown is chosen so that it holds none of them).
+ITALIAN_WORDS = ("Fattura", "Fatture", "fattura", "fatture", "bolletta", "bollette", "Scadenza",
+                 "scadenza", "Pagamenti", "Segnala", "Annulla", "Invia", "Salva", "Indietro",
+                 "Pratica", "pratica", "Ricevuta", "ricevuta", "Oggetto", "Messaggio",
+                 "Allegato", "Reclamo", "Stato", "Aperto", "Chiuso", "fornitura", "Autolettura",
+                 "autolettura", "Autoletture", "Prelievi", "Domiciliazione", "Come pagare",
+                 "Avvisi", "avvisi", "Gentile", "della", "delle", "degli", "il", "di", "che",
+                 "una", "sono", "Scegli", "Torna", "Pagata", "Scaduta", "Da pagare",
+                 "Da acquisire", "Acquisita", "In attesa", "Attivo")
+
+
+def visible_text(page):
+    """What a reader meets: text, labels, alternatives; not the scripts, the switch to
+    Italian, nor the bank transfer's values (the causale is the utility's fixed wording)."""
+    page = re.sub(r"(?s)<script.*?</script>|<style.*?</style>", " ", page)
+    page = re.sub(r'(?s)<button[^>]*lang="it"[^>]*>.*?</button>', " ", page)
+    page = re.sub(r'(?s)<span class="pay-value"[^>]*>.*?</span>', " ", page)
+    page = re.sub(r'(?:aria-label|title|alt|placeholder)="([^"]*)"', r"> \1 <", page)
+    return re.sub(r"(?s)<[^>]*>", " ", page)
+
+
+def italian_left(text):
+    return [word for word in ITALIAN_WORDS if re.search(rf"(?<![\w/-]){word}(?![\w/-])", text)]
+
+
+def test_the_pages_of_cases_payments_notices_and_readings_speak_english(app, client, factory,
+                                                                         auth):
+    from portal import notices, tickets
+    customer = factory.customer(language="en", name="MARY 7000061")
+    gas = factory.supply_point(customer)
+    electricity = factory.supply_point(customer, "electricity")
+    day = datetime.date.today()
+    invoice = add_invoice(gas, number="FT-7000062", date=day - datetime.timedelta(days=40),
+                          due_date=day - datetime.timedelta(days=10), paid=False)
+    add_invoice(gas, number="FT-7000063", date=day - datetime.timedelta(days=5),
+                due_date=day + datetime.timedelta(days=15), paid=False)
+    models.SelfReading.create(supply_point=gas, customer=customer, reading_date=day,
+                              meter_reading=7000064, photo_path="readings/7000064.jpg")
+    models.DirectDebitMandate.create(reference="MND-7000065", customer=customer,
+                                     supply_point=gas, iban="IT60X0542811101000000123456",
+                                     account_holder="MARY 7000061")
+    with app.test_request_context():
+        ticket = tickets.open_ticket(customer, gas, "reclamo", "Q 7000066", "Text 7000066")
+        token = notices.unsubscribe_token(customer, notices.PAYMENTS)
+    auth.login(customer.code)
+    pages = ["/home", "/ticket", "/ticket/nuovo", f"/ticket/{ticket.id}",
+             f"/fatture/{invoice.id}", "/pagamenti", "/pagamenti/domiciliazione",
+             f"/pagamenti/fatture/{invoice.id}/segnala", "/dati-anagrafici/avvisi",
+             f"/autolettura?punto={gas.code}", f"/autolettura/nuova?punto={gas.code}",
+             f"/prelievi?punto={electricity.code}", f"/prelievi?punto={gas.code}"]
+    pages += [f"/ticket/nuovo?tipo={kind}" for kind in tickets.KINDS]
+    for url in pages:
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert '<html lang="en">' in page.text, url
+        assert italian_left(visible_text(page.text)) == [], url
+    receipt = client.get(f"/ticket/{ticket.id}/ricevuta.pdf").data
+    assert f"(Receipt of case {ticket.code})".encode() in receipt
+    received = models.Ticket.get_by_id(ticket.id).received_at
+    assert format_english_datetime(received).encode() in receipt
+    assert b"Ricevuta" not in receipt and b"Risposta" not in receipt
+    auth.logout()
+    # Without login: the one-click unsubscribe and the complaint without access.
+    for response in (client.get(f"/avvisi/disiscrizione/{token}", headers=ENGLISH),
+                     client.post(f"/avvisi/disiscrizione/{token}", headers=ENGLISH),
+                     client.get("/ticket/reclamo", headers=ENGLISH),
+                     complaint(client, address=""),
+                     complaint(client, address="VIA 7000067")):
+        assert response.status_code in (200, 422), response.request.path
+        assert italian_left(visible_text(response.text)) == [], response.request.path
+    assert "mary@example.org" in response.text  # sent: the confirmation mail is queued
+    from portal import mail
+    confirmation = mail.parsed(models.OutgoingMail.select()
+                               .where(models.OutgoingMail.recipient == "mary@example.org")
+                               .get())
+    link = re.search(r"/ticket/reclamo/conferma/\S+", confirmation.get_body(("plain",))
+                     .get_content()).group(0)
+    for response in (client.get(link, headers=ENGLISH), client.post(link, headers=ENGLISH)):
+        assert response.status_code == 200, response.request.method
+        assert italian_left(visible_text(response.text)) == [], response.request.method
+
+
+def complaint(client, address):
+    return client.post("/ticket/reclamo", headers=ENGLISH, data={
+        "name": "MARY 7000061", "customer_code": "", "point_code": "PR7000068",
+        "address": address, "email": "mary@example.org", "subject": "Q 7000067",
+        "message": "Text 7000067"})
+
+
+def format_english_datetime(value):
+    from babel.dates import format_datetime
+    local = value.replace(tzinfo=datetime.timezone.utc).astimezone(models.ROME)
+    return format_datetime(local.replace(tzinfo=None), "d MMM yyyy HH:mm", locale="en")
+
+
+def test_the_check_for_italian_words_finds_them():
+    assert italian_left(visible_text("<p>La bolletta di marzo</p>")) == ["bolletta", "di"]
+    assert italian_left(visible_text('<a href="/fatture/1">See</a> <img alt="Fattura">')) == [
+        "Fattura"]

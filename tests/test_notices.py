@@ -93,6 +93,13 @@ def test_an_invoice_import_gives_one_notice_per_customer_listing_the_new_ones(
     text = messages[-1][1].get_body(("plain",)).get_content()
     assert "è disponibile una nuova bolletta" in text
     assert "FT-7000004" in text and "FT-7000001" not in text
+    # One new bill: the link is that bill's page; in the HTML part each listed bill links
+    # to its own page.
+    single = models.Invoice.get(models.Invoice.number == "FT-7000004")
+    assert f"https://area-clienti.example.it/fatture/{single.id}?punto={gas.code}" in text
+    listed = models.Invoice.get(models.Invoice.number == "FT-7000002")
+    assert (f'href="https://area-clienti.example.it/fatture/{listed.id}?punto={electricity.code}"'
+            in html)
 
 
 def test_invoices_an_import_did_not_announce_are_announced_by_the_schedule(
@@ -223,6 +230,34 @@ def test_invoices_falling_due_and_overdue_are_told_once_each(smtp_app, smtp_serv
     assert "FT-7000021" in overdue_text and "è scaduta il" in overdue_text
     assert all(soon.number in message.get_body(("html",)).get_content()
                for _, message in messages)
+    # Both lead to the bill's own page, with Come pagare, on its supply point.
+    link = f"https://area-clienti.example.it/fatture/{soon.id}?punto={point.code}"
+    for _, message in messages:
+        assert link in message.get_body(("plain",)).get_content()
+        assert f'href="{link}"' in message.get_body(("html",)).get_content()
+    assert "/fatture?punto" not in due_text + overdue_text
+
+
+def test_a_bill_on_direct_debit_gets_no_reminder_before_it_falls_due(app, factory):
+    customer = factory.customer()
+    point = factory.supply_point(customer)
+    day = today()
+    issued = day - datetime.timedelta(days=30)
+    debited = models.Invoice.create(number="FT-7000071", supply_point=point, date=issued,
+                                    period_start=issued, period_end=issued, amount=50,
+                                    due_date=day + datetime.timedelta(days=2),
+                                    direct_debit_iban="IT60X0542811101000000123456")
+    models.Invoice.create(number="FT-7000072", supply_point=point, date=issued,
+                          period_start=issued, period_end=issued, amount=60,
+                          due_date=day + datetime.timedelta(days=2), direct_debit_iban="")
+    with app.app_context():
+        assert notices.run_schedule()["due_soon"] == 1
+        # The debit failed: still unpaid after its due date, it is told as overdue.
+        later = models.rome_now() + datetime.timedelta(days=4)
+        assert notices.run_schedule(now=later)["overdue"] == 2
+    told = {(row.kind, row.about) for row in models.Notice.select()}
+    assert ("due_soon", f"invoice:{debited.id}") not in told
+    assert ("overdue", f"invoice:{debited.id}") in told
 
 
 def test_a_kind_turned_off_is_recorded_but_not_sent(app, factory):
@@ -359,6 +394,10 @@ def test_one_click_unsubscribe_needs_no_login_and_no_csrf_token(tmp_path):
     response = client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert "non riceverai più" in response.get_data(as_text=True)
+    # The way back is one click away: the preferences page (after the login).
+    assert 'href="/dati-anagrafici/avvisi"' in response.get_data(as_text=True)
+    assert client.get("/dati-anagrafici/avvisi").headers["Location"] == (
+        "/login?next=%2Fdati-anagrafici%2Favvisi")
     assert not notices.wants(customer, notices.PAYMENTS)
     assert notices.wants(customer, notices.INVOICES)
     assert client.post(path).status_code == 200  # twice: still off, no error
@@ -499,5 +538,97 @@ def test_the_personal_data_export_holds_the_choices_and_the_notices(client, logg
     data = client.get("/dati-anagrafici/esporta").get_json()
     assert data["customer"]["paperless"] is True and data["customer"]["paperless_changed_at"]
     assert data["notices_turned_off"] == sorted(set(notices.KINDS) - {notices.INVOICES})
+    # The choices read on their own: every kind, named as on the preferences page, on or off.
+    assert data["notice_choices"][0] == {"kind": "invoices", "name": "Nuove bollette", "on": True}
+    assert [(row["kind"], row["on"]) for row in data["notice_choices"]] == [
+        (kind, kind == notices.INVOICES) for kind in notices.KINDS]
     assert [(row["kind"], row["about"]) for row in data["notices_given"]] == [
         ("due_soon", "invoice:7000051")]
+
+
+# Italian words of the notices that an English reader must not meet (links aside, which
+# keep the portal's Italian paths).
+ITALIAN_IN_NOTICES = ("Gentile", "bolletta", "bollette", "fornitura", "scade", "scaduta",
+                      "autolettura", "Comunica", "Vedi", "Servizio clienti", "avviso",
+                      "pratica", "Come pagare", "Motivo", "Ricevi", "della", "del", "il",
+                      "di", "non")
+
+
+def english_leftovers(text):
+    import re
+    text = re.sub(r'https?://\S+|href="[^"]*"', " ", text)
+    return [word for word in ITALIAN_IN_NOTICES if re.search(rf"\b{word}\b", text)]
+
+
+def test_every_notice_speaks_english_to_an_english_speaking_customer(app, factory):
+    customer = factory.customer(language="en", name="MARY 7000041")
+    point = factory.supply_point(customer)
+    day = today()
+    issued = day - datetime.timedelta(days=30)
+    for number, due in (("FT-7000042", 3), ("FT-7000043", -2)):
+        models.Invoice.create(number=number, supply_point=point, date=issued,
+                              period_start=issued, period_end=issued, amount=50,
+                              due_date=day + datetime.timedelta(days=due))
+    models.Invoice.create(number="FT-7000044", supply_point=point, date=day,
+                          period_start=issued, period_end=day, amount=1234.5,
+                          due_date=day + datetime.timedelta(days=20))
+    open_window(closes_in_days=0)
+    reading = models.SelfReading.create(supply_point=point, customer=customer,
+                                        reading_date=day - datetime.timedelta(days=40),
+                                        meter_reading=7000045, outcome="scartata",
+                                        outcome_reason="E-7000046")
+    ticket = models.Ticket.create(customer=customer, category="Altro", subject="Q 7000047",
+                                  status="Chiuso", code="CP-2026-7000047")
+    with app.test_request_context():
+        notices.run_schedule()
+        notices.rejected_readings([reading.id], set())
+        notices.ticket_answered(customer, ticket)
+    from portal import mail
+    rows = list(models.OutgoingMail.select().where(models.OutgoingMail.customer == customer))
+    assert sorted(row.kind for row in rows) == sorted(
+        ["new_invoice", "due_soon", "overdue", "window_open", "window_closing",
+         "reading_rejected", "ticket_answer"])
+    for row in rows:
+        message = mail.parsed(row)
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert message["Subject"].startswith("Customer Area: "), row.kind
+        assert text.startswith("Dear MARY 7000041,"), row.kind
+        assert english_leftovers(message["Subject"] + text) == [], (row.kind, text)
+        assert english_leftovers(html) == [], (row.kind, html)
+        # Readable on a phone: the page scales to the screen, one column of at most 600 px.
+        assert '<html lang="en">' in html and 'name="viewport"' in html, row.kind
+        assert "max-width: 600px" in html, row.kind
+    by_kind = {row.kind: mail.parsed(row).get_body(("plain",)).get_content() for row in rows}
+    assert "€1,234.50" in by_kind["new_invoice"]
+    assert "Bill no. FT-7000042 for €50.00" in by_kind["due_soon"]
+    assert "Bill no. FT-7000043 for €50.00" in by_kind["overdue"]
+    assert "How to pay this bill" in by_kind["overdue"]
+    assert point.code in by_kind["window_closing"] and "closes on" in by_kind["window_closing"]
+    assert "Reason: E-7000046" in by_kind["reading_rejected"]
+
+
+def test_a_notices_link_lands_on_the_bill_and_its_point_for_its_holder_only(
+        app, factory, client, auth, other_customer):
+    customer = factory.customer()
+    factory.supply_point(customer)
+    point = factory.supply_point(customer)
+    day = today()
+    invoice = models.Invoice.create(number="FT-7000051", supply_point=point, date=day,
+                                    period_start=day, period_end=day, amount=50,
+                                    due_date=day + datetime.timedelta(days=2))
+    with app.test_request_context():
+        assert notices.run_schedule()["due_soon"] == 1
+    from portal import mail
+    row = models.OutgoingMail.get(models.OutgoingMail.kind == "due_soon")
+    link = next(line for line in mail.parsed(row).get_body(("plain",)).get_content().splitlines()
+                if "/fatture/" in line)
+    path = link.replace("https://area-clienti.example.it", "")
+    auth.login(customer.code)
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "FT-7000051" in page.text and "Come pagare" in page.text
+    assert f'value="{point.code}" selected' in page.text
+    auth.logout()
+    auth.login(other_customer.code)
+    assert client.get(path).status_code == 404
