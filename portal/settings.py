@@ -186,7 +186,7 @@ SETTINGS = (
     Setting("NOTICE_INTERVAL", int, 60,
             "minutes between runs of the time-based notices (reading windows, invoices "
             "falling due or overdue) inside the serving process, beside the mail sender; "
-            "`0` turns them off (run `flask notices run` from cron instead). Workers running "
+            "`0` turns them off (run `flask mail notices` from cron instead). Workers running "
             "them at once never repeat a notice: each is recorded under a unique key"),
     Setting("NOTICE_DUE_DAYS", int, 7,
             "days before an unpaid invoice's due date that its holder is reminded (once; "

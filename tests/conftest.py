@@ -62,16 +62,20 @@ def _admin_connection():
     return psycopg.connect(TEST_DATABASE_URL, autocommit=True)
 
 
+# The background senders started by tests and not stopped yet (release_database stops them).
+_running_senders = []
+
+
 def release_database():
     """Close every connection of the app's database: the pool keeps them open.
 
-    First wait for any stopping mail sender to finish its round: closing a SQLite
-    connection under a running query crashes the interpreter (a slow round on a busy
-    machine can outlast the sender's own stop timeout)."""
-    for thread in threading.enumerate():
-        if thread.name == "mail-sender":
-            thread.join(120)
-            assert not thread.is_alive(), "a mail sender still runs: stop it before releasing"
+    First stop every background mail sender of the test: another fixture's teardown
+    (an `app` set up after `mail_app`) can come before the sender's own, and closing a
+    SQLite connection under its running query crashes the interpreter."""
+    while _running_senders:
+        sender = _running_senders.pop()
+        sender.stop(timeout=120)
+        assert not sender.thread.is_alive(), "a mail sender did not stop"
     models.db.close_all()
 
 
@@ -274,10 +278,13 @@ def background_sender(application):
     """The app's background mail sender running for the test, stopped after it."""
     from portal import mail
     sender = mail.start_sender(application)
+    _running_senders.append(sender)
     try:
         yield sender
     finally:
         sender.stop()
+        if sender in _running_senders:
+            _running_senders.remove(sender)
 
 
 @pytest.fixture
