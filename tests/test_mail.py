@@ -1,6 +1,7 @@
 """The outgoing-mail queue: queued in the page's transaction, delivered by the sender to
 a real SMTP server (or the outbox), retried with backoff, claimed once, each attempt
 under an overall deadline; failed mail sent again from the back-office."""
+import contextlib
 import os
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 import models
-from conftest import PASSWORD, Mailbox, background_sender, deliver_mail, free_port, make_app
+from conftest import Mailbox, background_sender, deliver_mail, free_port, make_app
 from portal import backoffice, mail
 
 OutgoingMail = models.OutgoingMail
@@ -75,12 +76,10 @@ class HangingServer:
                 threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
 
     def _drip(self, connection):
-        try:
+        with contextlib.suppress(OSError):  # the client gave up and closed: the drip ends
             connection.sendall(b"220-")
             while not self.stopped.wait(self.drip_every):
                 connection.sendall(b"x")
-        except OSError:
-            pass
 
     def stop(self):
         self.stopped.set()
