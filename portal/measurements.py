@@ -439,7 +439,7 @@ def measurement_csv(rows, clock=None, batch=1000):
     current_hour = first_hour = end_hour = -1
     rome_day = None
     prefix = zone_and_band = ""
-    for timestamp, kwh, _, power in rows:
+    for timestamp, kwh, _intervals, power in rows:
         hour = timestamp // 3600
         if hour != current_hour:
             current_hour = hour

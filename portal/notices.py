@@ -153,8 +153,7 @@ def give(customer, kind, notice, abouts, subject, template, **context):
             context["listed"] = [abouts[about] for about in fresh]
         url = unsubscribe_url(customer, kind)
         mail = queue_mail(customer.email, subject, template, kind=notice, customer=customer,
-                          headers={"List-Unsubscribe": f"<{url}>",
-                                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+                          headers=unsubscribe_headers(url),
                           customer_name=customer.name, unsubscribe_url=url,
                           kind_name=KINDS[kind][0], fresh=fresh, **context)
         (Notice.update(mail=mail)
@@ -162,6 +161,11 @@ def give(customer, kind, notice, abouts, subject, template, **context):
                 & Notice.about.in_(fresh))
          .execute())
     return fresh
+
+
+def unsubscribe_headers(url):
+    """RFC 8058: the one-click unsubscribe link and its POST."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 def ticket_answered(customer, ticket):
@@ -174,8 +178,7 @@ def ticket_answered(customer, ticket):
                _l("Area Clienti: risposta alla pratica %(code)s", code=ticket.code),
                "ticket_answer", kind="ticket_answer", customer=customer, ticket=ticket,
                customer_name=customer.name, unsubscribe_url=url, kind_name=KINDS[TICKETS][0],
-               headers={"List-Unsubscribe": f"<{url}>",
-                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+               headers=unsubscribe_headers(url))
     return True
 
 

@@ -42,7 +42,11 @@ OUT_OF_BAND_BLOCKS = ["menu", "supply_picker", "flash"]
 
 def get_or_404(model, *conditions):
     """The one row of `model` matching `conditions`, or a 404."""
-    row = model.get_or_none(*conditions)
+    return or_404(model.get_or_none(*conditions))
+
+
+def or_404(row):
+    """`row` (a model's get_for_customer answer, say), or a 404 when there is none."""
     if row is None:
         abort(404)
     return row

@@ -28,7 +28,7 @@ from models import (
 )
 from portal import attachments, backoffice, holdings
 from portal.acquisition import acquire_all
-from views import Pager, get_or_404, is_htmx, render_page
+from views import Pager, get_or_404, is_htmx, or_404, render_page
 from views.backoffice import (
     audit_action,
     audit_customer_view,
@@ -219,9 +219,7 @@ def customer(code, section):
 def invoice_pdf(code, invoice_id):
     """Download the PDF of one of the customer's invoices."""
     customer = customer_or_404(code)
-    invoice = Invoice.get_for_customer(invoice_id, customer)
-    if invoice is None:
-        abort(404)
+    invoice = or_404(Invoice.get_for_customer(invoice_id, customer))
     audit_customer_view(customer, f"PDF fattura {invoice.number}")
     return _send_stored(invoice.pdf_path, f"fattura-{invoice.number}")
 

@@ -1,6 +1,6 @@
 """Pagamenti: several invoices in one transfer, the QR codes, the direct-debit mandate,
 "Segnala pagamento", and the back-office queue of reported payments."""
-from flask import Blueprint, abort, current_app, flash, make_response, request, send_file, url_for
+from flask import Blueprint, abort, flash, make_response, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, ValidationError
 from models import DirectDebitMandate, Invoice, PaymentReport
 from portal import attachments, payments
 from portal.exchange.values import BadValue, parse_tax_code
-from views import (CreatingForm, create_once, customer_required, get_or_404, htmx_redirect,
+from views import (CreatingForm, create_once, customer_required, get_or_404, htmx_redirect, or_404,
                    render_page, selected_supply_point)
 from views.backoffice import bp as backoffice_bp
 from views.backoffice import audit_action, done, operator_required
@@ -31,10 +31,7 @@ POINT_CEASED = _l("La fornitura di questo punto è cessata: non si può attivare
 
 def own_invoice(invoice_id):
     """The customer's invoice with this id (of any of their points); anybody else's is 404."""
-    invoice = Invoice.get_for_customer(invoice_id, current_user.id)
-    if invoice is None:
-        abort(404)
-    return invoice
+    return or_404(Invoice.get_for_customer(invoice_id, current_user.id))
 
 
 def own_unpaid_invoice(invoice_id):
@@ -233,10 +230,7 @@ def mandate():
 
 
 def _own_mandate(mandate_id):
-    mandate = DirectDebitMandate.get_for_customer(mandate_id, current_user.id)
-    if mandate is None:
-        abort(404)
-    return mandate
+    return or_404(DirectDebitMandate.get_for_customer(mandate_id, current_user.id))
 
 
 @bp.get("/domiciliazione/<int:mandate_id>/mandato.pdf")

@@ -14,7 +14,7 @@ from portal.formatting import local_date
 from portal.readings import (READINGS_PER_PAGE, WINDOWS_PER_PAGE, delete_pending, form_notices,
                              get_for_customer, rows_per_page, still_held, submit)
 from views import (CreatingForm, Pager, create_once, customer_required, htmx_redirect, is_htmx,
-                   render_page, requested_page, selected_supply_point)
+                   or_404, render_page, requested_page, selected_supply_point)
 from views.downloads import send_meter_photo
 
 bp = Blueprint("readings", __name__)
@@ -158,9 +158,7 @@ def photo(reading_id):
 @customer_required
 def confirm_delete(reading_id):
     """Without JavaScript: the seed's question before deleting a reading."""
-    reading = get_for_customer(reading_id, current_user.id)
-    if reading is None:
-        abort(404)
+    reading = or_404(get_for_customer(reading_id, current_user.id))
     return render_page("readings/delete.html", reading=reading, deletable=still_held(reading),
                        refusal=POINT_CEASED.format(code=reading.supply_point.code,
                                                    day=local_date(reading.reading_date)))

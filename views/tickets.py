@@ -19,7 +19,7 @@ from models import Invoice, SupplyPoint, Ticket, rome_now
 from portal import attachments, tickets
 from portal.formatting import local_date, local_money
 from views import (CreatingForm, Pager, create_once, customer_required, customer_supply_points,
-                   htmx_redirect, is_htmx, limiter, render_page, selected_supply_point)
+                   htmx_redirect, is_htmx, limiter, or_404, render_page, selected_supply_point)
 from views.downloads import send_ticket_attachment
 
 bp = Blueprint("tickets", __name__, url_prefix="/ticket")
@@ -235,10 +235,7 @@ def _within_quota(form):
 
 def _own_ticket(ticket_id):
     """The customer's ticket with this id; anybody else's is 404."""
-    ticket = Ticket.get_for_customer(ticket_id, current_user.id)
-    if ticket is None:
-        abort(404)
-    return ticket
+    return or_404(Ticket.get_for_customer(ticket_id, current_user.id))
 
 
 @bp.get("")
@@ -375,26 +372,11 @@ def attachment(ticket_id, message_id):
     return send_ticket_attachment(message)
 
 
-@bp.app_template_filter("case_kind")
-def case_kind(kind):
-    """A case type's label in the page's language."""
-    return tickets.kind_label(kind)
-
-
-@bp.app_template_filter("case_details")
-def case_details(ticket):
-    return tickets.detail_lines(ticket)
-
-
-@bp.app_template_filter("deadline_state")
-def deadline_state(ticket):
-    return tickets.deadline_state(ticket)
-
-
-@bp.app_template_filter("case_lateness")
-def case_lateness(ticket):
-    """(state, indemnity) for the customer's pages: see portal.tickets.lateness."""
-    return tickets.lateness(ticket)
+# The case rules the templates use, straight from portal/tickets.py.
+for name, rule in (("case_kind", tickets.kind_label), ("case_details", tickets.detail_lines),
+                   ("deadline_state", tickets.deadline_state),
+                   ("case_lateness", tickets.lateness)):
+    bp.add_app_template_filter(rule, name)
 
 
 @bp.app_template_filter("case_indemnified")
