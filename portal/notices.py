@@ -61,6 +61,8 @@ KINDS = {
 _SALT = "notice-unsubscribe"
 # Customers told per transaction after an invoice import (see new_invoices).
 NOTICE_BATCH = 50
+# Invoices or points read whole per query once the schedule knows which it still has to tell.
+LOAD_BATCH = 500
 # Seconds the schedule rests between its write transactions. Without a rest a loop of
 # short transactions keeps SQLite's write lock nearly always taken, and a customer's
 # save waiting in the busy handler can starve until it fails (503): measured by
@@ -229,13 +231,11 @@ def new_invoices(condition):
     given = _given((Notice.kind == "new_invoice")
                    & (Notice.created_at >= utcnow() - catch_up - datetime.timedelta(days=1)))
     by_customer = {}
-    for invoice in list(Invoice.select(Invoice, SupplyPoint)
-                        .join(SupplyPoint)
-                        .where(condition & (Invoice.date >= rome_now().date() - catch_up)
-                               & Invoice.customer.is_null(False))
-                        .order_by(Invoice.customer, Invoice.date, Invoice.number)):
-        if ("new_invoice", invoice.customer_id, f"invoice:{invoice.id}") not in given:
-            by_customer.setdefault(invoice.customer_id, []).append(invoice)
+    for invoice in _invoices_to_tell(
+            "new_invoice", given, condition & (Invoice.date >= rome_now().date() - catch_up)
+            & Invoice.customer.is_null(False),
+            lambda invoice: (invoice.customer_id, invoice.date, invoice.number)):
+        by_customer.setdefault(invoice.customer_id, []).append(invoice)
     told = 0
     customers = list(Customer.select().where(Customer.id.in_(list(by_customer))))
     for batch in chunked(customers, NOTICE_BATCH):
@@ -290,17 +290,17 @@ def run_schedule(now=None):
         # What was given already is skipped without a write transaction: the schedule
         # runs every hour over every gas point. (give() alone would be right too.)
         given = _given(Notice.about.startswith(f"window:{window.id}:"))
-        for point in list(_gas_points_of(window)):
+        opens_now = window.start_at >= now - catch_up
+        closes_tomorrow = now.date() >= window.end_at.date() - datetime.timedelta(days=1)
+        for point in _gas_points_to_tell(window, given, opens_now, closes_tomorrow):
             customer = point.customer
             about = f"window:{window.id}:{point.id}"
-            if (window.start_at >= now - catch_up
-                    and ("window_open", customer.id, about) not in given):
+            if opens_now and ("window_open", customer.id, about) not in given:
                 counts["window_open"] += bool(give(
                     customer, READING_WINDOWS, "window_open", [about],
                     _l("Area Clienti: è aperto il periodo di autolettura"),
                     "notice_window_open", window=window, supply_point=point))
                 time.sleep(WRITE_PAUSE)
-            closes_tomorrow = now.date() >= window.end_at.date() - datetime.timedelta(days=1)
             if (closes_tomorrow and ("window_closing", customer.id, about) not in given
                     and not _read_in(window, point, customer)):
                 counts["window_closing"] += bool(give(
@@ -325,12 +325,8 @@ def run_schedule(now=None):
              _l("Area Clienti: una bolletta è in scadenza"), "notice_due_soon"),
             ("overdue", (Invoice.due_date < today) & (Invoice.due_date >= today - catch_up),
              _l("Area Clienti: una bolletta risulta scaduta"), "notice_overdue")):
-        for invoice in list(Invoice.select(Invoice, SupplyPoint, Customer)
-                            .join(SupplyPoint).switch(Invoice).join(Customer)
-                            .where(~Invoice.paid & condition)
-                            .order_by(Invoice.due_date, Invoice.id)):
-            if (notice, invoice.customer_id, f"invoice:{invoice.id}") in given:
-                continue
+        for invoice in _invoices_to_tell(notice, given, ~Invoice.paid & condition,
+                                         lambda invoice: (invoice.due_date, invoice.id)):
             counts[notice] += bool(give(invoice.customer, PAYMENTS, notice,
                                         [f"invoice:{invoice.id}"], subject, template,
                                         invoice=invoice, supply_point=invoice.supply_point))
@@ -340,19 +336,45 @@ def run_schedule(now=None):
     return counts
 
 
+def _invoices_to_tell(notice, given, condition, order):
+    """The invoices matching `condition` whose `notice` is not in `given`, sorted by `order`,
+    with their supply point and customer. The schedule runs every hour over weeks of
+    invoices that were nearly all told already: their keys are read first, whole rows
+    only for the few left (reading every row whole took seconds each run)."""
+    ids = [invoice_id for invoice_id, customer_id in
+           Invoice.select(Invoice.id, Invoice.customer).where(condition).tuples()
+           if (notice, customer_id, f"invoice:{invoice_id}") not in given]
+    invoices = []
+    for batch in chunked(ids, LOAD_BATCH):
+        invoices.extend(Invoice.select(Invoice, SupplyPoint, Customer)
+                        .join(SupplyPoint).switch(Invoice).join(Customer)
+                        .where(Invoice.id.in_(batch)))
+    return sorted(invoices, key=order)
+
+
 def _given(condition):
     """{(kind, customer id, about)} of the notices recorded matching `condition`."""
     return set(Notice.select(Notice.kind, Notice.customer, Notice.about)
                .where(condition).tuples())
 
 
-def _gas_points_of(window):
-    """The gas points a window is for (one, or every gas point), with their holder."""
-    query = (SupplyPoint.select(SupplyPoint, Customer).join(Customer)
-             .where(SupplyPoint.commodity == SupplyPoint.GAS))
+def _gas_points_to_tell(window, given, opens_now, closes_tomorrow):
+    """The gas points of a window (one, or every gas point) with their holder, whose
+    window notices due now are not all in `given`: keys first, whole rows only for
+    those left (the schedule runs every hour over every gas point)."""
+    query = SupplyPoint.select(SupplyPoint.id, SupplyPoint.customer).where(
+        SupplyPoint.commodity == SupplyPoint.GAS)
     if window.supply_point_id is not None:
         query = query.where(SupplyPoint.id == window.supply_point_id)
-    return query.order_by(SupplyPoint.id)
+    kinds = ["window_open"] * opens_now + ["window_closing"] * closes_tomorrow
+    ids = [point_id for point_id, customer_id in query.tuples()
+           if any((kind, customer_id, f"window:{window.id}:{point_id}") not in given
+                  for kind in kinds)]
+    points = []
+    for batch in chunked(ids, LOAD_BATCH):
+        points.extend(SupplyPoint.select(SupplyPoint, Customer).join(Customer)
+                      .where(SupplyPoint.id.in_(batch)))
+    return sorted(points, key=lambda point: point.id)
 
 
 def _read_in(window, point, customer):
