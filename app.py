@@ -10,6 +10,7 @@ import click
 import peewee
 from dotenv import load_dotenv
 from flask import Flask, current_app, request
+from jinja2 import FileSystemBytecodeCache
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -70,6 +71,13 @@ def create_app(test_config=None):
     )
     if test_config is not None:
         app.config.from_mapping(test_config)
+    # Compiled templates are kept in the instance folder: each worker of a (re)started
+    # portal loads them instead of compiling every template again, which halved the
+    # first page views of a fresh process (bench/RESULTS.md). A template's entry is
+    # keyed by its source, so an edited template is compiled afresh.
+    templates_cache = instance / "template-cache"
+    templates_cache.mkdir(mode=0o700, exist_ok=True)
+    app.jinja_env.bytecode_cache = FileSystemBytecodeCache(str(templates_cache))
 
     app.config["SECRET_KEY"] = _secret_key(app)
     # Behind TLS (an https BASE_URL) the cookie is locked to this host and to https.

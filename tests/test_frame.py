@@ -1,4 +1,7 @@
 """The page frame: header, menu, supply-point picker, fragments, headers."""
+from pathlib import Path
+
+from conftest import make_app
 
 
 def test_home_shows_welcome_last_access_and_picker(client, logged_in):
@@ -204,3 +207,18 @@ def test_home_tells_the_open_reading_window_else_the_next_one(client, logged_in)
                                 end_at=datetime.datetime(2098, 1, 31, 23, 59))
     page = client.get(url).text
     assert "Puoi inserire l'autolettura fino al 31/01/2098 alle 23:59." in page
+
+
+def test_compiled_templates_are_kept_for_the_next_process(app, client, tmp_path):
+    """A worker started later loads the compiled templates instead of compiling them."""
+    assert client.get("/login").status_code == 200
+    kept = list((Path(app.instance_path) / "template-cache").glob("*.cache"))
+    assert kept
+    later = make_app(tmp_path / "later", DATABASE_URL=app.config["DATABASE_URL"])
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("a template was compiled again")
+
+    later.jinja_env.compile = no_compiling
+    page = later.test_client().get("/login")
+    assert page.status_code == 200 and "<h1>Autenticazione</h1>" in page.text
