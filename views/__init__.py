@@ -269,12 +269,21 @@ def menu_sections(supply_point):
 
 
 def portal_context():
-    """What base.html needs on every page: the customer's supply points and the menu."""
-    if g.get("database_down") or not isinstance(current_user._get_current_object(), Customer):
+    """What base.html needs on every page: the customer's supply points and the menu.
+    Built once per request, user and language (a fragment renders two parts of the
+    templates, each asking for it; a mail composed meanwhile may speak another
+    language)."""
+    user = current_user._get_current_object()
+    if g.get("database_down") or not isinstance(user, Customer):
         return {}
-    supply_point = selected_supply_point()
-    return dict(supply_points=customer_supply_points(), supply_point=supply_point,
-                menu=menu_sections(supply_point))
+    key = (user, page_translations())
+    kept = g.get("portal_context")
+    if kept is None or kept[0] != key:
+        supply_point = selected_supply_point()
+        kept = g.portal_context = (key, dict(supply_points=customer_supply_points(),
+                                             supply_point=supply_point,
+                                             menu=menu_sections(supply_point)))
+    return kept[1]
 
 
 def requested_page(name=PAGE_ARGUMENT):
