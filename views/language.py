@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, has_request_context, redirect, request, session, url_for
 from flask_babel import Babel, get_locale, gettext
 from flask_login import current_user
+from jinja2 import pass_eval_context
+from markupsafe import Markup
 
 from models import Customer
 from portal.mail import forced_language
@@ -53,8 +55,21 @@ def init_app(app):
         npgettext=lambda context, singular, plural, n: page_translations().unpgettext(
             context, singular, plural, n),
         newstyle=True)
+    # `_()` and `gettext()` straight to the catalogue: Jinja's own wrappers pass each
+    # call through the template context three times (an invoice list makes 120 calls).
+    app.jinja_env.globals.update(_=template_gettext, gettext=template_gettext)
     app.context_processor(lambda: dict(languages=LANGUAGES,
                                        current_language=get_locale().language))
+
+
+@pass_eval_context
+def template_gettext(eval_context, message, **variables):
+    """Jinja's newstyle `_()`: the translation, marked safe where the template escapes,
+    always formatted with `variables` (a literal % is written %% in every message)."""
+    text = page_translations().ugettext(message)
+    if eval_context.autoescape:
+        text = Markup(text)
+    return text % variables
 
 
 def stored_word(word):
