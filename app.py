@@ -109,6 +109,7 @@ def create_app(test_config=None):
     # The form-field macro as a global: a block rendered alone (an htmx fragment) does
     # not run the template's top-level `{% from ... import %}` lines.
     app.jinja_env.globals["field"] = _form_field
+    app.jinja_env.globals["fixed_url"] = views.fixed_url
     app.context_processor(views.portal_context)
     # Registered first, so that it runs last: it compresses the final body.
     assets.init_app(app)

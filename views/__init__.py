@@ -222,16 +222,26 @@ MENU = [
 ]
 
 
-def _menu_hrefs():
-    """{endpoint: URL} of the menu's pages, built once per application and script root
-    (the same for every user: no personal data)."""
-    cache = current_app.extensions.setdefault("menu_hrefs", {})
-    hrefs = cache.get(request.script_root)
-    if hrefs is None:
-        hrefs = cache[request.script_root] = {
-            endpoint: url_for(endpoint) for _, endpoint, _, _ in MENU
+# Pages base.html links on every page besides the menu's.
+FRAME_ENDPOINTS = ("language.switch", "auth.logout", "info.privacy", "info.accessibility")
+
+
+def fixed_urls():
+    """{endpoint: URL} of the menu's pages and the frame's links, built once per
+    application and script root (the same for every user: no personal data)."""
+    cache = current_app.extensions.setdefault("fixed_urls", {})
+    urls = cache.get(request.script_root)
+    if urls is None:
+        endpoints = [endpoint for _, endpoint, _, _ in MENU] + list(FRAME_ENDPOINTS)
+        urls = cache[request.script_root] = {
+            endpoint: url_for(endpoint) for endpoint in endpoints
             if endpoint in current_app.view_functions}
-    return hrefs
+    return urls
+
+
+def fixed_url(endpoint):
+    """url_for(endpoint) of a page of fixed_urls(), as a template global."""
+    return fixed_urls()[endpoint]
 
 
 def current_menu_href(hrefs, path):
@@ -251,7 +261,8 @@ def menu_sections(supply_point):
     translated: aria-current is "page" on the entry's own page, "true" on a page under
     it."""
     translate = page_translations().ugettext
-    hrefs = _menu_hrefs()
+    urls = fixed_urls()
+    hrefs = {endpoint: urls[endpoint] for _, endpoint, _, _ in MENU if endpoint in urls}
     path = request.script_root + request.path
     current = current_menu_href(hrefs, path)
     sections = {}
