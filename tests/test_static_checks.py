@@ -38,6 +38,28 @@ def test_sql_is_never_assembled_from_values():
     assert offenders == []
 
 
+def test_every_rate_limit_counts_posts_only():
+    """views.limiter skips reads without looking for limits: a limit on anything but
+    POST would silently never apply."""
+    limits = []
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Limiter":
+                # No limit for every route: only the decorated POSTs are limited.
+                assert {keyword.arg: ast.literal_eval(keyword.value)
+                        for keyword in node.keywords if keyword.arg != "key_func"} == {
+                    "default_limits": []}
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in {"limit", "shared_limit"}
+                    and getattr(node.func.value, "id", "") == "limiter"):
+                methods = next((keyword.value for keyword in node.keywords
+                                if keyword.arg == "methods"), None)
+                limits.append((f"{path.relative_to(ROOT)}:{node.lineno}",
+                               ast.literal_eval(methods) if methods else None))
+    assert len(limits) >= 10  # the login, registration, recovery, message... limits
+    assert [where for where, methods in limits if methods != ["POST"]] == []
+
+
 def test_the_checks_see_the_code():
     paths = {path.relative_to(ROOT).as_posix() for path in SOURCES}
     assert {"app.py", "models.py", "portal/exchange/importer.py",

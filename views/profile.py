@@ -112,7 +112,7 @@ def index():
 # Only refused submissions count: a stolen session cannot guess the password here
 # faster than 20 tries an hour, and a customer fixing typos is never stopped.
 @limiter.limit("20 per hour", key_func=lambda: f"contacts:{getattr(current_user, 'id', '')}",
-               deduct_when=lambda response: response.status_code == 422)
+               methods=["POST"], deduct_when=lambda response: response.status_code == 422)
 def update():
     """Save Telefono, FAX and E-Mail; a new e-mail needs the current password."""
     selected_supply_point()
