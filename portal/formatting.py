@@ -55,9 +55,20 @@ def money(value):
 # Italian stays exactly as above; English writes 1,234.50, €1,234.50 and 30 Nov 2026
 # (the month in letters: 11/30 or 30/11 would each mislead somebody).
 
+# How the request's locale is found: Flask-Babel's get_locale(), or the quicker lookup
+# of the same locale the web layer installs (views/language.py).
+_page_locale = get_locale
+
+
+def use_page_locale(lookup):
+    """Find the request's locale with `lookup` (called once per filter on every page)."""
+    global _page_locale
+    _page_locale = lookup
+
+
 def page_language():
     """The language of the current request ("it" outside one)."""
-    locale = get_locale()
+    locale = _page_locale()
     return locale.language if locale is not None else "it"
 
 

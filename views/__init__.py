@@ -190,13 +190,19 @@ def customer_supply_points():
 _catalogues = {}
 
 
-def page_translations():
-    """flask_babel.get_translations() for the locale of this moment of the request."""
+def page_locale():
+    """flask_babel.get_locale(), read straight from where it keeps the request's
+    choice (get_locale() looks the request context up three times)."""
     try:
         locale = g._flask_babel.babel_locale  # set by get_locale() once per request
     except (AttributeError, RuntimeError):  # not chosen yet, or outside a request
         locale = None
-    locale = locale or get_locale()
+    return locale or get_locale()
+
+
+def page_translations():
+    """flask_babel.get_translations() for the locale of this moment of the request."""
+    locale = page_locale()
     if locale is None:
         return get_translations()  # outside a request: no translation
     key = (locale.language, locale.territory, locale.script, locale.variant)

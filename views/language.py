@@ -9,8 +9,9 @@ from jinja2 import pass_eval_context
 from markupsafe import Markup
 
 from models import Customer
+from portal import formatting
 from portal.mail import forced_language
-from views import is_safe_next, page_translations, selected_supply_point
+from views import is_safe_next, page_locale, page_translations, selected_supply_point
 
 bp = Blueprint("language", __name__)
 babel = Babel()
@@ -58,6 +59,7 @@ def init_app(app):
     # `_()` and `gettext()` straight to the catalogue: Jinja's own wrappers pass each
     # call through the template context three times (an invoice list makes 120 calls).
     app.jinja_env.globals.update(_=template_gettext, gettext=template_gettext)
+    formatting.use_page_locale(page_locale)
     app.context_processor(lambda: dict(languages=LANGUAGES,
                                        current_language=get_locale().language))
 
