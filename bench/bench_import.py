@@ -80,22 +80,6 @@ def write_files(folder, rows, points, customers):
     return folder / "measurements.csv"
 
 
-def time_the_merge():
-    """Wrap the merge (the only part holding the write lock) to time it."""
-    original = kinds.Kind.merge
-    timings = []
-
-    def timed(kind, staging, counts):
-        started = time.perf_counter()
-        try:
-            return original(kind, staging, counts)
-        finally:
-            timings.append(time.perf_counter() - started)
-
-    kinds.Kind.merge = timed
-    return timings
-
-
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -130,7 +114,7 @@ class ServerCpu:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def timed_import(kind, path, arguments, merges, server):
+def timed_import(kind, path, arguments, server):
     """Import one file; print its lines/s and return the report."""
     if arguments.tracemalloc:
         tracemalloc.start()
@@ -146,7 +130,7 @@ def timed_import(kind, path, arguments, merges, server):
     if server.stat is not None:
         both = (f" + {server_cpu:.1f} s of the server's = "
                 f"{report.lines / (cpu + server_cpu):,.0f} lines per CPU second of both")
-    merge = f"; merge (write lock held) {merges[-1]:.1f} s" if kind == "measurements" else ""
+    merge = f"; write lock held {report.longest_write:.2f} s at most"
     print(f"  {report.lines:,} lines in {report.seconds:.1f} s = "
           f"{report.rate:,.0f} lines/s ({cpu:.1f} s of CPU = "
           f"{report.lines / cpu:,.0f} lines per CPU second{both}); {report.counts.new:,} new, "
@@ -183,7 +167,6 @@ def main():
         database_url = f"sqlite:///{folder / 'portal.db'}"
         if arguments.database_url:
             database_url = fresh_postgres_schema(arguments.database_url)
-        merges = time_the_merge()
         app = create_app({"TESTING": True, "SECRET_KEY": "bench",
                           "DATABASE_URL": database_url,
                           "FILES_DIR": str(folder / "files")})
@@ -198,7 +181,7 @@ def main():
                     if kind == "supply_points" and attempt.startswith("second"):
                         continue
                     print(f"{kind}, {attempt}:")
-                    timed_import(kind, path, arguments, merges, server)
+                    timed_import(kind, path, arguments, server)
             rows = models.Measurement.select().count()
             if arguments.database_url:
                 engine = f"PostgreSQL {models.db.server_version}"
