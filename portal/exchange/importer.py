@@ -278,9 +278,9 @@ class _Stager:
 
     def _copied(self):
         """PostgreSQL: the batch through COPY, the engine's bulk path (an INSERT per
-        line was most of the server's work in an import). COPY has no ON CONFLICT: a
-        batch with a repeated key fails in its savepoint and goes through the INSERT
-        instead, which finds the repeats as on SQLite. False then."""
+        line took two thirds of the importing process's CPU). COPY has no ON
+        CONFLICT: a batch with a repeated key fails in its savepoint and goes through
+        the INSERT instead, which finds the repeats as on SQLite. False then."""
         from psycopg.errors import UniqueViolation
         try:
             with models.db.atomic():  # a savepoint inside the staging transaction
