@@ -182,3 +182,35 @@ def test_portal_can_write_while_a_file_is_checked(app, runner, measured, monkeyp
     monkeypatch.setattr(importer, "BATCH_ROWS", 50)
     import_ok(runner, "measurements", measured / "measurements.csv")
     assert len(writes) >= 4
+
+
+def test_repeated_keys_are_reported_alike_in_every_batch(app, runner, measured, monkeypatch):
+    """Within a batch and across batches, once or three times: the same lines and
+    messages on either engine (PostgreSQL stages batches through COPY, which has no
+    ON CONFLICT: a batch with a repeat goes through the INSERT instead)."""
+    monkeypatch.setattr(importer, "BATCH_ROWS", 50)
+    header, rows = read_sample("measurements")
+    # After the row at this index, a repeat of the row at that one.
+    repeated = {60: 5, 61: 59, 140: 1, 141: 139}
+    lines = []
+    for index, row in enumerate(rows[:150]):
+        lines.append(row)
+        if index in repeated:
+            lines.append(rows[repeated[index]])
+    lines += [rows[20]] * 3
+    result = run_import(runner, "measurements",
+                        write_csv(measured / "measurements.csv", header, lines))
+    assert result.exit_code == 1
+    # Batches of 50 lines: 2-51, 52-101 (repeats of a line of the first batch and of
+    # its own), 102-151 (the same), 152-158 (three repeats of one line of the first).
+    message = "same supply point and timestamp as line {}: a key may appear only once in a file"
+    assert report_lines(result.output) == [
+        ("63", "-", message.format(7)),
+        ("65", "-", message.format(61)),
+        ("145", "-", message.format(3)),
+        ("147", "-", message.format(143)),
+        ("156", "-", message.format(22)),
+        ("157", "-", message.format(22)),
+        ("158", "-", message.format(22)),
+    ]
+    assert Measurement.select().count() == 0

@@ -34,6 +34,9 @@ MERGE_ROWS = 5000        # staged rows per merge transaction
 # GIVE_WAY seconds. Without a pause it took the lock again at once, while a customer
 # waiting for it slept in SQLite's busy handler (which retries after 1, 2, 5 ... and
 # then every 100 ms): readings waited 1-2 s although no hold lasted 0.1 s.
+# PostgreSQL has no such lock: readers never wait for the merge, and a writer that
+# waits for one of its rows is woken by the commit itself. There the pause only
+# added the merge's own time again to every import.
 GIVE_WAY = 0.1
 DELETE_ROWS = 5000       # rows deleted or restored per transaction while tidying up
 POSTGRES_LOCK_KEY = 20_150_216  # the advisory lock of merges (acquisition uses its own)
@@ -58,8 +61,9 @@ class WriteTimer:
 
     def give_way(self):
         """Leave the lock free for as long as the last transaction held it (at most
-        GIVE_WAY): waiting customers get their turn."""
-        time.sleep(min(GIVE_WAY, self.last))
+        GIVE_WAY): waiting customers get their turn. SQLite only (see GIVE_WAY)."""
+        if is_sqlite():
+            time.sleep(min(GIVE_WAY, self.last))
 
 
 @contextlib.contextmanager
@@ -89,6 +93,7 @@ def merge_measurements(kind, staging, counts, file_name, timer):
         try:
             for low, high in _key_ranges(staging):
                 with timer.transaction():
+                    _by_key_lookups()
                     changed = _mark_replaced(kind, staging, run, published, low, high)
                     inserted = _insert_new_and_changed(kind, staging, run, published, low, high)
                 counts.changed += changed
@@ -121,6 +126,17 @@ def _analyze(model):
     scan of the whole measurement table."""
     if not is_sqlite():
         models.db.execute(NodeList((SQL("ANALYZE"), Entity(model._meta.table_name))))
+
+
+def _by_key_lookups():
+    """PostgreSQL, for the rest of the batch's transaction: join the batch to the
+    measurement table by key lookups, a few thousand of them, never by hashing or
+    sorting the whole table. The planner's idea of a batch's size is rough (see
+    _in_range): a batch across two points looked large enough to hash all the
+    table's rows (a million: 190 ms instead of 8)."""
+    if not is_sqlite():
+        models.db.execute_sql("SET LOCAL enable_hashjoin = off")
+        models.db.execute_sql("SET LOCAL enable_mergejoin = off")
 
 
 def _checkpoint():
@@ -159,6 +175,17 @@ def _in_range(staging, low, high):
         condition &= key > Tuple(*low)
     if high is not None:
         condition &= key <= Tuple(*high)
+    if not is_sqlite():
+        # The same range again in conditions PostgreSQL's planner can size: it sizes
+        # a row comparison by its first column alone, so (point, time) > (p, t1) AND
+        # <= (p, t2) looked like a quarter of the file, not one batch, and the batch
+        # was not the side of the join that drives the key lookups.
+        if low is not None:
+            condition &= staging.supply_point >= low[0]
+        if high is not None:
+            condition &= staging.supply_point <= high[0]
+        if low is not None and high is not None and low[0] == high[0]:
+            condition &= (staging.timestamp > low[1]) & (staging.timestamp <= high[1])
     return condition
 
 

@@ -255,6 +255,7 @@ class _Stager:
                        .insert_many([[None] * len(columns)], fields=columns)
                        .on_conflict_ignore()
                        .sql())
+        self.copy_sql = None if is_sqlite() else _copy_statement(staging, columns)
         # Positions of the key in a staged row (after the line number).
         self.key_positions = [1 + names.index(name) for name in kind.key]
         self.rows = []
@@ -268,11 +269,27 @@ class _Stager:
         if not self.rows:
             return
         with _staging_transaction():
-            cursor = models.db.cursor()
-            cursor.executemany(self.sql, self.rows)
-            if cursor.rowcount != len(self.rows):
-                self._report_repeats()
+            if self.copy_sql is None or not self._copied():
+                cursor = models.db.cursor()
+                cursor.executemany(self.sql, self.rows)
+                if cursor.rowcount != len(self.rows):
+                    self._report_repeats()
         self.rows.clear()
+
+    def _copied(self):
+        """PostgreSQL: the batch through COPY, the engine's bulk path (an INSERT per
+        line took two thirds of the importing process's CPU). COPY has no ON
+        CONFLICT: a batch with a repeated key fails in its savepoint and goes through
+        the INSERT instead, which finds the repeats as on SQLite. False then."""
+        from psycopg.errors import UniqueViolation
+        try:
+            with models.db.atomic():  # a savepoint inside the staging transaction
+                with models.db.cursor().copy(self.copy_sql) as copy:
+                    for row in self.rows:
+                        copy.write_row(row)
+        except UniqueViolation:
+            return False
+        return True
 
     def _report_repeats(self):
         staging, kind = self.staging, self.kind
@@ -287,6 +304,14 @@ class _Stager:
             elif first != row[0]:
                 self.report.add(row[0], [("-", f"same {kind.key_label} as line {first}: a "
                                                "key may appear only once in a file")])
+
+
+def _copy_statement(staging, columns):
+    """COPY ... FROM STDIN into the staging table's columns (PostgreSQL)."""
+    from psycopg import sql
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(staging._meta.table_name),
+        sql.SQL(", ").join(sql.Identifier(column.column_name) for column in columns))
 
 
 def _stage_and_merge(kind, reader, report, files, progress, binary):
