@@ -98,11 +98,37 @@ class Series:
     first_day: datetime.date
     last_day: datetime.date
     step: int
-    buckets: list
     energy: dict           # band -> kWh over the range
     max_power: dict        # band -> highest kW over the range (None without data)
     intervals: int
     expected: int
+    # Daily and monthly: the Buckets. 15 minutes and hourly: the calendar's slots of each
+    # day and the sums by slot start, turned into Buckets only when asked (`buckets`):
+    # the chart reads them as they are (`clock_slots`), 672 objects fewer a week.
+    calendar_buckets: list = None
+    day_slots: tuple = ()
+    sums: dict = None
+    expected_until: int = 0
+
+    @functools.cached_property
+    def buckets(self):
+        if self.calendar_buckets is not None:
+            return self.calendar_buckets
+        width_ms = self.resolution.seconds * 1000
+        return [Bucket(x, label, _band_energy(values), values[3] if values else 0, expected,
+                       band, width_ms, fold)
+                for x, label, band, fold, values, expected in self.clock_slots()]
+
+    def clock_slots(self):
+        """15 minutes and hourly: (x, label, band, fold, sums or None, intervals
+        expected) of every bucket in time order; sums are [kWh F1, F2, F3, intervals]."""
+        seconds, step, sums = self.resolution.seconds, self.step, self.sums
+        limit = min(self.expected_until,
+                    midnight_timestamp(self.last_day + datetime.timedelta(days=1)))
+        for slots in self.day_slots:
+            for bucket_start, x, label, band, fold in slots:
+                yield (x, label, band, fold, sums.get(bucket_start),
+                       max(min(bucket_start + seconds, limit) - bucket_start, 0) // step)
 
     @property
     def total(self):
@@ -129,7 +155,6 @@ class Series:
     def x_range(self):
         end = self.last_day + datetime.timedelta(days=1)
         return [f"{self.first_day.isoformat()} 00:00", f"{end.isoformat()} 00:00"]
-
 
 
 def _clock_label(local, minute, seconds, language):
@@ -212,21 +237,19 @@ def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock
     def expected(bucket_start, bucket_end):
         return max(min(bucket_end, expected_until, end) - bucket_start, 0) // step
 
-    buckets = []
     if seconds:
-        width_ms = seconds * 1000
-        limit = min(expected_until, end)
+        language = page_language()
+        day_slots = []
         day = first_day
         while day <= last_day:
-            for bucket_start, x, label, band, fold in _day_slots(day, seconds,
-                                                                 page_language()):
-                values = sums.get(bucket_start)
-                buckets.append(Bucket(
-                    x, label, _band_energy(values), values[3] if values else 0,
-                    max(min(bucket_start + seconds, limit) - bucket_start, 0) // step,
-                    band, width_ms, fold))
+            day_slots.append(_day_slots(day, seconds, language))
             day += datetime.timedelta(days=1)
-    elif resolution is DAILY:
+        return Series(resolution=resolution, first_day=first_day, last_day=last_day,
+                      step=step, energy=energy, max_power=max_power, intervals=measured,
+                      expected=expected(start, end), day_slots=tuple(day_slots), sums=sums,
+                      expected_until=expected_until)
+    buckets = []
+    if resolution is DAILY:
         day = first_day
         bucket_start = start
         while day <= last_day:
@@ -253,8 +276,8 @@ def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock
                 width_ms=(following - month).days * 86_400_000))
             month = following
     return Series(resolution=resolution, first_day=first_day, last_day=last_day, step=step,
-                  buckets=buckets, energy=energy, max_power=max_power, intervals=measured,
-                  expected=expected(start, end))
+                  energy=energy, max_power=max_power, intervals=measured,
+                  expected=expected(start, end), calendar_buckets=buckets)
 
 
 def _band_energy(values):
@@ -337,37 +360,28 @@ def measurement_figure_data(series):
     as zeros. A plain dict, the JSON plotly.py would send: building it through
     plotly.py's validating objects cost tens of milliseconds per chart."""
     decimals = series.resolution.decimals
+    if series.resolution.seconds:
+        bars, gaps = _clock_bars(series)
+    else:
+        bars, gaps = _calendar_bars(series)
     traces = []
-    measured = [bucket for bucket in series.buckets if bucket.intervals]
-    if not series.resolution.seconds:
-        # Stacked bands: every segment's hover also gives the period's total.
-        total = _("Totale")
-        stacked_details = [f"<br>{total}: {local_number(bucket.total, decimals)} kWh"
-                           f"{_partial_note(bucket)}" for bucket in measured]
-    for band in BANDS:
-        if series.resolution.seconds:
-            # One band per bucket: each trace carries only its own buckets.
-            chosen = [bucket for bucket in measured if bucket.band == band]
-            details = [_partial_note(bucket) for bucket in chosen]
-        else:
-            chosen, details = measured, stacked_details
+    for band, (x, y, labels, details, geometry) in zip(BANDS, bars):
         # x is the start of the period and each bar covers most of it.
-        width, offset = _bar_geometry(chosen, 0.85)
+        width, offset = _bar_geometry(geometry, 0.85)
         traces.append(dict(
-            type="bar", name=band, x=[bucket.x for bucket in chosen],
-            y=[round(bucket.energy[band], 6) for bucket in chosen], width=width, offset=offset,
+            type="bar", name=band, x=x, y=y, width=width, offset=offset,
             marker=dict(color=BAND_COLOURS[band], line=dict(width=0)), legendrank=BANDS.index(band),
             # The numbers in the hover use the figure's separators (the page's language).
-            customdata=[bucket.label for bucket in chosen], hovertext=details,
+            customdata=labels, hovertext=details,
             hovertemplate=(f"<b>%{{customdata}}</b><br>{band}: %{{y:,.{decimals}f}} kWh"
                            "%{hovertext}<extra></extra>")))
-    gaps = series.missing_buckets
-    width, offset = _bar_geometry(gaps, 1)
+    x, labels, geometry = gaps
+    width, offset = _bar_geometry(geometry, 1)
     traces.append(dict(
-        type="bar", name=_("Senza dati"), x=[bucket.x for bucket in gaps], y=[1] * len(gaps),
+        type="bar", name=_("Senza dati"), x=x, y=[1] * len(x),
         legendrank=10, width=width, offset=offset, yaxis="y2",
-        marker=dict(color=GAP_COLOUR, line=dict(width=0)), showlegend=bool(gaps),
-        customdata=[bucket.label for bucket in gaps],
+        marker=dict(color=GAP_COLOUR, line=dict(width=0)), showlegend=bool(x),
+        customdata=labels,
         hovertemplate="<b>%{customdata}</b><br>" + _("Dati non disponibili") + "<extra></extra>"))
     layout = base_layout(
         # 15-minute and hourly bars have one band each and never share a slot (the
@@ -393,18 +407,63 @@ def measurement_figure(series):
     return go.Figure(measurement_figure_data(series))
 
 
-def _bar_geometry(buckets, share):
-    """Widths and offsets in milliseconds of bars that start at their x: one number
-    each when all bars are alike. The two occurrences of the repeated autumn hour
-    share an x, so each takes half of the slot instead of stacking into a spike."""
+def _clock_bars(series):
+    """15-minute and hourly bars: one band per bucket, so each band's trace carries only
+    its own buckets. One pass over the calendar's slots, no Bucket objects: ([x, y,
+    labels, hover details, geometry] of each band in BANDS order, [x, labels, geometry]
+    of the gaps), geometry being each bar's (slot width, fold)."""
+    width_ms = series.resolution.seconds * 1000
+    bars = [[[], [], [], [], []] for _band in BANDS]
+    index = {band: number for number, band in enumerate(BANDS)}
+    gap_x, gap_labels, gap_geometry = [], [], []
+    for x, label, band, fold, values, expected in series.clock_slots():
+        if values and values[3]:
+            number = index[band]
+            bar = bars[number]
+            bar[0].append(x)
+            bar[1].append(round(values[number], 6))
+            bar[2].append(label)
+            intervals = values[3]
+            bar[3].append(_partial_note(intervals, expected) if intervals < expected else "")
+            bar[4].append((width_ms, fold))
+        elif expected > 0:
+            gap_x.append(x)
+            gap_labels.append(label)
+            gap_geometry.append((width_ms, fold))
+    return bars, (gap_x, gap_labels, gap_geometry)
+
+
+def _calendar_bars(series):
+    """Daily and monthly bars: the bands stacked, every segment's hover also giving the
+    period's total. The same shape as _clock_bars."""
+    decimals = series.resolution.decimals
+    measured = [bucket for bucket in series.buckets if bucket.intervals]
+    total = _("Totale")
+    details = [f"<br>{total}: {local_number(bucket.total, decimals)} kWh"
+               f"{_partial_note(bucket.intervals, bucket.expected)}" for bucket in measured]
+    x = [bucket.x for bucket in measured]
+    labels = [bucket.label for bucket in measured]
+    geometry = [(bucket.width_ms, bucket.fold) for bucket in measured]
+    bars = [[x, [round(bucket.energy[band], 6) for bucket in measured], labels, details, geometry]
+            for band in BANDS]
+    gaps = series.missing_buckets
+    return bars, ([bucket.x for bucket in gaps], [bucket.label for bucket in gaps],
+                  [(bucket.width_ms, bucket.fold) for bucket in gaps])
+
+
+def _bar_geometry(geometry, share):
+    """Widths and offsets in milliseconds of bars that start at their x, from their
+    (slot width, fold) pairs: one number each when all bars are alike. The two
+    occurrences of the repeated autumn hour share an x, so each takes half of the slot
+    instead of stacking into a spike."""
     widths, offsets = [], []
-    for bucket in buckets:
-        if bucket.fold is None:
-            widths.append(bucket.width_ms * share)
+    for width_ms, fold in geometry:
+        if fold is None:
+            widths.append(width_ms * share)
             offsets.append(0)
         else:
-            widths.append(bucket.width_ms * share / 2)
-            offsets.append(bucket.width_ms / 2 * bucket.fold)
+            widths.append(width_ms * share / 2)
+            offsets.append(width_ms / 2 * fold)
     return _one_if_alike(widths), _one_if_alike(offsets)
 
 
@@ -412,10 +471,10 @@ def _one_if_alike(values):
     return values[0] if values and len(set(values)) == 1 else values
 
 
-def _partial_note(bucket):
-    if bucket.partial:
+def _partial_note(intervals, expected):
+    if 0 < intervals < expected:
         return "<br>" + _("Dati parziali: %(measured)s intervalli su %(expected)s",
-                          measured=bucket.intervals, expected=bucket.expected)
+                          measured=intervals, expected=expected)
     return ""
 
 
