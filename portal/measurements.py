@@ -413,19 +413,18 @@ def _clock_bars(series):
     labels, hover details, geometry] of each band in BANDS order, [x, labels, geometry]
     of the gaps), geometry being each bar's (slot width, fold)."""
     width_ms = series.resolution.seconds * 1000
-    bars = [[[], [], [], [], []] for _band in BANDS]
-    index = {band: number for number, band in enumerate(BANDS)}
+    bars = [([], [], [], [], []) for _band in BANDS]
+    bar_of = dict(zip(BANDS, zip(range(len(BANDS)), bars)))
     gap_x, gap_labels, gap_geometry = [], [], []
+    # The hot loop of the week chart (672 slots): lists appended, nothing else built.
     for x, label, band, fold, values, expected in series.clock_slots():
         if values and values[3]:
-            number = index[band]
-            bar = bars[number]
-            bar[0].append(x)
-            bar[1].append(round(values[number], 6))
-            bar[2].append(label)
-            intervals = values[3]
-            bar[3].append(_partial_note(intervals, expected) if intervals < expected else "")
-            bar[4].append((width_ms, fold))
+            number, (bar_x, bar_y, bar_labels, bar_details, bar_geometry) = bar_of[band]
+            bar_x.append(x)
+            bar_y.append(round(values[number], 6))
+            bar_labels.append(label)
+            bar_details.append(_partial_note(values[3], expected) if values[3] < expected else "")
+            bar_geometry.append((width_ms, fold))
         elif expected > 0:
             gap_x.append(x)
             gap_labels.append(label)
