@@ -125,10 +125,12 @@ class Series:
         seconds, step, sums = self.resolution.seconds, self.step, self.sums
         limit = min(self.expected_until,
                     midnight_timestamp(self.last_day + datetime.timedelta(days=1)))
+        whole = seconds // step
         for slots in self.day_slots:
             for bucket_start, x, label, band, fold in slots:
                 yield (x, label, band, fold, sums.get(bucket_start),
-                       max(min(bucket_start + seconds, limit) - bucket_start, 0) // step)
+                       whole if bucket_start + seconds <= limit
+                       else max(limit - bucket_start, 0) // step)
 
     @property
     def total(self):
@@ -415,21 +417,31 @@ def _clock_bars(series):
     width_ms = series.resolution.seconds * 1000
     bars = [([], [], [], [], []) for _band in BANDS]
     bar_of = dict(zip(BANDS, zip(range(len(BANDS)), bars)))
-    gap_x, gap_labels, gap_geometry = [], [], []
+    gap_x, gap_labels, gap_folds = [], [], []
     # The hot loop of the week chart (672 slots): lists appended, nothing else built.
     for x, label, band, fold, values, expected in series.clock_slots():
         if values and values[3]:
-            number, (bar_x, bar_y, bar_labels, bar_details, bar_geometry) = bar_of[band]
+            number, (bar_x, bar_y, bar_labels, bar_details, bar_folds) = bar_of[band]
             bar_x.append(x)
             bar_y.append(round(values[number], 6))
             bar_labels.append(label)
             bar_details.append(_partial_note(values[3], expected) if values[3] < expected else "")
-            bar_geometry.append((width_ms, fold))
+            bar_folds.append(fold)
         elif expected > 0:
             gap_x.append(x)
             gap_labels.append(label)
-            gap_geometry.append((width_ms, fold))
-    return bars, (gap_x, gap_labels, gap_geometry)
+            gap_folds.append(fold)
+    for bar in bars:
+        bar[4][:] = _slot_geometry(width_ms, bar[4])
+    return bars, (gap_x, gap_labels, _slot_geometry(width_ms, gap_folds))
+
+
+def _slot_geometry(width_ms, folds):
+    """(width, fold) pairs of equal slots; one shared pair unless the repeated autumn
+    hour is among them."""
+    if folds.count(None) == len(folds):
+        return [(width_ms, None)] * len(folds)
+    return [(width_ms, fold) for fold in folds]
 
 
 def _calendar_bars(series):
@@ -455,6 +467,11 @@ def _bar_geometry(geometry, share):
     (slot width, fold) pairs: one number each when all bars are alike. The two
     occurrences of the repeated autumn hour share an x, so each takes half of the slot
     instead of stacking into a spike."""
+    if geometry and geometry.count(geometry[0]) == len(geometry):
+        width_ms, fold = geometry[0]
+        if fold is None:
+            return width_ms * share, 0
+        return width_ms * share / 2, width_ms / 2 * fold
     widths, offsets = [], []
     for width_ms, fold in geometry:
         if fold is None:
