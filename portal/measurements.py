@@ -340,13 +340,41 @@ def hourly_rows(supply_point, start, end):
             .order_by(hour))
 
 
+# Peewee compiles a query to SQL on every execution: a quarter of a millisecond for these,
+# a tenth of the chart's own work. Only the point and the two timestamps change, so the
+# SQL text is compiled once per query and engine, and each request brings its own values.
+_COMPILED = {}
+_MARKS = (-7_000_001, -7_000_002, -7_000_003)   # stand-ins for the point, start and end
+
+
+def compiled(query_of, supply_point, start, end):
+    """query_of(supply_point, start, end) (interval_rows or hourly_rows) as SQL text
+    compiled once per engine with this request's values: the same statement and
+    parameters Peewee would send."""
+    database = models.db.obj
+    key = (query_of, type(database))
+    entry = _COMPILED.get(key)
+    if entry is None:
+        sql, params = database.get_sql_context().sql(query_of(*_MARKS)).query()
+        if any(params.count(mark) != 1 for mark in _MARKS):
+            raise ValueError(f"{query_of.__name__}: its three values cannot be told apart")
+        entry = _COMPILED[key] = (sql, tuple(params), [params.index(mark) for mark in _MARKS])
+    sql, params, positions = entry
+    params = list(params)
+    for position, value in zip(positions, (Measurement.supply_point.db_value(supply_point),
+                                           start, end)):
+        params[position] = value
+    return SQL(sql, params)
+
+
 def measurement_series(supply_point, first_day, last_day):
     """The chart's Series: 15-minute rows for short ranges, hourly sums otherwise."""
     start = midnight_timestamp(first_day)
     end = midnight_timestamp(last_day + datetime.timedelta(days=1))
     days = (last_day - first_day).days + 1
     grouped = choose_resolution(days) is not QUARTER_HOUR
-    rows = list(fetch((hourly_rows if grouped else interval_rows)(supply_point, start, end)))
+    rows = list(fetch(compiled(hourly_rows if grouped else interval_rows,
+                               supply_point, start, end)))
     step = interval_step(rows, grouped)
     resolution = choose_resolution(days, step)
     # Meters report the day after: today's intervals are not missing yet.

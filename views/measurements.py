@@ -130,7 +130,7 @@ def download():
     first_day, last_day = days
     start = timebands.midnight_timestamp(first_day)
     end = timebands.midnight_timestamp(last_day + datetime.timedelta(days=1))
-    query = measurements.interval_rows(supply_point, start, end)
+    query = measurements.compiled(measurements.interval_rows, supply_point, start, end)
 
     def rows():
         # The request's connection closed when the view returned; the stream opens its
