@@ -2,6 +2,7 @@
 band, drawn and written as CSV."""
 import datetime
 import functools
+import itertools
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -297,15 +298,26 @@ def fetch(query):
 
 
 def stream(query, batch=2000):
-    """The same rows one by one, never all in memory. SQLite steps its cursor; psycopg
-    would read the whole result first, so PostgreSQL gets a server-side cursor, which
-    lives inside a transaction."""
+    """The same rows one by one, never all in memory (see stream_batches)."""
+    return itertools.chain.from_iterable(stream_batches(query, batch))
+
+
+def stream_batches(query, batch=2000):
+    """The rows in lists of up to `batch`, never all in memory: whoever reads them row by
+    row through itertools.chain pays no generator step per row. SQLite steps its
+    cursor; psycopg would read the whole result first, so PostgreSQL gets a server-side
+    cursor, which lives inside a transaction."""
     if isinstance(models.db.obj, models.SqliteDatabase):
-        yield from fetch(query)
+        cursor = fetch(query)
+        yield from iter(lambda: cursor.fetchmany(batch), [])
         return
     with models.db.atomic():
+        # Peewee wraps the named cursor to hand out rows one by one: read its batches.
         cursor = models.db.execute(query, named_cursor=True, array_size=batch)
-        yield from iter(cursor.fetchone, None)
+        try:
+            yield from iter(lambda: cursor.cursor.fetchmany(batch), [])
+        finally:
+            cursor.close()
 
 
 def interval_rows(supply_point, start, end):
@@ -340,31 +352,10 @@ def hourly_rows(supply_point, start, end):
             .order_by(hour))
 
 
-# Peewee compiles a query to SQL on every execution: a quarter of a millisecond for these,
-# a tenth of the chart's own work. Only the point and the two timestamps change, so the
-# SQL text is compiled once per query and engine, and each request brings its own values.
-_COMPILED = {}
-_MARKS = (-7_000_001, -7_000_002, -7_000_003)   # stand-ins for the point, start and end
-
-
-def compiled(query_of, supply_point, start, end):
-    """query_of(supply_point, start, end) (interval_rows or hourly_rows) as SQL text
-    compiled once per engine with this request's values: the same statement and
-    parameters Peewee would send."""
-    database = models.db.obj
-    key = (query_of, type(database))
-    entry = _COMPILED.get(key)
-    if entry is None:
-        sql, params = database.get_sql_context().sql(query_of(*_MARKS)).query()
-        if any(params.count(mark) != 1 for mark in _MARKS):
-            raise ValueError(f"{query_of.__name__}: its three values cannot be told apart")
-        entry = _COMPILED[key] = (sql, tuple(params), [params.index(mark) for mark in _MARKS])
-    sql, params, positions = entry
-    params = list(params)
-    for position, value in zip(positions, (Measurement.supply_point.db_value(supply_point),
-                                           start, end)):
-        params[position] = value
-    return SQL(sql, params)
+# The same queries with their SQL built once per engine (Peewee spends a quarter of a
+# millisecond a request building it): each request brings its own point and range.
+interval_rows_prepared = models.Prepared(interval_rows)
+hourly_rows_prepared = models.Prepared(hourly_rows)
 
 
 def measurement_series(supply_point, first_day, last_day):
@@ -373,8 +364,8 @@ def measurement_series(supply_point, first_day, last_day):
     end = midnight_timestamp(last_day + datetime.timedelta(days=1))
     days = (last_day - first_day).days + 1
     grouped = choose_resolution(days) is not QUARTER_HOUR
-    rows = list(fetch(compiled(hourly_rows if grouped else interval_rows,
-                               supply_point, start, end)))
+    rows = list((hourly_rows_prepared if grouped else interval_rows_prepared)
+                .cursor(models.id_of(supply_point), start, end))
     step = interval_step(rows, grouped)
     resolution = choose_resolution(days, step)
     # Meters report the day after: today's intervals are not missing yet.

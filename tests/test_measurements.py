@@ -13,7 +13,8 @@ import time_machine
 
 from portal import charts, timebands
 import models
-from portal.measurements import compiled, hourly_rows, interval_rows, stream
+from portal.measurements import (hourly_rows, hourly_rows_prepared, interval_rows,
+                                 interval_rows_prepared, stream)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -286,9 +287,9 @@ def test_queries_read_only_the_points_range_through_the_index(app, logged_in):
             assert "Seq Scan" not in plan
 
 
-def test_compiled_queries_are_peewee_s_own_with_each_request_s_values(app, logged_in, factory,
-                                                                      other_customer):
-    """The SQL text is compiled once per engine; the point and the range are each
+def test_prepared_range_queries_are_peewee_s_own_with_each_request_s_values(
+        app, logged_in, factory, other_customer):
+    """The SQL text is built once per engine; the point and the range are each
     request's own, so another point's rows never come back."""
     _, electricity = points(logged_in)
     stranger = factory.supply_point(other_customer, "electricity", pdr_pod="IT001E99999999")
@@ -298,11 +299,12 @@ def test_compiled_queries_are_peewee_s_own_with_each_request_s_values(app, logge
     end = timebands.midnight_timestamp(datetime.date(2025, 3, 3))
     with app.app_context():
         context = models.db.get_sql_context
-        for query_of in (interval_rows, hourly_rows):
-            for point in (electricity, stranger, electricity.id):
-                ours = context().sql(compiled(query_of, point, start, end)).query()
+        for query_of, prepared in ((interval_rows, interval_rows_prepared),
+                                   (hourly_rows, hourly_rows_prepared)):
+            for point in (electricity, stranger):
+                ours = context().sql(prepared.node(point.id, start, end)).query()
                 assert ours == context().sql(query_of(point, start, end)).query()
-        rows = {point.pdr_pod: list(models.db.execute(compiled(interval_rows, point, start, end)))
+        rows = {point.pdr_pod: list(interval_rows_prepared.cursor(point.id, start, end))
                 for point in (stranger, electricity)}
     assert [row[1] for row in rows["IT001E99999999"]] == [0.5] * 96
     assert [row[1] for row in rows[electricity.pdr_pod]] == [0.25] * 96
