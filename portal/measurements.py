@@ -3,6 +3,7 @@ band, drawn and written as CSV."""
 import datetime
 import functools
 import itertools
+import operator
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -56,13 +57,9 @@ def interval_step(rows, grouped):
     if grouped:
         most = max((row[2] for row in rows), default=0)
         return 3600 // most if most else QUARTER_HOUR.seconds
-    shortest = None
-    previous = None
-    for row in rows:
-        if previous is not None and row[0] > previous:
-            gap = row[0] - previous
-            shortest = gap if shortest is None else min(shortest, gap)
-        previous = row[0]
+    # Differences of neighbours, the positive ones only, without a Python step per row.
+    stamps = [row[0] for row in rows]
+    shortest = min(filter((0).__lt__, map(operator.sub, stamps[1:], stamps)), default=None)
     return shortest or QUARTER_HOUR.seconds
 
 
