@@ -431,25 +431,27 @@ def _clock_bars(series):
     labels, hover details, geometry] of each band in BANDS order, [x, labels, geometry]
     of the gaps), geometry being each bar's (slot width, fold)."""
     width_ms = series.resolution.seconds * 1000
-    bars = [([], [], [], [], []) for _band in BANDS]
-    bar_of = dict(zip(BANDS, zip(range(len(BANDS)), bars)))
-    gap_x, gap_labels, gap_folds = [], [], []
-    # The hot loop of the week chart (672 slots): lists appended, nothing else built.
-    for x, label, band, fold, values, expected in series.clock_slots():
+    chosen = {band: [] for band in BANDS}
+    gaps = []
+    # The hot loop of the week chart (672 slots): each slot goes to its band or the
+    # gaps; the lists are then read out by comprehensions, cheaper than appends.
+    for slot in series.clock_slots():
+        values = slot[4]
         if values and values[3]:
-            number, (bar_x, bar_y, bar_labels, bar_details, bar_folds) = bar_of[band]
-            bar_x.append(x)
-            bar_y.append(round(values[number], 6))
-            bar_labels.append(label)
-            bar_details.append(_partial_note(values[3], expected) if values[3] < expected else "")
-            bar_folds.append(fold)
-        elif expected > 0:
-            gap_x.append(x)
-            gap_labels.append(label)
-            gap_folds.append(fold)
-    for bar in bars:
-        bar[4][:] = _slot_geometry(width_ms, bar[4])
-    return bars, (gap_x, gap_labels, _slot_geometry(width_ms, gap_folds))
+            chosen[slot[2]].append(slot)
+        elif slot[5] > 0:
+            gaps.append(slot)
+    bars = []
+    for number, band in enumerate(BANDS):
+        slots = chosen[band]
+        bars.append(([slot[0] for slot in slots],
+                     [round(slot[4][number], 6) for slot in slots],
+                     [slot[1] for slot in slots],
+                     [_partial_note(slot[4][3], slot[5]) if slot[4][3] < slot[5] else ""
+                      for slot in slots],
+                     _slot_geometry(width_ms, [slot[3] for slot in slots])))
+    return bars, ([slot[0] for slot in gaps], [slot[1] for slot in gaps],
+                  _slot_geometry(width_ms, [slot[3] for slot in gaps]))
 
 
 def _slot_geometry(width_ms, folds):
