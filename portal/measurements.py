@@ -2,7 +2,6 @@
 band, drawn and written as CSV."""
 import datetime
 import functools
-import itertools
 import operator
 from dataclasses import dataclass
 
@@ -292,11 +291,6 @@ def fetch(query):
     """The rows of a query as the DB-API cursor gives them. Peewee's tuples() converts
     every value in Python: three to four times slower on a year of intervals."""
     return models.db.execute(query)
-
-
-def stream(query, batch=2000):
-    """The same rows one by one, never all in memory (see stream_batches)."""
-    return itertools.chain.from_iterable(stream_batches(query, batch))
 
 
 def stream_batches(query, batch=2000):

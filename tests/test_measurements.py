@@ -14,7 +14,7 @@ import time_machine
 from portal import charts, timebands
 import models
 from portal.measurements import (hourly_rows, hourly_rows_prepared, interval_rows,
-                                 interval_rows_prepared, stream)
+                                 interval_rows_prepared, stream_batches)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -203,12 +203,16 @@ def test_csv_rows_stream_from_the_database(app, metered):
     read the whole result first, the rows come through a server-side cursor."""
     query = interval_rows(metered, 0, 10 ** 10)
     with app.app_context():
-        rows = stream(query, batch=100)
-        first = next(rows)
+        batches = stream_batches(query, batch=100)
+        first = next(batches)
         if not isinstance(models.db.obj, models.SqliteDatabase):
             assert models.db.execute_sql("SELECT count(*) FROM pg_cursors").fetchone()[0] == 1
-        assert [first, *rows] == [tuple(row) for row in models.db.execute(query)]
-        assert first[0] == timebands.midnight_timestamp(datetime.date(2025, 3, 1))
+        assert len(first) == 100
+        rest = list(batches)
+        assert [len(batch) for batch in rest] == [100] * 10 + [52]  # 12 days of 96
+        assert [tuple(row) for batch in (first, *rest) for row in batch] == \
+            [tuple(row) for row in models.db.execute(query)]
+        assert first[0][0] == timebands.midnight_timestamp(datetime.date(2025, 3, 1))
 
 
 def test_csv_export_across_the_summer_time_change(client, frozen, logged_in):
