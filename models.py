@@ -136,6 +136,12 @@ class Prepared:
         _, sql, constants = self._sql(args)
         return db.execute_sql(sql, (*args, *constants))
 
+    def node(self, *args):
+        """The statement as a Peewee node, for `db.execute` and its options (a
+        server-side cursor on PostgreSQL)."""
+        _, sql, constants = self._sql(args)
+        return SQL(sql, (*args, *constants))
+
 
 def _probe(value, index):
     """A value of the same type as `value` that no query holds as a constant."""

@@ -2,6 +2,7 @@
 band, drawn and written as CSV."""
 import datetime
 import functools
+import operator
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -55,13 +56,9 @@ def interval_step(rows, grouped):
     if grouped:
         most = max((row[2] for row in rows), default=0)
         return 3600 // most if most else QUARTER_HOUR.seconds
-    shortest = None
-    previous = None
-    for row in rows:
-        if previous is not None and row[0] > previous:
-            gap = row[0] - previous
-            shortest = gap if shortest is None else min(shortest, gap)
-        previous = row[0]
+    # Differences of neighbours, the positive ones only, without a Python step per row.
+    stamps = [row[0] for row in rows]
+    shortest = min(filter((0).__lt__, map(operator.sub, stamps[1:], stamps)), default=None)
     return shortest or QUARTER_HOUR.seconds
 
 
@@ -98,11 +95,39 @@ class Series:
     first_day: datetime.date
     last_day: datetime.date
     step: int
-    buckets: list
     energy: dict           # band -> kWh over the range
     max_power: dict        # band -> highest kW over the range (None without data)
     intervals: int
     expected: int
+    # Daily and monthly: the Buckets. 15 minutes and hourly: the calendar's slots of each
+    # day and the sums by slot start, turned into Buckets only when asked (`buckets`):
+    # the chart reads them as they are (`clock_slots`), 672 objects fewer a week.
+    calendar_buckets: list = None
+    day_slots: tuple = ()
+    sums: dict = None
+    expected_until: int = 0
+
+    @functools.cached_property
+    def buckets(self):
+        if self.calendar_buckets is not None:
+            return self.calendar_buckets
+        width_ms = self.resolution.seconds * 1000
+        return [Bucket(x, label, _band_energy(values), values[3] if values else 0, expected,
+                       band, width_ms, fold)
+                for x, label, band, fold, values, expected in self.clock_slots()]
+
+    def clock_slots(self):
+        """15 minutes and hourly: (x, label, band, fold, sums or None, intervals
+        expected) of every bucket in time order; sums are [kWh F1, F2, F3, intervals]."""
+        seconds, step, sums = self.resolution.seconds, self.step, self.sums
+        limit = min(self.expected_until,
+                    midnight_timestamp(self.last_day + datetime.timedelta(days=1)))
+        whole = seconds // step
+        for slots in self.day_slots:
+            for bucket_start, x, label, band, fold in slots:
+                yield (x, label, band, fold, sums.get(bucket_start),
+                       whole if bucket_start + seconds <= limit
+                       else max(limit - bucket_start, 0) // step)
 
     @property
     def total(self):
@@ -129,7 +154,6 @@ class Series:
     def x_range(self):
         end = self.last_day + datetime.timedelta(days=1)
         return [f"{self.first_day.isoformat()} 00:00", f"{end.isoformat()} 00:00"]
-
 
 
 def _clock_label(local, minute, seconds, language):
@@ -212,21 +236,19 @@ def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock
     def expected(bucket_start, bucket_end):
         return max(min(bucket_end, expected_until, end) - bucket_start, 0) // step
 
-    buckets = []
     if seconds:
-        width_ms = seconds * 1000
-        limit = min(expected_until, end)
+        language = page_language()
+        day_slots = []
         day = first_day
         while day <= last_day:
-            for bucket_start, x, label, band, fold in _day_slots(day, seconds,
-                                                                 page_language()):
-                values = sums.get(bucket_start)
-                buckets.append(Bucket(
-                    x, label, _band_energy(values), values[3] if values else 0,
-                    max(min(bucket_start + seconds, limit) - bucket_start, 0) // step,
-                    band, width_ms, fold))
+            day_slots.append(_day_slots(day, seconds, language))
             day += datetime.timedelta(days=1)
-    elif resolution is DAILY:
+        return Series(resolution=resolution, first_day=first_day, last_day=last_day,
+                      step=step, energy=energy, max_power=max_power, intervals=measured,
+                      expected=expected(start, end), day_slots=tuple(day_slots), sums=sums,
+                      expected_until=expected_until)
+    buckets = []
+    if resolution is DAILY:
         day = first_day
         bucket_start = start
         while day <= last_day:
@@ -253,8 +275,8 @@ def aggregate(rows, first_day, last_day, resolution, step, expected_until, clock
                 width_ms=(following - month).days * 86_400_000))
             month = following
     return Series(resolution=resolution, first_day=first_day, last_day=last_day, step=step,
-                  buckets=buckets, energy=energy, max_power=max_power, intervals=measured,
-                  expected=expected(start, end))
+                  energy=energy, max_power=max_power, intervals=measured,
+                  expected=expected(start, end), calendar_buckets=buckets)
 
 
 def _band_energy(values):
@@ -271,16 +293,22 @@ def fetch(query):
     return models.db.execute(query)
 
 
-def stream(query, batch=2000):
-    """The same rows one by one, never all in memory. SQLite steps its cursor; psycopg
-    would read the whole result first, so PostgreSQL gets a server-side cursor, which
-    lives inside a transaction."""
+def stream_batches(query, batch=2000):
+    """The rows in lists of up to `batch`, never all in memory: whoever reads them row by
+    row through itertools.chain pays no generator step per row. SQLite steps its
+    cursor; psycopg would read the whole result first, so PostgreSQL gets a server-side
+    cursor, which lives inside a transaction."""
     if isinstance(models.db.obj, models.SqliteDatabase):
-        yield from fetch(query)
+        cursor = fetch(query)
+        yield from iter(lambda: cursor.fetchmany(batch), [])
         return
     with models.db.atomic():
+        # Peewee wraps the named cursor to hand out rows one by one: read its batches.
         cursor = models.db.execute(query, named_cursor=True, array_size=batch)
-        yield from iter(cursor.fetchone, None)
+        try:
+            yield from iter(lambda: cursor.cursor.fetchmany(batch), [])
+        finally:
+            cursor.close()
 
 
 def interval_rows(supply_point, start, end):
@@ -315,13 +343,20 @@ def hourly_rows(supply_point, start, end):
             .order_by(hour))
 
 
+# The same queries with their SQL built once per engine (Peewee spends a quarter of a
+# millisecond a request building it): each request brings its own point and range.
+interval_rows_prepared = models.Prepared(interval_rows)
+hourly_rows_prepared = models.Prepared(hourly_rows)
+
+
 def measurement_series(supply_point, first_day, last_day):
     """The chart's Series: 15-minute rows for short ranges, hourly sums otherwise."""
     start = midnight_timestamp(first_day)
     end = midnight_timestamp(last_day + datetime.timedelta(days=1))
     days = (last_day - first_day).days + 1
     grouped = choose_resolution(days) is not QUARTER_HOUR
-    rows = list(fetch((hourly_rows if grouped else interval_rows)(supply_point, start, end)))
+    rows = list((hourly_rows_prepared if grouped else interval_rows_prepared)
+                .cursor(models.id_of(supply_point), start, end))
     step = interval_step(rows, grouped)
     resolution = choose_resolution(days, step)
     # Meters report the day after: today's intervals are not missing yet.
@@ -337,37 +372,28 @@ def measurement_figure_data(series):
     as zeros. A plain dict, the JSON plotly.py would send: building it through
     plotly.py's validating objects cost tens of milliseconds per chart."""
     decimals = series.resolution.decimals
+    if series.resolution.seconds:
+        bars, gaps = _clock_bars(series)
+    else:
+        bars, gaps = _calendar_bars(series)
     traces = []
-    measured = [bucket for bucket in series.buckets if bucket.intervals]
-    if not series.resolution.seconds:
-        # Stacked bands: every segment's hover also gives the period's total.
-        total = _("Totale")
-        stacked_details = [f"<br>{total}: {local_number(bucket.total, decimals)} kWh"
-                           f"{_partial_note(bucket)}" for bucket in measured]
-    for band in BANDS:
-        if series.resolution.seconds:
-            # One band per bucket: each trace carries only its own buckets.
-            chosen = [bucket for bucket in measured if bucket.band == band]
-            details = [_partial_note(bucket) for bucket in chosen]
-        else:
-            chosen, details = measured, stacked_details
+    for band, (x, y, labels, details, geometry) in zip(BANDS, bars):
         # x is the start of the period and each bar covers most of it.
-        width, offset = _bar_geometry(chosen, 0.85)
+        width, offset = _bar_geometry(geometry, 0.85)
         traces.append(dict(
-            type="bar", name=band, x=[bucket.x for bucket in chosen],
-            y=[round(bucket.energy[band], 6) for bucket in chosen], width=width, offset=offset,
+            type="bar", name=band, x=x, y=y, width=width, offset=offset,
             marker=dict(color=BAND_COLOURS[band], line=dict(width=0)), legendrank=BANDS.index(band),
             # The numbers in the hover use the figure's separators (the page's language).
-            customdata=[bucket.label for bucket in chosen], hovertext=details,
+            customdata=labels, hovertext=details,
             hovertemplate=(f"<b>%{{customdata}}</b><br>{band}: %{{y:,.{decimals}f}} kWh"
                            "%{hovertext}<extra></extra>")))
-    gaps = series.missing_buckets
-    width, offset = _bar_geometry(gaps, 1)
+    x, labels, geometry = gaps
+    width, offset = _bar_geometry(geometry, 1)
     traces.append(dict(
-        type="bar", name=_("Senza dati"), x=[bucket.x for bucket in gaps], y=[1] * len(gaps),
+        type="bar", name=_("Senza dati"), x=x, y=[1] * len(x),
         legendrank=10, width=width, offset=offset, yaxis="y2",
-        marker=dict(color=GAP_COLOUR, line=dict(width=0)), showlegend=bool(gaps),
-        customdata=[bucket.label for bucket in gaps],
+        marker=dict(color=GAP_COLOUR, line=dict(width=0)), showlegend=bool(x),
+        customdata=labels,
         hovertemplate="<b>%{customdata}</b><br>" + _("Dati non disponibili") + "<extra></extra>"))
     layout = base_layout(
         # 15-minute and hourly bars have one band each and never share a slot (the
@@ -393,18 +419,79 @@ def measurement_figure(series):
     return go.Figure(measurement_figure_data(series))
 
 
-def _bar_geometry(buckets, share):
-    """Widths and offsets in milliseconds of bars that start at their x: one number
-    each when all bars are alike. The two occurrences of the repeated autumn hour
-    share an x, so each takes half of the slot instead of stacking into a spike."""
+def _clock_bars(series):
+    """15-minute and hourly bars: one band per bucket, so each band's trace carries only
+    its own buckets. One pass over the calendar's slots, no Bucket objects: ([x, y,
+    labels, hover details, geometry] of each band in BANDS order, [x, labels, geometry]
+    of the gaps), geometry being each bar's (slot width, fold)."""
+    width_ms = series.resolution.seconds * 1000
+    chosen = {band: [] for band in BANDS}
+    gaps = []
+    # The hot loop of the week chart (672 slots): each slot goes to its band or the
+    # gaps; the lists are then read out by comprehensions, cheaper than appends.
+    for slot in series.clock_slots():
+        values = slot[4]
+        if values and values[3]:
+            chosen[slot[2]].append(slot)
+        elif slot[5] > 0:
+            gaps.append(slot)
+    bars = []
+    for number, band in enumerate(BANDS):
+        slots = chosen[band]
+        bars.append(([slot[0] for slot in slots],
+                     [round(slot[4][number], 6) for slot in slots],
+                     [slot[1] for slot in slots],
+                     [_partial_note(slot[4][3], slot[5]) if slot[4][3] < slot[5] else ""
+                      for slot in slots],
+                     _slot_geometry(width_ms, [slot[3] for slot in slots])))
+    return bars, ([slot[0] for slot in gaps], [slot[1] for slot in gaps],
+                  _slot_geometry(width_ms, [slot[3] for slot in gaps]))
+
+
+def _slot_geometry(width_ms, folds):
+    """(width, fold) pairs of equal slots; one shared pair unless the repeated autumn
+    hour is among them."""
+    if folds.count(None) == len(folds):
+        return [(width_ms, None)] * len(folds)
+    return [(width_ms, fold) for fold in folds]
+
+
+def _calendar_bars(series):
+    """Daily and monthly bars: the bands stacked, every segment's hover also giving the
+    period's total. The same shape as _clock_bars."""
+    decimals = series.resolution.decimals
+    measured = [bucket for bucket in series.buckets if bucket.intervals]
+    total = _("Totale")
+    details = [f"<br>{total}: {local_number(bucket.total, decimals)} kWh"
+               f"{_partial_note(bucket.intervals, bucket.expected)}" for bucket in measured]
+    x = [bucket.x for bucket in measured]
+    labels = [bucket.label for bucket in measured]
+    geometry = [(bucket.width_ms, bucket.fold) for bucket in measured]
+    bars = [[x, [round(bucket.energy[band], 6) for bucket in measured], labels, details, geometry]
+            for band in BANDS]
+    gaps = series.missing_buckets
+    return bars, ([bucket.x for bucket in gaps], [bucket.label for bucket in gaps],
+                  [(bucket.width_ms, bucket.fold) for bucket in gaps])
+
+
+def _bar_geometry(geometry, share):
+    """Widths and offsets in milliseconds of bars that start at their x, from their
+    (slot width, fold) pairs: one number each when all bars are alike. The two
+    occurrences of the repeated autumn hour share an x, so each takes half of the slot
+    instead of stacking into a spike."""
+    if geometry and geometry.count(geometry[0]) == len(geometry):
+        width_ms, fold = geometry[0]
+        if fold is None:
+            return width_ms * share, 0
+        return width_ms * share / 2, width_ms / 2 * fold
     widths, offsets = [], []
-    for bucket in buckets:
-        if bucket.fold is None:
-            widths.append(bucket.width_ms * share)
+    for width_ms, fold in geometry:
+        if fold is None:
+            widths.append(width_ms * share)
             offsets.append(0)
         else:
-            widths.append(bucket.width_ms * share / 2)
-            offsets.append(bucket.width_ms / 2 * bucket.fold)
+            widths.append(width_ms * share / 2)
+            offsets.append(width_ms / 2 * fold)
     return _one_if_alike(widths), _one_if_alike(offsets)
 
 
@@ -412,10 +499,10 @@ def _one_if_alike(values):
     return values[0] if values and len(set(values)) == 1 else values
 
 
-def _partial_note(bucket):
-    if bucket.partial:
+def _partial_note(intervals, expected):
+    if 0 < intervals < expected:
         return "<br>" + _("Dati parziali: %(measured)s intervalli su %(expected)s",
-                          measured=bucket.intervals, expected=bucket.expected)
+                          measured=intervals, expected=expected)
     return ""
 
 

@@ -13,7 +13,8 @@ import time_machine
 
 from portal import charts, timebands
 import models
-from portal.measurements import hourly_rows, interval_rows, stream
+from portal.measurements import (hourly_rows, hourly_rows_prepared, interval_rows,
+                                 interval_rows_prepared, stream_batches)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -202,12 +203,16 @@ def test_csv_rows_stream_from_the_database(app, metered):
     read the whole result first, the rows come through a server-side cursor."""
     query = interval_rows(metered, 0, 10 ** 10)
     with app.app_context():
-        rows = stream(query, batch=100)
-        first = next(rows)
+        batches = stream_batches(query, batch=100)
+        first = next(batches)
         if not isinstance(models.db.obj, models.SqliteDatabase):
             assert models.db.execute_sql("SELECT count(*) FROM pg_cursors").fetchone()[0] == 1
-        assert [first, *rows] == [tuple(row) for row in models.db.execute(query)]
-        assert first[0] == timebands.midnight_timestamp(datetime.date(2025, 3, 1))
+        assert len(first) == 100
+        rest = list(batches)
+        assert [len(batch) for batch in rest] == [100] * 10 + [52]  # 12 days of 96
+        assert [tuple(row) for batch in (first, *rest) for row in batch] == \
+            [tuple(row) for row in models.db.execute(query)]
+        assert first[0][0] == timebands.midnight_timestamp(datetime.date(2025, 3, 1))
 
 
 def test_csv_export_across_the_summer_time_change(client, frozen, logged_in):
@@ -284,6 +289,30 @@ def test_queries_read_only_the_points_range_through_the_index(app, logged_in):
                              r"AND \(\"timestamp\" < \S+\)(?: AND \(generation <= \S+\))?\)",
                              plan), plan
             assert "Seq Scan" not in plan
+
+
+def test_prepared_range_queries_are_peewee_s_own_with_each_request_s_values(
+        app, logged_in, factory, other_customer):
+    """The SQL text is built once per engine; the point and the range are each
+    request's own, so another point's rows never come back."""
+    _, electricity = points(logged_in)
+    stranger = factory.supply_point(other_customer, "electricity", pdr_pod="IT001E99999999")
+    add_intervals(electricity, datetime.date(2025, 3, 1), datetime.date(2025, 3, 2), kwh=0.25)
+    add_intervals(stranger, datetime.date(2025, 3, 1), datetime.date(2025, 3, 2), kwh=0.5)
+    start = timebands.midnight_timestamp(datetime.date(2025, 3, 2))
+    end = timebands.midnight_timestamp(datetime.date(2025, 3, 3))
+    with app.app_context():
+        context = models.db.get_sql_context
+        for query_of, prepared in ((interval_rows, interval_rows_prepared),
+                                   (hourly_rows, hourly_rows_prepared)):
+            for point in (electricity, stranger):
+                ours = context().sql(prepared.node(point.id, start, end)).query()
+                assert ours == context().sql(query_of(point, start, end)).query()
+        rows = {point.pdr_pod: list(interval_rows_prepared.cursor(point.id, start, end))
+                for point in (stranger, electricity)}
+    assert [row[1] for row in rows["IT001E99999999"]] == [0.5] * 96
+    assert [row[1] for row in rows[electricity.pdr_pod]] == [0.25] * 96
+    assert rows[electricity.pdr_pod][0][0] == start
 
 
 # --- plotly.js -----------------------------------------------------------------------------
