@@ -4,11 +4,13 @@ parameters checked."""
 import datetime
 import logging
 import re
+import time
 
 import pytest
 
 from portal import timebands
 import models
+from conftest import ON_POSTGRES, _admin_connection
 from models import (BilledConsumption, Customer, Document, Invoice, Measurement, Prepared,
                     ReadingWindow, SelfReading)
 
@@ -121,6 +123,50 @@ def test_adding_and_deleting_a_reading_runs_a_fixed_number_of_statements(client,
     response = client.post(delete_url, headers=headers)
     assert response.status_code == 200 and response.text == ""
     assert len(queries) <= 5, queries
+
+
+postgresql_only = pytest.mark.skipif(not ON_POSTGRES, reason="round trips to PostgreSQL's "
+                                                               "server (SQLite has none)")
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """Every statement psycopg sends to the server, BEGIN, COMMIT and the pool's own
+    included (Peewee's log shows only the queries)."""
+    import psycopg
+    sent = []
+    execute = psycopg.Cursor.execute
+    monkeypatch.setattr(psycopg.Cursor, "execute", lambda cursor, query, *args, **kwargs: (
+        sent.append(query), execute(cursor, query, *args, **kwargs))[1])
+    return sent
+
+
+@postgresql_only
+def test_a_pooled_postgresql_connection_serves_without_a_ping_and_a_dead_one_is_replaced(
+        logged_in, client, round_trips):
+    """A page takes its pooled connection without sending "SELECT 1" first; a connection
+    the server has ended meanwhile (an administrator, a restart) is replaced, not an error."""
+    assert client.get("/home").status_code == 200  # a connection now waits in the pool
+    if not models.db.is_closed():
+        models.db.close()
+    round_trips.clear()
+    response = client.get("/home")
+    assert response.status_code == 200 and "Benvenuto" in response.text
+    assert round_trips and "SELECT 1" not in round_trips  # every statement is the page's own
+
+    with models.db.connection_context():
+        ended = models.db.connection().info.backend_pid
+    with _admin_connection() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (ended,))
+        for _ in range(500):  # the server ends the backend asynchronously
+            if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                                 (ended,)).fetchone():
+                break
+            time.sleep(0.01)
+    response = client.get("/home")
+    assert response.status_code == 200 and "Benvenuto" in response.text
+    with models.db.connection_context():
+        assert models.db.connection().info.backend_pid != ended
 
 
 def test_prepared_queries_check_their_parameters(app, customer):
