@@ -1,7 +1,9 @@
 """Peewee models of the portal, the database binding and the schema migrations."""
 import datetime
 import errno
+import functools
 import json
+import select
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext
@@ -65,11 +67,36 @@ def open_database(url):
         # the connection in an aborted transaction; one returned inside a transaction
         # is closed, not reused. Query-string arguments go to psycopg
         # (e.g. ?sslmode=require); a percent-encoded user or password is decoded.
-        from playhouse.postgres_ext import PooledPsycopg3Database
-        return PooledPsycopg3Database(**parse(url, unquote_password=True, unquote_user=True),
-                                      max_connections=None,
-                                      stale_timeout=CONNECTION_LIFETIME)
+        return _postgres_pool()(**parse(url, unquote_password=True, unquote_user=True),
+                                max_connections=None, stale_timeout=CONNECTION_LIFETIME)
     return connect(url)
+
+
+@functools.cache
+def _postgres_pool():
+    """Peewee's pool of psycopg 3 connections, checked out without a round trip (the
+    class is made on first use: psycopg is only imported for a PostgreSQL URL)."""
+    from playhouse.postgres_ext import PooledPsycopg3Database
+    from psycopg.pq import TransactionStatus
+
+    class PooledPostgresql(PooledPsycopg3Database):
+        def _is_closed(self, conn):
+            # Peewee sends "SELECT 1" on every checkout to find a connection the server
+            # has ended: a round trip on every request, a tenth of a page's statements.
+            # An idle connection gets nothing from the server unless it is being ended
+            # (an administrator, a restart: the server writes why and hangs up), so a
+            # socket with something to read is dropped, without asking. A connection
+            # left in a transaction gets Peewee's own check (which rolls it back).
+            if conn.closed or conn.pgconn.transaction_status != TransactionStatus.IDLE:
+                return super()._is_closed(conn)
+            waiting = select.poll()
+            waiting.register(conn.fileno(), select.POLLIN)
+            if waiting.poll(0):
+                conn.close()
+                return True
+            return False
+
+    return PooledPostgresql
 
 
 # What a full disk looks like: the OS's error numbers, SQLite's message, PostgreSQL's

@@ -588,6 +588,30 @@ def machine_cpu():
     return (sum(values[:8]) - idle) / ticks, sum(values[:8]) / ticks
 
 
+def database_cpu(url):
+    """CPU seconds so far of the PostgreSQL backends serving the database of `url` on
+    this machine (their process titles name the database): work the portal's requests
+    cause, which would otherwise count among "other processes". 0 for SQLite, whose
+    work is done inside the portal's own processes."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return 0.0
+    name = f" {urllib.parse.urlsplit(url).path.lstrip('/')} ".encode()
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if not title.startswith(b"postgres:") or name not in title:
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a backend that ended meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def shown_path(text):
     """A path as the committed results show it: relative to the project, or only its
     name when it lies elsewhere; never where it is on this machine."""
@@ -658,7 +682,11 @@ def markdown(run):
         f"{run['cpu']['portal_server'] / overall['requests'] * 1000:.2f} / "
         f"{run['cpu']['portal_client'] / overall['requests'] * 1000:.2f} ms, bare route "
         f"{run['cpu']['bare_server'] / bare['requests'] * 1000:.2f} / "
-        f"{run['cpu']['bare_client'] / bare['requests'] * 1000:.2f} ms. Other processes of "
+        f"{run['cpu']['bare_client'] / bare['requests'] * 1000:.2f} ms"
+        + (f"; PostgreSQL's backends for the portal's database "
+           f"{run['cpu']['portal_database'] / overall['requests'] * 1000:.2f} ms more per "
+           "request" if run['cpu'].get('portal_database') else "")
+        + ". Other processes of "
         f"the machine kept {run['cpu']['portal_others']:.2f} cores busy during the portal run, "
         f"{run['cpu']['bare_others']:.2f} during the bare run (of {os.cpu_count()}).",
         "",
@@ -794,10 +822,10 @@ def main():
         print(f"One request at a time: each page {args.alone} times...")
         alone = one_at_a_time(server, actors[0], steps, args.alone)
         print(f"Portal: {args.rate:g} req/s for {args.duration:g} s...")
-        cpu = (server.cpu_seconds(), time.process_time(), machine_cpu())
+        cpu = (server.cpu_seconds(), time.process_time(), machine_cpu(), database_cpu(url))
         samples, wall = run_load(actors, steps, args.rate, args.duration, seed=2)
         portal_cpu = (server.cpu_seconds() - cpu[0], time.process_time() - cpu[1],
-                      machine_cpu()[0] - cpu[2][0])
+                      machine_cpu()[0] - cpu[2][0], database_cpu(url) - cpu[3])
         load_portal = load_average()
     finally:
         server.stop()
@@ -832,7 +860,9 @@ def main():
                data=data, load=dict(before=load_before, portal=load_portal, bare=load_bare),
                login=dict(p50=percentile(logins, 0.5), p99=percentile(logins, 0.99)),
                cpu=dict(portal_server=portal_cpu[0], portal_client=portal_cpu[1],
-                        portal_others=(portal_cpu[2] - portal_cpu[0] - portal_cpu[1]) / wall,
+                        portal_database=portal_cpu[3],
+                        portal_others=(portal_cpu[2] - portal_cpu[0] - portal_cpu[1]
+                                       - portal_cpu[3]) / wall,
                         bare_server=bare_cpu[0], bare_client=bare_cpu[1],
                         bare_others=(bare_cpu[2] - bare_cpu[0] - bare_cpu[1]) / bare_wall),
                portal=portal, bare=bare, alone=alone, bare_alone=bare_alone,

@@ -467,6 +467,24 @@ def test_corrector_is_checked_against_its_own_history(client, gas_point, always_
     assert save(client, gas_point, "10100", "5100").status_code == 200
 
 
+def test_a_register_missing_from_the_last_reading_is_checked_against_its_own_last_value(
+        client, gas_point, always_open, frozen_day):
+    # The last acquired reading has the meter only: the corrector's reference is older.
+    acquired(gas_point, days_before(frozen_day, 60), 10000, 5000)
+    acquired(gas_point, days_before(frozen_day, 30), 10050)
+    lower = save(client, gas_point, "10100", "4000")
+    assert lower.status_code == 422
+    text = html.unescape(lower.text)
+    assert f"inferiore all'ultima lettura acquisita del correttore (5.000 del " \
+           f"{days_before(frozen_day, 60):%d/%m/%Y}" in text
+    assert 'id="meter_reading-error"' not in lower.text
+    # The meter is compared with the last reading: 10.050, 30 days ago.
+    high = save(client, gas_point, "11000", "5100")
+    assert high.status_code == 422
+    assert "Rispetto all'ultima lettura acquisita (10.050 del" in html.unescape(high.text)
+    assert save(client, gas_point, "10100", "5100").status_code == 200
+
+
 def test_without_expected_consumption_only_the_roll_over_is_asked(client, factory, frozen_day,
                                                                   always_open):
     person = factory.customer(code="333444")
