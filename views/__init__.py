@@ -24,6 +24,12 @@ from portal import submissions
 # the factory; create_app() binds them to the application.
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Accedi per continuare.")
+# Flashed as text in the request's language (a lazy string would be stored as markup).
+login_manager.localize_callback = str
+login_manager.session_protection = None  # the session version in the login id does this job
 
 
 @limiter.request_filter
@@ -32,12 +38,7 @@ def _reads_are_never_limited():
     messages; tests/test_static_checks.py holds every one to it): a read skips the
     limiter's work of finding no limit, a twentieth of a page's cost."""
     return request.method in ("GET", "HEAD", "OPTIONS")
-login_manager = LoginManager()
-login_manager.login_view = "auth.login"
-login_manager.login_message = _l("Accedi per continuare.")
-# Flashed as text in the request's language (a lazy string would be stored as markup).
-login_manager.localize_callback = str
-login_manager.session_protection = None  # the session version in the login id does this job
+
 
 # The query argument of every pager.
 PAGE_ARGUMENT = "pagina"
