@@ -595,7 +595,11 @@ class Measurement(BaseModel):
     and hides the rows it replaces, only once the run is published. Rows written
     otherwise have generation 0."""
 
-    supply_point = ForeignKeyField(SupplyPoint, backref="measurements", on_delete="CASCADE")
+    # No index of its own: the unique (point, timestamp, generation) index below starts
+    # with the point and serves every lookup by point (migration 13 dropped the one that
+    # repeated it, an index every imported row had to be written into).
+    supply_point = ForeignKeyField(SupplyPoint, backref="measurements", on_delete="CASCADE",
+                                   index=False)
     timestamp = BigIntegerField()
     active_energy_kwh = FloatField()
     power_kw = FloatField(null=True)
@@ -1324,10 +1328,17 @@ def _migrate_payment_report_handling(database):
               if field.column_name not in columns])  # handled_at's index comes with it
 
 
+def _migrate_measurement_point_index(database):
+    """Version 13: without the index on measurement.supply_point_id alone, which the
+    unique (supply_point_id, timestamp, generation) index repeats; each imported
+    measurement was written into both (bench/RESULTS.md, imports on PostgreSQL)."""
+    database.execute_sql('DROP INDEX IF EXISTS "measurement_supply_point_id"')
+
+
 MIGRATIONS = {2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5, 6: _migrate_6,
               7: _migrate_customer_language, 8: _migrate_readings_from_every_channel,
               9: _migrate_ticket_cases, 10: _migrate_notices, 11: _migrate_payments,
-              12: _migrate_payment_report_handling}
+              12: _migrate_payment_report_handling, 13: _migrate_measurement_point_index}
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

@@ -220,6 +220,32 @@ def test_migration_to_batched_merges_and_submission_tokens_keeps_data(app, runne
         models.FormSubmission.create(owner="c:1", token="a" * 32, result_url="/ticket/1")
 
 
+def test_migration_drops_the_measurement_index_the_unique_one_repeats(app, runner, factory):
+    """A database made before it keeps its measurements, loses the index on the point
+    alone, and still finds a point's rows by the unique (point, time, generation) one."""
+    version = next(number for number, migration in models.MIGRATIONS.items()
+                   if migration is models._migrate_measurement_point_index)
+    point = factory.supply_point(factory.customer(), "electricity")
+    models.Measurement.insert_many(
+        [(point.id, 1704063600 + 900 * step, 0.5) for step in range(8)],
+        fields=[models.Measurement.supply_point, models.Measurement.timestamp,
+                models.Measurement.active_energy_kwh]).execute()
+    models.db.execute_sql('CREATE INDEX "measurement_supply_point_id" '
+                          'ON "measurement" ("supply_point_id")')
+    migrate_from(runner, version - 1)
+    with models.db.connection_context():
+        names = {index.name for index in models.db.get_indexes("measurement")}
+        assert "measurement_supply_point_id" not in names
+        assert "measurement_supply_point_id_timestamp_generation" in names
+        rows = models.Measurement.select().where(models.Measurement.supply_point == point)
+        assert rows.count() == 8
+        if not ON_POSTGRES:
+            sql, params = rows.sql()
+            plan = " ".join(str(row) for row in models.db.execute_sql(
+                f"EXPLAIN QUERY PLAN {sql}", params).fetchall())
+            assert "measurement_supply_point_id_timestamp_generation" in plan
+
+
 def test_secret_key_generated_once_and_kept(tmp_path, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     first = make_app(tmp_path, SECRET_KEY=None)
