@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from jinja2 import nodes
 
 import models
 from conftest import PASSWORD, make_app, release_database
@@ -477,3 +478,19 @@ def test_the_check_for_italian_words_finds_them():
     assert italian_left(visible_text("<p>La bolletta di marzo</p>")) == ["bolletta", "di"]
     assert italian_left(visible_text('<a href="/fatture/1">See</a> <img alt="Fattura">')) == [
         "Fattura"]
+
+
+def test_no_template_filters_a_constant(app):
+    """Jinja works out a filter of a constant when it compiles the template: one that
+    speaks the page's language ("reclamo"|case_kind) would keep the language of the
+    request that caused the compile, for every later request and, through the
+    template cache, every later worker."""
+    pure = {"e", "escape", "safe", "lower", "upper", "replace", "length", "join", "int",
+            "string", "trim", "default", "tojson", "urlencode"}
+    offenders = []
+    for name in app.jinja_env.list_templates():
+        source = app.jinja_env.loader.get_source(app.jinja_env, name)[0]
+        for node in app.jinja_env.parse(source).find_all(nodes.Filter):
+            if isinstance(node.node, nodes.Const) and node.name not in pure:
+                offenders.append(f"{name}: {node.node.value!r}|{node.name}")
+    assert offenders == []

@@ -475,5 +475,6 @@ def confirm_public_complaint(token):
         if confirmed is None:
             return render_page("tickets/public_confirm.html", complaint=None), 404
         return render_page("tickets/public_confirm.html", complaint=confirmed, done=True,
+                           kind="reclamo",
                            due_on=tickets.due_date("reclamo", confirmed.confirmed_at))
     return render_page("tickets/public_confirm.html", complaint=complaint, form=form)
