@@ -72,9 +72,11 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.from_mapping(test_config)
     # Compiled templates are kept in the instance folder: each worker of a (re)started
-    # portal loads them instead of compiling every template again, which halved the
-    # first page views of a fresh process (bench/RESULTS.md). A template's entry is
-    # keyed by its source, so an edited template is compiled afresh.
+    # portal loads them instead of compiling every template again: a fresh process's
+    # first views of eight pages took 150 ms, now 53 (bench/RESULTS.md). A template's
+    # entry is keyed by its source, so an edited template is compiled afresh. (Jinja
+    # also works out filters of constants then: tests/test_language.py keeps templates
+    # from filtering a constant through anything that speaks the page's language.)
     templates_cache = instance / "template-cache"
     templates_cache.mkdir(mode=0o700, exist_ok=True)
     app.jinja_env.bytecode_cache = FileSystemBytecodeCache(str(templates_cache))
