@@ -36,8 +36,12 @@ login_manager.session_protection = None  # the session version in the login id d
 def _reads_are_never_limited():
     """Every limit of the portal counts POSTs (attempts: logins, registrations,
     messages; tests/test_static_checks.py holds every one to it): a read skips the
-    limiter's work of finding no limit, a twentieth of a page's cost."""
-    return request.method in ("GET", "HEAD", "OPTIONS")
+    limiter's work of finding no limit, a twentieth of a page's cost. Unless a limit
+    for every route is configured (Flask-Limiter's RATELIMIT_DEFAULT or
+    RATELIMIT_APPLICATION): then reads count too."""
+    config = current_app.config
+    return (request.method in ("GET", "HEAD", "OPTIONS")
+            and not config.get("RATELIMIT_DEFAULT") and not config.get("RATELIMIT_APPLICATION"))
 
 
 # The query argument of every pager.
