@@ -344,12 +344,17 @@ def _invoices_to_tell(notice, given, condition, order):
     ids = [invoice_id for invoice_id, customer_id in
            Invoice.select(Invoice.id, Invoice.customer).where(condition).tuples()
            if (notice, customer_id, f"invoice:{invoice_id}") not in given]
-    invoices = []
+    return _whole_rows(Invoice.select(Invoice, SupplyPoint, Customer)
+                       .join(SupplyPoint).switch(Invoice).join(Customer), ids, order)
+
+
+def _whole_rows(query, ids, order):
+    """The rows of `query` with these ids, read LOAD_BATCH at a time, sorted by `order`
+    (each batch comes in its own order)."""
+    rows = []
     for batch in chunked(ids, LOAD_BATCH):
-        invoices.extend(Invoice.select(Invoice, SupplyPoint, Customer)
-                        .join(SupplyPoint).switch(Invoice).join(Customer)
-                        .where(Invoice.id.in_(batch)))
-    return sorted(invoices, key=order)
+        rows.extend(query.where(query.model.id.in_(batch)))
+    return sorted(rows, key=order)
 
 
 def _given(condition):
@@ -366,15 +371,13 @@ def _gas_points_to_tell(window, given, opens_now, closes_tomorrow):
         SupplyPoint.commodity == SupplyPoint.GAS)
     if window.supply_point_id is not None:
         query = query.where(SupplyPoint.id == window.supply_point_id)
-    kinds = ["window_open"] * opens_now + ["window_closing"] * closes_tomorrow
+    kinds = [kind for kind, due in (("window_open", opens_now),
+                                    ("window_closing", closes_tomorrow)) if due]
     ids = [point_id for point_id, customer_id in query.tuples()
            if any((kind, customer_id, f"window:{window.id}:{point_id}") not in given
                   for kind in kinds)]
-    points = []
-    for batch in chunked(ids, LOAD_BATCH):
-        points.extend(SupplyPoint.select(SupplyPoint, Customer).join(Customer)
-                      .where(SupplyPoint.id.in_(batch)))
-    return sorted(points, key=lambda point: point.id)
+    return _whole_rows(SupplyPoint.select(SupplyPoint, Customer).join(Customer), ids,
+                       lambda point: point.id)
 
 
 def _read_in(window, point, customer):
